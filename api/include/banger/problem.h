@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The stable problem codes of the v1 API (RFC 9457 problem+json "code" member). */
+#pragma once
+
+#include "banger/macro.h"
+
+enum bg_problem {
+    BG_PROBLEM_NOT_FOUND,
+    BG_PROBLEM_METHOD_NOT_ALLOWED,
+    BG_PROBLEM_PAYLOAD_TOO_LARGE,
+    BG_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+    BG_PROBLEM_INVALID_JSON,
+    BG_PROBLEM_UNKNOWN_FIELD,
+    BG_PROBLEM_MISSING_FIELD,
+    BG_PROBLEM_INVALID_FIELD,
+    BG_PROBLEM_INVALID_NAME,
+    BG_PROBLEM_FIELD_IMMUTABLE,
+    BG_PROBLEM_INVALID_QUERY,
+    BG_PROBLEM_VM_NOT_FOUND,
+    BG_PROBLEM_IMAGE_NOT_FOUND,
+    BG_PROBLEM_OPERATION_NOT_FOUND,
+    BG_PROBLEM_VM_EXISTS,
+    BG_PROBLEM_IMAGE_EXISTS,
+    BG_PROBLEM_IMAGE_IN_USE,
+    BG_PROBLEM_IMAGE_NOT_READY,
+    BG_PROBLEM_EVENTS_GONE,
+    BG_PROBLEM_SHUTTING_DOWN,
+    BG_PROBLEM_INTERNAL,
+    BG_PROBLEM_COUNT_,
+};
+
+#define BG_FIELD_NAME_MAX 64
+
+/* Which field of a request body a decode failure is about. */
+struct bg_field_error {
+    enum bg_problem problem;       /* UNKNOWN_FIELD, MISSING_FIELD, INVALID_FIELD, ... */
+    char field[BG_FIELD_NAME_MAX]; /* JSON member name, "" when about the whole body */
+};
+
+/* The code string ("vm_not_found"), HTTP status and short title of p. */
+BG_PUBLIC const char *bg_problem_code(enum bg_problem p);
+BG_PUBLIC int bg_problem_status(enum bg_problem p);
+BG_PUBLIC const char *bg_problem_title(enum bg_problem p);
+/* Set f to problem p about field (may be NULL). Returns -EINVAL for use in returns. */
+BG_PUBLIC int bg_field_error_set(struct bg_field_error *f, enum bg_problem p, const char *field);

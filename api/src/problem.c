@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* Table of problem codes, statuses and titles. */
+#include "banger/problem.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+static const struct {
+    const char *code;
+    int status;
+    const char *title;
+} problems[BG_PROBLEM_COUNT_] = {
+    [BG_PROBLEM_NOT_FOUND] = {"not_found", 404, "No such route"},
+    [BG_PROBLEM_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405, "Method not allowed"},
+    [BG_PROBLEM_PAYLOAD_TOO_LARGE] = {"payload_too_large", 413, "Request body too large"},
+    [BG_PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type", 415,
+                                           "Request body must be JSON"},
+    [BG_PROBLEM_INVALID_JSON] = {"invalid_json", 400, "Malformed JSON"},
+    [BG_PROBLEM_UNKNOWN_FIELD] = {"unknown_field", 400, "Unknown field"},
+    [BG_PROBLEM_MISSING_FIELD] = {"missing_field", 400, "Missing field"},
+    [BG_PROBLEM_INVALID_FIELD] = {"invalid_field", 400, "Invalid field"},
+    [BG_PROBLEM_INVALID_NAME] = {"invalid_name", 400, "Invalid name"},
+    [BG_PROBLEM_FIELD_IMMUTABLE] = {"field_immutable", 400, "Field cannot be changed"},
+    [BG_PROBLEM_INVALID_QUERY] = {"invalid_query", 400, "Invalid query parameter"},
+    [BG_PROBLEM_VM_NOT_FOUND] = {"vm_not_found", 404, "No such VM"},
+    [BG_PROBLEM_IMAGE_NOT_FOUND] = {"image_not_found", 404, "No such image"},
+    [BG_PROBLEM_OPERATION_NOT_FOUND] = {"operation_not_found", 404, "No such operation"},
+    [BG_PROBLEM_VM_EXISTS] = {"vm_exists", 409, "VM already exists"},
+    [BG_PROBLEM_IMAGE_EXISTS] = {"image_exists", 409, "Image already exists"},
+    [BG_PROBLEM_IMAGE_IN_USE] = {"image_in_use", 409, "Image in use"},
+    [BG_PROBLEM_IMAGE_NOT_READY] = {"image_not_ready", 409, "Image not ready"},
+    [BG_PROBLEM_EVENTS_GONE] = {"events_gone", 410, "Events no longer kept"},
+    [BG_PROBLEM_SHUTTING_DOWN] = {"shutting_down", 503, "Daemon shutting down"},
+    [BG_PROBLEM_INTERNAL] = {"internal", 500, "Internal error"},
+};
+
+const char *bg_problem_code(enum bg_problem p)
+{
+    return p < BG_PROBLEM_COUNT_ ? problems[p].code : "internal";
+}
+
+int bg_problem_status(enum bg_problem p)
+{
+    return p < BG_PROBLEM_COUNT_ ? problems[p].status : 500;
+}
+
+const char *bg_problem_title(enum bg_problem p)
+{
+    return p < BG_PROBLEM_COUNT_ ? problems[p].title : "Internal error";
+}
+
+int bg_field_error_set(struct bg_field_error *f, enum bg_problem p, const char *field)
+{
+    if (f) {
+        f->problem = p;
+        snprintf(f->field, sizeof(f->field), "%s", field ? field : "");
+    }
+    return -EINVAL;
+}

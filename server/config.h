@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* bangerd's effective configuration and where each value came from. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "banger/error.h"
+#include "banger/log.h"
+
+#define BG_CONFIG_LINE_MAX 1024 /* bytes in one config file line, newline excluded */
+
+/* Which set of default directories applies. */
+enum bg_config_mode {
+    BG_CONFIG_MODE_USER,   /* XDG directories of the invoking user */
+    BG_CONFIG_MODE_SYSTEM, /* /etc/banger, /var/lib/banger, /run/banger */
+};
+
+/* What main() should do after bg_config_load(). When several are given the later one in
+ * this list wins (help over version over print-routes). */
+enum bg_config_action {
+    BG_CONFIG_ACTION_RUN,          /* serve the API */
+    BG_CONFIG_ACTION_PRINT_ROUTES, /* --print-routes: list the routes and exit */
+    BG_CONFIG_ACTION_VERSION,      /* --version: print the version and exit */
+    BG_CONFIG_ACTION_HELP,         /* --help / -h: print bg_config_usage() and exit */
+};
+
+/* Every configuration key; the names are those of the file, the JSON and (uppercased,
+ * prefixed with BANGERD_) the environment. */
+enum bg_config_key {
+    BG_CONFIG_KEY_MODE,
+    BG_CONFIG_KEY_SOCKET,
+    BG_CONFIG_KEY_STATE_DIR,
+    BG_CONFIG_KEY_RUNTIME_DIR,
+    BG_CONFIG_KEY_CONFIG_FILE, /* not settable in the file itself */
+    BG_CONFIG_KEY_LOG_LEVEL,
+    BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S,
+    BG_CONFIG_KEY_BODY_MAX_BYTES,
+    BG_CONFIG_KEY_EVENT_HISTORY,
+    BG_CONFIG_KEY_VM_DEFAULT_VCPUS,
+    BG_CONFIG_KEY_VM_DEFAULT_MEMORY_MIB,
+    BG_CONFIG_KEY_VM_DEFAULT_DISK_MIB,
+    BG_CONFIG_KEY_COUNT,
+};
+
+/* The process facts the configuration depends on, injectable so tests need not touch the
+ * real environment. main() passes { .envp = environ, .uid = getuid() }. */
+struct bg_config_env {
+    char *const *envp; /* borrowed "NAME=value" strings, NULL-terminated; NULL means empty */
+    uid_t uid;         /* for the /run/user/UID fallback of the runtime directory */
+};
+
+/* Effective configuration. Strings are heap copies owned by the struct. */
+struct bg_config {
+    enum bg_config_action action;   /* what main() should do; see bg_config_load() */
+    enum bg_config_mode mode;       /* user or system */
+    char *socket;                   /* API unix socket; default <runtime_dir>/bangerd.sock */
+    char *state_dir;                /* disks, database */
+    char *runtime_dir;              /* per-VM sockets, console logs */
+    char *config_file;              /* the config file consulted; NULL when none could be
+                                     * derived (user mode without HOME nor XDG_CONFIG_HOME) */
+    bool config_file_loaded;        /* config_file existed and was read */
+    enum bg_log_level log_level;    /* threshold for bg_log */
+    uint64_t shutdown_timeout_s;    /* graceful shutdown budget, 1..300, default 10 */
+    uint64_t body_max_bytes;        /* request body cap, 1024..1048576, default 65536 */
+    uint64_t event_history;         /* events kept for replay, 100..1000000, default 10000 */
+    uint64_t vm_default_vcpus;      /* vCPUs of a VM that names none, 1..32, default 2 */
+    uint64_t vm_default_memory_mib; /* memory of a VM that names none, 128..65536, 1024 */
+    uint64_t vm_default_disk_mib;   /* overlay size of a VM, 512..1048576, default 8192 */
+    char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
+                                        * or "flag:--name"; owned */
+};
+
+/* Build the effective configuration from, lowest to highest: built-in defaults, the config
+ * file, the environment (BANGERD_<KEY>), and argv (argv[0] is the program name, skipped).
+ *
+ * Mode and config file are resolved first, from flags (--system, --config) and environment
+ * (BANGERD_MODE, BANGERD_CONFIG), because they choose which file is read. A `mode` in the
+ * file then applies only when neither set one, and contradicting them is an error. Paths
+ * left unset by every layer are derived from the final mode at the end, and the socket from
+ * the final runtime_dir. A missing default config file is fine; a missing file named by
+ * --config or BANGERD_CONFIG is -ENOENT. Empty environment values count as unset.
+ *
+ * When argv asks for --help, --version or --print-routes, only cfg->action is set (the
+ * rest stays zero: no file or environment is read) and 0 is returned.
+ *
+ * env must not be NULL. cfg: caller's storage, overwritten; release it with bg_config_done(). On
+ * failure it is left zeroed (bg_config_done() is still safe).
+ * Returns 0, or -EINVAL (bad flag, value, line, key), -ERANGE (number out of range),
+ * -ENOENT (explicit config file missing), -E2BIG (over-long line) or another -errno from
+ * reading the file; err names the flag, variable, or file:line and key. */
+int bg_config_load(struct bg_config *cfg, int argc, char *const *argv,
+                   const struct bg_config_env *env, struct bg_error *err);
+
+/* Free what cfg owns and zero it. Accepts a zeroed or half-built cfg. */
+void bg_config_done(struct bg_config *cfg);
+
+/* The file/JSON name of key ("shutdown_timeout_s"), or NULL when out of range. */
+const char *bg_config_key_name(enum bg_config_key key);
+
+/* "user" or "system". */
+const char *bg_config_mode_name(enum bg_config_mode mode);
+
+/* {"<key>":{"value":<string|int|null>,"source":"..."}} for every key, for
+ * GET /v1/system/info. Returns a new reference. */
+json_t *bg_config_to_json(const struct bg_config *cfg);
+
+/* The --help text: usage line, flags, environment variables; static storage. */
+const char *bg_config_usage(void);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's shared state, handed to every request handler and job. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "events.h"
+#include "jobs.h"
+#include "store/store.h"
+#include "vmlist.h"
+
+struct bg_daemon {
+    const struct bg_config *cfg; /* effective configuration, borrowed */
+    struct bg_store *store;      /* owned */
+    struct bg_events *events;    /* owned; the store's event hook */
+    struct bg_jobs *jobs;        /* owned; background operations */
+    struct bg_vmlist *vmlist;    /* owned; cached GET /v1/vms body */
+    char *db_path;               /* owned */
+    int64_t started_at;          /* seconds since the epoch */
+};

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Request handlers, one file per resource. Each takes a routed request and replies. */
+#pragma once
+
+#include "http/http.h"
+
+int bg_handle_system_version(struct bg_http_request *req);
+int bg_handle_system_info(struct bg_http_request *req);
+
+int bg_handle_images_list(struct bg_http_request *req);
+int bg_handle_images_get(struct bg_http_request *req);
+int bg_handle_images_create(struct bg_http_request *req);
+int bg_handle_images_delete(struct bg_http_request *req);
+
+int bg_handle_vms_list(struct bg_http_request *req);
+int bg_handle_vms_get(struct bg_http_request *req);
+int bg_handle_vms_create(struct bg_http_request *req);
+int bg_handle_vms_patch(struct bg_http_request *req);
+int bg_handle_vms_delete(struct bg_http_request *req);
+
+int bg_handle_operations_list(struct bg_http_request *req);
+int bg_handle_operations_get(struct bg_http_request *req);
+
+int bg_handle_events_stream(struct bg_http_request *req);

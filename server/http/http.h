@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP layer: libmicrohttpd glue, request context and reply helpers for handlers. */
+#pragma once
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "banger/error.h"
+#include "banger/macro.h"
+#include "banger/problem.h"
+#include "router.h"
+
+struct bg_daemon;
+struct bg_http_server;
+
+/* One request as a handler sees it. Everything is borrowed for the handler's duration. */
+struct bg_http_request {
+    struct MHD_Connection *conn;
+    struct bg_daemon *daemon;
+    const char *method;
+    const char *path;                        /* decoded path, no query string */
+    const char *params[BG_ROUTE_PARAMS_MAX]; /* path parameters in template order */
+    const char *body;                        /* request body (BG_ROUTE_BODY routes), or NULL */
+    size_t body_len;
+};
+
+/* Start serving the API on listen_fd (an already bound and listening unix socket; the
+ * server owns it from here). Returns 0 or a negative errno with err set. */
+int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_server **ret,
+                         struct bg_error *err);
+/* Stop accepting connections, let in-flight requests finish for up to timeout_ms, then
+ * close everything. Accepts NULL. */
+void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms);
+
+/* The route table served by bangerd, for --print-routes and the contract check. */
+void bg_http_routes(const struct bg_route **ret_table, size_t *ret_n);
+
+/* Reply helpers: each queues the response and returns MHD_YES/MHD_NO for the handler to
+ * return. json bodies are stolen. */
+int bg_http_reply_json(struct bg_http_request *req, unsigned status, json_t *body);
+int bg_http_reply_json_located(struct bg_http_request *req, unsigned status, json_t *body,
+                               const char *location);
+int bg_http_reply_empty(struct bg_http_request *req, unsigned status);
+int bg_http_reply_problem(struct bg_http_request *req, enum bg_problem p, const char *field,
+                          const char *fmt, ...) BG_PRINTF(4, 5);
+/* A problem with extra members (merged into the problem object; stolen). */
+int bg_http_reply_problem_ext(struct bg_http_request *req, enum bg_problem p, json_t *ext,
+                              const char *fmt, ...) BG_PRINTF(4, 5);
+/* Reply 500 internal for an unexpected failure, logging err once. */
+int bg_http_reply_internal(struct bg_http_request *req, const struct bg_error *err);
+/* Queue resp (not consumed by the caller afterwards) with the common headers. */
+int bg_http_reply_response(struct bg_http_request *req, unsigned status,
+                           struct MHD_Response *resp);
+
+/* Parse the body as a JSON object; on failure replies the problem itself and returns
+ * -EINVAL, after which the handler returns *ret_mhd. */
+int bg_http_body_object(struct bg_http_request *req, json_t **ret, int *ret_mhd);
+/* A query parameter, or NULL. */
+const char *bg_http_query(struct bg_http_request *req, const char *key);

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* bangerd: parse the configuration, take the state directory, serve the API until told
+ * to stop, then drain and close cleanly. */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banger/alloc.h"
+#include "banger/log.h"
+#include "daemon.h"
+#include "http/http.h"
+#include "imports.h"
+#include "listen.h"
+
+extern char **environ;
+
+static void print_routes(void)
+{
+    const struct bg_route *table;
+    size_t n;
+
+    bg_http_routes(&table, &n);
+    for (size_t i = 0; i < n; i++)
+        printf("%s %s\n", table[i].method, table[i].path);
+}
+
+/* Open the store and everything that hangs off it. */
+static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct bg_error *err)
+{
+    int64_t oldest, latest;
+    int r;
+
+    d->cfg = cfg;
+    d->started_at = time(NULL);
+    d->db_path = bg_asprintf("%s/state.db", cfg->state_dir);
+    if ((r = bg_store_open(d->db_path, BG_STORE_READ_WRITE, &d->store, err)) < 0)
+        return r;
+    bg_store_set_event_history(d->store, (int64_t)cfg->event_history);
+    if ((r = bg_store_event_bounds(d->store, &oldest, &latest, err)) < 0)
+        return r;
+    d->events = bg_events_new(latest);
+    bg_store_set_event_hook(d->store, bg_events_notify, d->events);
+    d->jobs = bg_jobs_new();
+    d->vmlist = bg_vmlist_new();
+    return bg_import_recover(d, err);
+}
+
+static void daemon_done(struct bg_daemon *d)
+{
+    bg_vmlist_free(d->vmlist);
+    bg_jobs_free(d->jobs);
+    bg_store_close(d->store);
+    bg_events_free(d->events);
+    free(d->db_path);
+}
+
+/* Block until SIGTERM or SIGINT (blocked in every thread, so only sigwait sees them). */
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg_error *err)
+{
+    struct bg_daemon d = {0};
+    struct bg_http_server *srv = NULL;
+    bg_autoclose int lock_fd = -1;
+    int listen_fd = -1;
+    int r;
+
+    if ((r = bg_state_lock(cfg->state_dir, &lock_fd, err)) < 0)
+        return r;
+    if ((r = daemon_init(&d, cfg, err)) < 0)
+        goto done;
+    if ((r = bg_listen_unix(cfg->socket, &listen_fd, err)) < 0)
+        goto done;
+    if ((r = bg_http_server_start(&d, listen_fd, &srv, err)) < 0)
+        goto done;
+    bg_log_info("serve api on '%s' (mode %s, state '%s', pid %d)", cfg->socket,
+                bg_config_mode_name(cfg->mode), cfg->state_dir, (int)getpid());
+
+    int sig = wait_for_signal(signals);
+    int budget_ms = (int)cfg->shutdown_timeout_s * 1000;
+    bg_log_info("stop: %s received; draining for up to %d ms", strsignal(sig), budget_ms);
+    bg_events_close(d.events);
+    bg_http_server_stop(srv, budget_ms);
+    if (bg_jobs_cancel_wait(d.jobs, budget_ms) > 0)
+        bg_log_warn("stop: background jobs still running; their operations are marked "
+                    "failed at the next start");
+    (void)unlink(cfg->socket);
+done:
+    daemon_done(&d);
+    if (r == 0)
+        bg_log_info("stop: done");
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    struct bg_config cfg;
+    struct bg_error err;
+    struct bg_config_env env = {.envp = environ, .uid = getuid()};
+    sigset_t signals;
+
+    if (bg_config_load(&cfg, argc, argv, &env, &err) < 0) {
+        fprintf(stderr, "bangerd: %s\n", err.msg);
+        return err.code == -EINVAL && strstr(err.msg, "flag") ? 2 : 1;
+    }
+    switch (cfg.action) {
+    case BG_CONFIG_ACTION_HELP:
+        fputs(bg_config_usage(), stdout);
+        return 0;
+    case BG_CONFIG_ACTION_VERSION:
+        printf("bangerd %s\n", BANGER_VERSION);
+        return 0;
+    case BG_CONFIG_ACTION_PRINT_ROUTES:
+        print_routes();
+        return 0;
+    case BG_CONFIG_ACTION_RUN:
+        break;
+    }
+    bg_log_set_level(cfg.log_level);
+    if (sodium_init() < 0) {
+        bg_log_error("start: libsodium failed to initialise");
+        return 1;
+    }
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int r = serve(&cfg, &signals, &err);
+    if (r < 0)
+        bg_log_error("start: %s", err.msg);
+    bg_config_done(&cfg);
+    return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: MIT
+# Shared harness for the integration tests: a real bangerd on a temporary socket with
+# temporary XDG directories, driven by the real CLI and by curl. Every curl exchange is
+# recorded (JSON Lines) for the contract check against openapi.yaml.
+#
+# Environment (set by ctest): BANGERD, BANGER (binaries), RECORDS (record file to append).
+set -euo pipefail
+
+: "${BANGERD:?path to bangerd}" "${BANGER:?path to banger}"
+RECORDS=${RECORDS:-/dev/null}
+
+T=$(mktemp -d /tmp/banger-it.XXXXXX)
+export HOME=$T/home XDG_RUNTIME_DIR=$T/run XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$XDG_STATE_HOME" "$XDG_CONFIG_HOME"
+chmod 0700 "$XDG_RUNTIME_DIR"
+SOCK=$XDG_RUNTIME_DIR/banger/bangerd.sock
+DAEMON_LOG=$T/bangerd.log
+DAEMON_PID=
+unset BANGER_SOCKET BANGERD_CONFIG BANGERD_SOCKET
+
+failures=0
+checks=0
+
+cleanup() {
+  local rc=$?
+  if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -KILL "$DAEMON_PID" 2>/dev/null || true
+  fi
+  if [[ $rc -ne 0 || $failures -ne 0 ]]; then
+    echo "--- bangerd log ---" >&2
+    tail -n 40 "$DAEMON_LOG" >&2 2>/dev/null || true
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+pass() { checks=$((checks + 1)); }
+
+# Poll cmd until it succeeds or timeout seconds pass.
+wait_until() {
+  local timeout=$1
+  shift
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
+daemon_ready() { curl -sf --unix-socket "$SOCK" http://b/v1/system/version >/dev/null 2>&1; }
+
+# Start bangerd with extra arguments; waits until it answers.
+start_daemon() {
+  "$BANGERD" "$@" >>"$DAEMON_LOG" 2>&1 &
+  DAEMON_PID=$!
+  if ! wait_until 10 daemon_ready; then
+    echo "bangerd did not come up" >&2
+    cat "$DAEMON_LOG" >&2
+    exit 1
+  fi
+}
+
+# Stop bangerd with SIGTERM and wait for it; sets DAEMON_RC.
+stop_daemon() {
+  kill -TERM "$DAEMON_PID"
+  DAEMON_RC=0
+  wait "$DAEMON_PID" || DAEMON_RC=$?
+  DAEMON_PID=
+}
+
+# api METHOD PATH [BODY] [curl args...]: one exchange over the unix socket.
+# Sets STATUS, BODY, CTYPE and HEADERS_FILE, and appends the exchange to RECORDS.
+api() {
+  local method=$1 path=$2 body=${3:-}
+  shift $(($# < 3 ? $# : 3))
+  local args=(-s -X "$method" --unix-socket "$SOCK" -D "$T/headers" -o "$T/body"
+    -w '%{http_code}' "$@")
+  if [[ -n "$body" ]]; then
+    args+=(--data-binary "$body")
+    [[ " $* " == *" -H Content-Type"* || " $* " == *"Content-Type:"* ]] ||
+      args+=(-H 'Content-Type: application/json')
+  fi
+  STATUS=$(curl "${args[@]}" "http://banger$path")
+  BODY=$(cat "$T/body")
+  HEADERS_FILE=$T/headers
+  CTYPE=$(header Content-Type)
+  record
+}
+
+# Value of response header $1 from the last api call ("" when absent).
+header() {
+  grep -i "^$1:" "$HEADERS_FILE" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//' || true
+}
+
+record() {
+  local parsed=null
+  if [[ -n "$BODY" ]] && jq -e . >/dev/null 2>&1 <<<"$BODY"; then parsed=$BODY; fi
+  local hdrs
+  hdrs=$(tr -d '\r' <"$HEADERS_FILE" | awk -F': ' 'NR>1 && NF>1 {print tolower($1) "\t" $2}' |
+    jq -Rn '[inputs | split("\t") | {(.[0]): .[1]}] | add // {}')
+  jq -cn --arg m "$method" --arg p "$path" --argjson s "$STATUS" --arg ct "$CTYPE" \
+    --argjson b "$parsed" --argjson h "$hdrs" \
+    '{method:$m, path:$p, status:$s, content_type:$ct, headers:$h, body:$b}' >>"$RECORDS"
+}
+
+# Record an event stream's lines (file of NDJSON) as one exchange.
+record_stream() {
+  local path=$1 file=$2
+  jq -cn --arg p "$path" --slurpfile lines <(grep -v '^$' "$file") \
+    '{method:"GET", path:$p, status:200, content_type:"application/x-ndjson", headers:{},
+      body:null, ndjson:$lines}' >>"$RECORDS"
+}
+
+expect_status() {
+  if [[ "$STATUS" == "$1" ]]; then pass; else fail "${2:-request}: status $STATUS, want $1: $BODY"; fi
+}
+
+# expect_json FILTER VALUE [what]: jq -r FILTER of the last body equals VALUE.
+expect_json() {
+  local got
+  got=$(jq -r "$1" <<<"$BODY" 2>/dev/null || echo "<not json>")
+  if [[ "$got" == "$2" ]]; then pass; else fail "${3:-$1}: got '$got', want '$2'"; fi
+}
+
+# expect_problem STATUS CODE [FIELD]: a problem+json answer.
+expect_problem() {
+  expect_status "$1" "problem $2"
+  expect_json .code "$2"
+  [[ "$CTYPE" == application/problem+json* ]] && pass || fail "$2: content type '$CTYPE'"
+  if [[ -n "${3:-}" ]]; then expect_json .field "$3"; fi
+}
+
+expect_eq() {
+  if [[ "$1" == "$2" ]]; then pass; else fail "${3:-value}: got '$1', want '$2'"; fi
+}
+
+expect_contains() {
+  if [[ "$1" == *"$2"* ]]; then pass; else fail "${3:-output}: '$1' lacks '$2'"; fi
+}
+
+# run_cli EXPECTED_RC ARGS...: runs banger, captures OUT, ERR, RC.
+run_cli() {
+  local want=$1
+  shift
+  RC=0
+  "$BANGER" "$@" >"$T/out" 2>"$T/err" || RC=$?
+  OUT=$(cat "$T/out")
+  ERR=$(cat "$T/err")
+  if [[ "$RC" == "$want" ]]; then pass; else fail "banger $*: exit $RC, want $want; $ERR"; fi
+}
+
+# Make a file of $2 KiB of random bytes at $1.
+make_file() { head -c "$(($2 * 1024))" /dev/urandom >"$1"; }
+
+# Import an image through the API and wait for it to be ready.
+import_image() {
+  local name=$1 kernel=$2
+  api POST /v1/images "{\"name\":\"$name\",\"kernel\":\"$kernel\"}"
+  expect_status 202 "import $name"
+  local id
+  id=$(jq -r .id <<<"$BODY")
+  api GET "/v1/operations/$id?wait=30"
+  expect_json .state succeeded "import $name"
+}
+
+finish() {
+  echo "$checks passed, $failures failed"
+  [[ $failures -eq 0 ]]
+}
