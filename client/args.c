@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/* The command and flag tables of banger, the parser that checks argv against them, and usage. */
+#include "args.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banger/alloc.h"
+
+#include "banger/parse.h"
+#include "banger/validate.h"
+
+struct bg_cli_command {
+    enum bg_cli_cmd id;
+    const char *group;   /* "vm", or NULL for a top-level command */
+    const char *verb;    /* "create" */
+    const char *summary; /* one line for listings */
+    bool takes_name;     /* needs the NAME positional */
+    unsigned flags;      /* enum bg_cli_flag bits allowed */
+    unsigned required;   /* of those, the ones that must be given */
+};
+
+struct flag_spec {
+    enum bg_cli_flag bit;
+    const char *name;    /* "--vcpus" */
+    const char *metavar; /* "N"; NULL for a switch */
+    uint64_t min, max;   /* bounds for numeric flags (max 0: not a number) */
+    const char *help;
+};
+
+struct group_spec {
+    const char *name;
+    const char *summary;
+};
+
+#define VM_SIZE_FLAGS (BG_CLI_FLAG_VCPUS | BG_CLI_FLAG_MEMORY | BG_CLI_FLAG_DISK)
+
+static const struct bg_cli_command commands[] = {
+    {BG_CLI_CMD_VERSION, NULL, "version", "Show the client and daemon versions", false, 0, 0},
+    {BG_CLI_CMD_SYSTEM_INFO, "system", "info", "Show the daemon's paths, counts and configuration",
+     false, 0, 0},
+    {BG_CLI_CMD_IMAGE_LS, "image", "ls", "List images", false, 0, 0},
+    {BG_CLI_CMD_IMAGE_SHOW, "image", "show", "Show one image", true, 0, 0},
+    {BG_CLI_CMD_IMAGE_IMPORT, "image", "import",
+     "Register a kernel (and rootfs/initrd) as an image", true,
+     BG_CLI_FLAG_KERNEL | BG_CLI_FLAG_ROOTFS | BG_CLI_FLAG_INITRD | BG_CLI_FLAG_NO_WAIT,
+     BG_CLI_FLAG_KERNEL},
+    {BG_CLI_CMD_IMAGE_RM, "image", "rm", "Delete an image no VM uses", true, 0, 0},
+    {BG_CLI_CMD_VM_LS, "vm", "ls", "List VMs", false, BG_CLI_FLAG_STATE, 0},
+    {BG_CLI_CMD_VM_CREATE, "vm", "create", "Create a VM from an image", true,
+     BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT, BG_CLI_FLAG_IMAGE},
+    {BG_CLI_CMD_VM_SHOW, "vm", "show", "Show one VM", true, 0, 0},
+    {BG_CLI_CMD_VM_SET, "vm", "set", "Change a VM's size or NAT", true,
+     VM_SIZE_FLAGS | BG_CLI_FLAG_NAT | BG_CLI_FLAG_NO_NAT, 0},
+    {BG_CLI_CMD_VM_RM, "vm", "rm", "Delete a VM", true, 0, 0},
+    {BG_CLI_CMD_EVENTS, NULL, "events", "Stream state-change events as they happen", false,
+     BG_CLI_FLAG_SINCE, 0},
+};
+
+static const struct flag_spec flags[] = {
+    {BG_CLI_FLAG_STATE, "--state", "S", 0, 0,
+     "only VMs in state S (created, starting, running, stopping, stopped, failed)"},
+    {BG_CLI_FLAG_IMAGE, "--image", "IMG", 0, 0, "the image to boot"},
+    {BG_CLI_FLAG_VCPUS, "--vcpus", "N", BG_CLI_VCPUS_MIN, BG_CLI_VCPUS_MAX,
+     "virtual CPUs, 1..32 (default 2)"},
+    {BG_CLI_FLAG_MEMORY, "--memory", "MIB", BG_CLI_MEMORY_MIN, BG_CLI_MEMORY_MAX,
+     "memory in MiB, 128..65536 (default 1024)"},
+    {BG_CLI_FLAG_DISK, "--disk", "MIB", BG_CLI_DISK_MIN, BG_CLI_DISK_MAX,
+     "writable disk in MiB, 512..1048576 (default 8192; may only grow)"},
+    {BG_CLI_FLAG_NAT, "--nat", NULL, 0, 0, "give the VM outbound NAT"},
+    {BG_CLI_FLAG_NO_NAT, "--no-nat", NULL, 0, 0, "take outbound NAT away"},
+    {BG_CLI_FLAG_KERNEL, "--kernel", "PATH", 0, 0, "the kernel (vmlinux ELF or bzImage)"},
+    {BG_CLI_FLAG_ROOTFS, "--rootfs", "PATH", 0, 0, "an ext4 root filesystem"},
+    {BG_CLI_FLAG_INITRD, "--initrd", "PATH", 0, 0, "an initramfs"},
+    {BG_CLI_FLAG_NO_WAIT, "--no-wait", NULL, 0, 0, "print the operation and return at once"},
+    {BG_CLI_FLAG_SINCE, "--since", "SEQ", 0, INT64_MAX, "replay events after SEQ, then follow"},
+};
+
+static const struct group_spec groups[] = {
+    {"system", "Inspect the daemon"},
+    {"image", "Manage images"},
+    {"vm", "Manage VMs"},
+};
+
+static const char *const vm_states[] = {"created",  "starting", "running",
+                                        "stopping", "stopped",  "failed"};
+
+enum bg_cli_cmd bg_cli_args_cmd(const struct bg_cli_args *a)
+{
+    return a->cmd->id;
+}
+
+static bool is_help(const char *s)
+{
+    return !strcmp(s, "--help") || !strcmp(s, "-h");
+}
+
+/* Split "--flag=value" into the flag name (copied into buf) and the value, if any. */
+static const char *split_flag(const char *arg, char *buf, size_t n, const char **ret_value)
+{
+    const char *eq = strchr(arg, '=');
+
+    *ret_value = NULL;
+    if (!eq)
+        return arg;
+    snprintf(buf, n, "%.*s", (int)(eq - arg), arg);
+    *ret_value = eq + 1;
+    return buf;
+}
+
+/* Take the value of flag `name`: the part after '=' or the next argument. */
+static int take_value(int argc, char *const argv[], int *i, const char *name, const char *inline_v,
+                      const char *metavar, const char **ret, struct bg_error *err)
+{
+    if (inline_v) {
+        *ret = inline_v;
+        return 0;
+    }
+    if (*i + 1 >= argc)
+        return bg_error_set(err, -EINVAL, "flag '%s' needs a value (%s)", name, metavar);
+    *ret = argv[++*i];
+    return 0;
+}
+
+/* One of the options valid anywhere (--socket, --json, --system, --help): returns 1 when
+ * argv[*i] was one and is consumed, 0 when it is something else, or a usage error. */
+static int parse_global(int argc, char *const argv[], int *i, struct bg_cli_args *a,
+                        struct bg_error *err)
+{
+    char buf[64];
+    const char *v;
+    const char *arg = split_flag(argv[*i], buf, sizeof(buf), &v);
+
+    if (!strcmp(arg, "--socket")) {
+        int r = take_value(argc, argv, i, arg, v, "PATH", &a->socket, err);
+        if (r < 0)
+            return r;
+        if (!*a->socket)
+            return bg_error_set(err, -EINVAL, "flag '--socket' needs a non-empty PATH");
+        return 1;
+    }
+    if (v)
+        return 0;
+    if (!strcmp(arg, "--json"))
+        a->json = true;
+    else if (!strcmp(arg, "--system"))
+        a->system = true;
+    else if (is_help(arg))
+        a->help = true;
+    else
+        return 0;
+    return 1;
+}
+
+static int parse_globals(int argc, char *const argv[], int *i, struct bg_cli_args *a,
+                         struct bg_error *err)
+{
+    for (; *i < argc && argv[*i][0] == '-'; (*i)++) {
+        int r = parse_global(argc, argv, i, a, err);
+        if (r < 0)
+            return r;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[*i], "--version"))
+            return bg_error_set(err, -EINVAL, "unknown option '%s'", argv[*i]);
+        a->version = true;
+    }
+    return 0;
+}
+
+static const struct bg_cli_command *find_command(const char *group, const char *verb)
+{
+    for (size_t k = 0; k < BG_ARRAY_SIZE(commands); k++) {
+        const struct bg_cli_command *c = &commands[k];
+        bool same_group = group ? c->group && !strcmp(c->group, group) : !c->group;
+        if (same_group && !strcmp(c->verb, verb))
+            return c;
+    }
+    return NULL;
+}
+
+static const char *find_group(const char *word)
+{
+    for (size_t k = 0; k < BG_ARRAY_SIZE(groups); k++)
+        if (!strcmp(groups[k].name, word))
+            return groups[k].name;
+    return NULL;
+}
+
+/* Resolve "vm create" / "events" / "vm" from argv[*i...]; leaves *i after the command words. */
+static int resolve_command(int argc, char *const argv[], int *i, struct bg_cli_args *a,
+                           struct bg_error *err)
+{
+    const char *word = argv[(*i)++];
+
+    a->group = find_group(word);
+    if (!a->group) {
+        a->cmd = find_command(NULL, word);
+        if (!a->cmd)
+            return bg_error_set(err, -EINVAL, "unknown command '%s'", word);
+        snprintf(a->where, sizeof(a->where), "%s", a->cmd->verb);
+        return 0;
+    }
+    snprintf(a->where, sizeof(a->where), "%s", a->group);
+    if (*i >= argc || is_help(argv[*i])) {
+        if (a->help || (*i < argc && is_help(argv[*i]))) {
+            a->help = true;
+            return 0;
+        }
+        return bg_error_set(err, -EINVAL, "'banger %s' needs a subcommand", a->group);
+    }
+    word = argv[(*i)++];
+    a->cmd = find_command(a->group, word);
+    if (!a->cmd)
+        return bg_error_set(err, -EINVAL, "unknown command '%s %s'", a->group, word);
+    snprintf(a->where, sizeof(a->where), "%s %s", a->group, a->cmd->verb);
+    return 0;
+}
+
+static int check_state(const char *s, struct bg_error *err)
+{
+    for (size_t k = 0; k < BG_ARRAY_SIZE(vm_states); k++)
+        if (!strcmp(vm_states[k], s))
+            return 0;
+    return bg_error_set(err, -EINVAL,
+                        "flag '--state': '%.32s' is not a VM state (created, starting, running, "
+                        "stopping, stopped, failed)",
+                        s);
+}
+
+/* Check and store the value v of flag f. */
+static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_args *a,
+                      struct bg_error *err)
+{
+    uint64_t n = 0;
+    int r;
+
+    if (f->max) {
+        r = bg_parse_u64(v, f->min, f->max, &n, err);
+        if (r < 0)
+            return bg_error_prefix(err, "flag '%s'", f->name);
+    }
+    switch (f->bit) {
+    case BG_CLI_FLAG_STATE:
+        a->state = v;
+        return check_state(v, err);
+    case BG_CLI_FLAG_IMAGE:
+        a->image = v;
+        r = bg_name_validate(v, err);
+        return r < 0 ? bg_error_prefix(err, "flag '--image'") : 0;
+    case BG_CLI_FLAG_KERNEL:
+        a->kernel = v;
+        break;
+    case BG_CLI_FLAG_ROOTFS:
+        a->rootfs = v;
+        break;
+    case BG_CLI_FLAG_INITRD:
+        a->initrd = v;
+        break;
+    case BG_CLI_FLAG_VCPUS:
+        a->vcpus = n;
+        break;
+    case BG_CLI_FLAG_MEMORY:
+        a->memory_mib = n;
+        break;
+    case BG_CLI_FLAG_DISK:
+        a->disk_mib = n;
+        break;
+    case BG_CLI_FLAG_SINCE:
+        a->since = n;
+        break;
+    default:
+        break; /* switches carry no value */
+    }
+    if (f->metavar && !f->max && !*v)
+        return bg_error_set(err, -EINVAL, "flag '%s' needs a non-empty %s", f->name, f->metavar);
+    return 0;
+}
+
+static const struct flag_spec *find_flag(const char *name)
+{
+    for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++)
+        if (!strcmp(flags[k].name, name))
+            return &flags[k];
+    return NULL;
+}
+
+/* One "--flag[=value]" argument of the command; *i advances past a separate value. */
+static int parse_flag(int argc, char *const argv[], int *i, struct bg_cli_args *a,
+                      struct bg_error *err)
+{
+    char buf[64];
+    const char *v;
+    const char *name = split_flag(argv[*i], buf, sizeof(buf), &v);
+    const struct flag_spec *f = find_flag(name);
+    int r = parse_global(argc, argv, i, a, err);
+
+    if (r != 0)
+        return r < 0 ? r : 0;
+    if (!f || !(a->cmd->flags & f->bit))
+        return bg_error_set(err, -EINVAL, "unknown flag '%s' for 'banger %s'", name, a->where);
+    if (a->given & f->bit)
+        return bg_error_set(err, -EINVAL, "flag '%s' given twice", name);
+    a->given |= f->bit;
+    if (!f->metavar) {
+        if (v)
+            return bg_error_set(err, -EINVAL, "flag '%s' takes no value", name);
+        return 0;
+    }
+    r = take_value(argc, argv, i, name, v, f->metavar, &v, err);
+    return r < 0 ? r : store_flag(f, v, a, err);
+}
+
+static int parse_positional(const char *arg, struct bg_cli_args *a, struct bg_error *err)
+{
+    if (!a->cmd->takes_name || a->name)
+        return bg_error_set(err, -EINVAL, "unexpected argument '%s'", arg);
+    a->name = arg;
+    return 0;
+}
+
+static int parse_command_args(int argc, char *const argv[], int i, struct bg_cli_args *a,
+                              struct bg_error *err)
+{
+    bool only_positional = false;
+
+    for (; i < argc; i++) {
+        const char *arg = argv[i];
+        int r = 0;
+
+        if (!only_positional && !strcmp(arg, "--"))
+            only_positional = true;
+        else if (!only_positional && arg[0] == '-' && arg[1] != '\0')
+            r = parse_flag(argc, argv, &i, a, err);
+        else
+            r = parse_positional(arg, a, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* What the whole command needs beyond each flag being well formed. */
+static int check_complete(struct bg_cli_args *a, struct bg_error *err)
+{
+    const struct bg_cli_command *c = a->cmd;
+    unsigned missing = c->required & ~a->given;
+
+    if (c->takes_name) {
+        if (!a->name)
+            return bg_error_set(err, -EINVAL, "'banger %s' needs a NAME", a->where);
+        int r = bg_name_validate(a->name, err);
+        if (r < 0)
+            return bg_error_prefix(err, "invalid name '%.64s'", a->name);
+    }
+    for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++)
+        if (missing & flags[k].bit)
+            return bg_error_set(err, -EINVAL, "'banger %s' needs %s %s", a->where, flags[k].name,
+                                flags[k].metavar);
+    if ((a->given & BG_CLI_FLAG_NAT) && (a->given & BG_CLI_FLAG_NO_NAT))
+        return bg_error_set(err, -EINVAL, "flags '--nat' and '--no-nat' contradict each other");
+    if (c->id == BG_CLI_CMD_VM_SET && !(a->given & c->flags))
+        return bg_error_set(err, -EINVAL, "'banger vm set' needs at least one change");
+    return 0;
+}
+
+int bg_cli_args_parse(int argc, char *const argv[], struct bg_cli_args *ret, struct bg_error *err)
+{
+    struct bg_cli_args a = {0};
+    int i = 1;
+    int r = parse_globals(argc, argv, &i, &a, err);
+
+    if (r >= 0 && i < argc && !strcmp(argv[i], "help")) {
+        a.help = true;
+        i++;
+    }
+    if (r >= 0 && i >= argc && !a.help && !a.version)
+        r = bg_error_set(err, -EINVAL, "no command given");
+    if (r >= 0 && i < argc)
+        r = resolve_command(argc, argv, &i, &a, err);
+    if (r >= 0 && a.cmd)
+        r = parse_command_args(argc, argv, i, &a, err);
+    if (r >= 0 && a.cmd && !a.help)
+        r = check_complete(&a, err);
+    if (r < 0) {
+        *ret = (struct bg_cli_args){0};
+        memcpy(ret->where, a.where, sizeof(a.where));
+        return r;
+    }
+    *ret = a;
+    return 0;
+}
+
+/* "NAME --image IMG [--vcpus N] ..." for command c. */
+static void print_synopsis(FILE *f, const struct bg_cli_command *c)
+{
+    if (c->takes_name)
+        fputs(" NAME", f);
+    for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++) {
+        const struct flag_spec *s = &flags[k];
+        bool req = c->required & s->bit;
+        if (!(c->flags & s->bit))
+            continue;
+        fprintf(f, " %s%s%s%s%s", req ? "" : "[", s->name, s->metavar ? " " : "",
+                s->metavar ? s->metavar : "", req ? "" : "]");
+    }
+}
+
+static void print_command_usage(FILE *f, const struct bg_cli_command *c)
+{
+    fprintf(f, "Usage: banger %s%s%s", c->group ? c->group : "", c->group ? " " : "", c->verb);
+    print_synopsis(f, c);
+    fprintf(f, "\n\n%s.\n\nFlags:\n", c->summary);
+    for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++) {
+        const struct flag_spec *s = &flags[k];
+        char left[32];
+        if (!(c->flags & s->bit))
+            continue;
+        snprintf(left, sizeof(left), "%s%s%s", s->name, s->metavar ? " " : "",
+                 s->metavar ? s->metavar : "");
+        fprintf(f, "  %-16s %s\n", left, s->help);
+    }
+    fprintf(f, "  %-16s %s\n  %-16s %s\n", "--json", "print the daemon's JSON", "-h, --help",
+            "show this help");
+}
+
+static void print_command_list(FILE *f, const char *group)
+{
+    for (size_t k = 0; k < BG_ARRAY_SIZE(commands); k++) {
+        const struct bg_cli_command *c = &commands[k];
+        char left[40];
+        if (group && (!c->group || strcmp(c->group, group)))
+            continue;
+        snprintf(left, sizeof(left), "%s%s%s%s", c->group ? c->group : "", c->group ? " " : "",
+                 c->verb, c->takes_name ? " NAME" : "");
+        fprintf(f, "  %-20s %s\n", left, c->summary);
+    }
+}
+
+static void print_top_usage(FILE *f)
+{
+    fputs("Usage: banger [--socket PATH] [--system] [--json] COMMAND [ARGS...]\n\n"
+          "Drive bangerd, the daemon that runs throwaway microVMs.\n\nCommands:\n",
+          f);
+    print_command_list(f, NULL);
+    fprintf(f, "  %-20s %s\n", "help [COMMAND]", "Show help for a command");
+    fputs("\nGlobal options (--socket, --system and --json also work after the command):\n"
+          "  --socket PATH   the daemon's socket (env BANGER_SOCKET; default\n"
+          "                  $XDG_RUNTIME_DIR/banger/bangerd.sock)\n"
+          "  --system        use the system daemon at /run/banger/bangerd.sock (env "
+          "BANGER_SYSTEM=1)\n"
+          "  --json          print the daemon's JSON instead of tables\n"
+          "  -h, --help      show this help\n"
+          "  --version       print the client version\n\n"
+          "Run 'banger COMMAND --help' for a command's flags.\n",
+          f);
+}
+
+void bg_cli_args_usage(FILE *f, const struct bg_cli_args *a)
+{
+    if (a->cmd) {
+        print_command_usage(f, a->cmd);
+        return;
+    }
+    if (!a->group) {
+        print_top_usage(f);
+        return;
+    }
+    fprintf(f, "Usage: banger %s COMMAND [ARGS...]\n\nCommands:\n", a->group);
+    print_command_list(f, a->group);
+    fprintf(f, "\nRun 'banger %s COMMAND --help' for a command's flags.\n", a->group);
+}
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v ? v : NULL;
+}
+
+char *bg_cli_args_socket(const struct bg_cli_args *a)
+{
+    const char *sys = env_nonempty("BANGER_SYSTEM");
+    const char *runtime = env_nonempty("XDG_RUNTIME_DIR");
+
+    if (a->socket)
+        return bg_strdup(a->socket);
+    if (a->system)
+        return bg_strdup(BG_CLI_SYSTEM_SOCKET);
+    if (env_nonempty("BANGER_SOCKET"))
+        return bg_strdup(env_nonempty("BANGER_SOCKET"));
+    if (sys && !strcmp(sys, "1"))
+        return bg_strdup(BG_CLI_SYSTEM_SOCKET);
+    if (runtime)
+        return bg_asprintf("%s/banger/bangerd.sock", runtime);
+    return bg_asprintf("/run/user/%u/banger/bangerd.sock", (unsigned)getuid());
+}

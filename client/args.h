@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing for banger: argv in, a validated struct bg_cli_args out, no I/O. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "banger/error.h"
+
+/* Every command banger knows, grouped by the file that runs it. */
+enum bg_cli_cmd {
+    BG_CLI_CMD_VERSION,
+    BG_CLI_CMD_SYSTEM_INFO,
+    BG_CLI_CMD_IMAGE_LS,
+    BG_CLI_CMD_IMAGE_SHOW,
+    BG_CLI_CMD_IMAGE_IMPORT,
+    BG_CLI_CMD_IMAGE_RM,
+    BG_CLI_CMD_VM_LS,
+    BG_CLI_CMD_VM_CREATE,
+    BG_CLI_CMD_VM_SHOW,
+    BG_CLI_CMD_VM_SET,
+    BG_CLI_CMD_VM_RM,
+    BG_CLI_CMD_EVENTS,
+};
+
+/* Command flags; each is one bit in bg_cli_args.given. */
+enum bg_cli_flag {
+    BG_CLI_FLAG_STATE = 1u << 0,
+    BG_CLI_FLAG_IMAGE = 1u << 1,
+    BG_CLI_FLAG_VCPUS = 1u << 2,
+    BG_CLI_FLAG_MEMORY = 1u << 3,
+    BG_CLI_FLAG_DISK = 1u << 4,
+    BG_CLI_FLAG_NAT = 1u << 5,
+    BG_CLI_FLAG_NO_NAT = 1u << 6,
+    BG_CLI_FLAG_KERNEL = 1u << 7,
+    BG_CLI_FLAG_ROOTFS = 1u << 8,
+    BG_CLI_FLAG_INITRD = 1u << 9,
+    BG_CLI_FLAG_NO_WAIT = 1u << 10,
+    BG_CLI_FLAG_SINCE = 1u << 11,
+};
+
+#define BG_CLI_VCPUS_MIN 1
+#define BG_CLI_VCPUS_MAX 32
+#define BG_CLI_MEMORY_MIN 128
+#define BG_CLI_MEMORY_MAX 65536
+#define BG_CLI_DISK_MIN 512
+#define BG_CLI_DISK_MAX 1048576
+#define BG_CLI_WHERE_MAX 32
+#define BG_CLI_SYSTEM_SOCKET "/run/banger/bangerd.sock"
+
+struct bg_cli_command;
+
+/* The parsed command line. Strings are borrowed from argv. */
+struct bg_cli_args {
+    const char *socket;               /* --socket PATH, NULL when not given */
+    bool system;                      /* --system */
+    bool json;                        /* --json (before or after the command) */
+    bool help;                        /* --help, -h or `banger help ...` */
+    bool version;                     /* --version before any command */
+    const struct bg_cli_command *cmd; /* the command, NULL for top-level or group help */
+    const char *group;                /* "vm", "image", "system", NULL otherwise */
+    char where[BG_CLI_WHERE_MAX];     /* "vm create": the deepest command recognised */
+    const char *name;                 /* the NAME positional */
+    unsigned given;                   /* bitmask of enum bg_cli_flag seen */
+    const char *state;                /* --state */
+    const char *image;                /* --image */
+    const char *kernel;               /* --kernel */
+    const char *rootfs;               /* --rootfs */
+    const char *initrd;               /* --initrd */
+    uint64_t vcpus;                   /* --vcpus */
+    uint64_t memory_mib;              /* --memory */
+    uint64_t disk_mib;                /* --disk */
+    uint64_t since;                   /* --since */
+};
+
+/* Parse argv (argv[0] is the program) into *ret. On a usage error returns -EINVAL with a
+ * one-line message in err; of *ret only ret->where is then set, naming the command for the
+ * "Run 'banger WHERE --help'" hint ("" for the top level). */
+int bg_cli_args_parse(int argc, char *const argv[], struct bg_cli_args *ret, struct bg_error *err);
+
+/* The id of a parsed command (a->cmd must not be NULL). */
+enum bg_cli_cmd bg_cli_args_cmd(const struct bg_cli_args *a);
+
+/* Print the usage that fits a: a command's, a group's, or the top-level one. */
+void bg_cli_args_usage(FILE *f, const struct bg_cli_args *a);
+
+/* The daemon's socket path, first match wins: --socket; --system (/run/banger/bangerd.sock);
+ * $BANGER_SOCKET; BANGER_SYSTEM=1; $XDG_RUNTIME_DIR/banger/bangerd.sock;
+ * /run/user/UID/banger/bangerd.sock. Empty variables count as unset. Caller frees. */
+char *bg_cli_args_socket(const struct bg_cli_args *a);

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/* The image commands: list, show, import (waiting on its operation with progress), delete. */
+#include "cmd_image.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banger/alloc.h"
+#include "http.h"
+#include "output.h"
+#include "progress.h"
+#include "table.h"
+
+#define WAIT_POLL "?wait=1" /* one second per poll keeps the progress line moving */
+
+static const char *file_base(const json_t *image, const char *key)
+{
+    const char *path = json_string_value(json_object_get(json_object_get(image, key), "path"));
+    const char *slash = path ? strrchr(path, '/') : NULL;
+
+    return slash ? slash + 1 : path ? path : "-";
+}
+
+static uint64_t image_bytes(const json_t *image)
+{
+    return bg_cli_json_u64(json_object_get(image, "kernel"), "size_bytes") +
+           bg_cli_json_u64(json_object_get(image, "rootfs"), "size_bytes") +
+           bg_cli_json_u64(json_object_get(image, "initrd"), "size_bytes");
+}
+
+/* "firecracker,qemu" into buf. */
+static char *join_vmms(const json_t *image, char buf[BG_CLI_TEXT_MAX])
+{
+    size_t i;
+    json_t *v;
+
+    buf[0] = '\0';
+    json_array_foreach (json_object_get(image, "vmms"), i, v) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, BG_CLI_TEXT_MAX - len, "%s%s", i ? "," : "",
+                 json_string_value(v) ? json_string_value(v) : "?");
+    }
+    return buf[0] ? buf : strcpy(buf, "-");
+}
+
+static void print_image_table(const json_t *images)
+{
+    static const char *const head[] = {"NAME",   "STATE",  "ARCH", "VMMS",
+                                       "KERNEL", "ROOTFS", "SIZE", "CREATED"};
+    bg_auto(bg_cli_table_freep) struct bg_cli_table *t = bg_cli_table_new(head, 8);
+    time_t now = time(NULL);
+    size_t i;
+    json_t *img;
+
+    json_array_foreach (images, i, img) {
+        char vmms[BG_CLI_TEXT_MAX], size[BG_CLI_TEXT_MAX], age[BG_CLI_TEXT_MAX];
+        const char *row[] = {
+            bg_cli_json_str(img, "name"),
+            bg_cli_json_str(img, "state"),
+            bg_cli_json_str(img, "arch"),
+            join_vmms(img, vmms),
+            file_base(img, "kernel"),
+            file_base(img, "rootfs"),
+            bg_cli_output_size(image_bytes(img), size),
+            bg_cli_output_age(json_string_value(json_object_get(img, "created_at")), now, age)};
+        bg_cli_table_add(t, row);
+    }
+    bg_cli_table_print(t, stdout);
+}
+
+static int image_ls(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
+    int r = bg_cli_http_call(socket, "GET", "/v1/images", NULL, &j, err);
+
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, j);
+    else
+        print_image_table(json_object_get(j, "images"));
+    return 0;
+}
+
+/* "kernel:  /path/vmlinux (21.4 MiB, sha256 0123456789ab)" or "-". */
+static void print_file_field(const char *key, const json_t *file)
+{
+    char size[BG_CLI_TEXT_MAX];
+    const char *sha = json_string_value(json_object_get(file, "sha256"));
+    bg_autofree char *line = NULL;
+
+    if (!json_is_object(file)) {
+        bg_cli_output_field(stdout, key, "-");
+        return;
+    }
+    line = bg_asprintf("%s (%s, sha256 %.12s)", bg_cli_json_str(file, "path"),
+                       bg_cli_output_size(bg_cli_json_u64(file, "size_bytes"), size),
+                       sha ? sha : "pending");
+    bg_cli_output_field(stdout, key, line);
+}
+
+static void print_image(const json_t *img)
+{
+    char vmms[BG_CLI_TEXT_MAX], age[BG_CLI_TEXT_MAX];
+    const char *created = json_string_value(json_object_get(img, "created_at"));
+    bg_autofree char *when = bg_asprintf("%s (%s)", created ? created : "-",
+                                         bg_cli_output_age(created, time(NULL), age));
+
+    bg_cli_output_field(stdout, "name", bg_cli_json_str(img, "name"));
+    bg_cli_output_field(stdout, "state", bg_cli_json_str(img, "state"));
+    bg_cli_output_field(stdout, "arch", bg_cli_json_str(img, "arch"));
+    bg_cli_output_field(stdout, "vmms", join_vmms(img, vmms));
+    print_file_field("kernel", json_object_get(img, "kernel"));
+    print_file_field("rootfs", json_object_get(img, "rootfs"));
+    print_file_field("initrd", json_object_get(img, "initrd"));
+    bg_cli_output_field(stdout, "source", bg_cli_json_str(img, "source"));
+    if (json_is_string(json_object_get(img, "error")))
+        bg_cli_output_field(stdout, "error", bg_cli_json_str(img, "error"));
+    bg_cli_output_field(stdout, "created", when);
+}
+
+static int image_show(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *name = bg_cli_http_escape(a->name);
+    bg_autofree char *path = bg_asprintf("/v1/images/%s", name);
+    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
+    int r = bg_cli_http_call(socket, "GET", path, NULL, &j, err);
+
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, j);
+    else
+        print_image(j);
+    return 0;
+}
+
+static int image_rm(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *name = bg_cli_http_escape(a->name);
+    bg_autofree char *path = bg_asprintf("/v1/images/%s", name);
+    int r = bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
+
+    if (r < 0)
+        return r;
+    if (!a->json)
+        printf("deleted image '%s'\n", a->name);
+    return 0;
+}
+
+/* Set body[key] to path made absolute; relative paths resolve against the working directory. */
+static int add_path(json_t *body, const char *key, const char *path, struct bg_error *err)
+{
+    bg_autofree char *abs = NULL;
+
+    if (!path)
+        return 0;
+    abs = path[0] == '/' ? bg_strdup(path) : realpath(path, NULL);
+    if (!abs)
+        return bg_error_errno(err, "--%s '%s'", key, path);
+    if (json_object_set_new(body, key, json_string(abs)) < 0)
+        return bg_error_set(err, -EINVAL, "--%s '%s' is not valid UTF-8", key, path);
+    return 0;
+}
+
+/* Poll the operation *op until it leaves "running", drawing progress on stderr. */
+static int wait_operation(const char *socket, const char *name, json_t **op, struct bg_error *err)
+{
+    bg_autofree char *id = bg_cli_http_escape(bg_cli_json_str(*op, "id"));
+    bg_autofree char *path = bg_asprintf("/v1/operations/%s" WAIT_POLL, id);
+    struct bg_cli_progress p;
+    int r = 0;
+
+    bg_cli_progress_init(&p, stderr);
+    while (r >= 0 && !strcmp(bg_cli_json_str(*op, "state"), "running")) {
+        const json_t *prog = json_object_get(*op, "progress");
+        json_t *next = NULL;
+        bg_cli_progress_update(&p, "importing", name, bg_cli_json_u64(prog, "done"),
+                               bg_cli_json_u64(prog, "total"));
+        r = bg_cli_http_call(socket, "GET", path, NULL, &next, err);
+        if (r >= 0) {
+            json_decref(*op);
+            *op = next;
+        }
+    }
+    bg_cli_progress_done(&p);
+    return r;
+}
+
+static int import_outcome(const json_t *op, const char *name, struct bg_error *err)
+{
+    const char *state = bg_cli_json_str(op, "state");
+    const json_t *problem = json_object_get(op, "error");
+
+    if (!strcmp(state, "succeeded"))
+        return 0;
+    if (!strcmp(state, "failed"))
+        return bg_error_set(err, -EIO, "import image '%s' failed: %s", name,
+                            json_is_object(problem) ? bg_cli_json_str(problem, "detail")
+                                                    : "no reason given");
+    return bg_error_set(err, -EPROTO, "import image '%s': operation ended in state '%s'", name,
+                        state);
+}
+
+static int image_import(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_auto(bg_cli_json_decrefp) json_t *body = json_pack("{s:s}", "name", a->name);
+    bg_auto(bg_cli_json_decrefp) json_t *op = NULL;
+    int r;
+
+    if ((r = add_path(body, "kernel", a->kernel, err)) < 0 ||
+        (r = add_path(body, "rootfs", a->rootfs, err)) < 0 ||
+        (r = add_path(body, "initrd", a->initrd, err)) < 0)
+        return r;
+    r = bg_cli_http_call(socket, "POST", "/v1/images", body, &op, err);
+    if (r < 0)
+        return r;
+    if (a->given & BG_CLI_FLAG_NO_WAIT) {
+        if (a->json)
+            bg_cli_output_json(stdout, op);
+        else
+            printf("importing image '%s' (operation %s)\n", a->name, bg_cli_json_str(op, "id"));
+        return 0;
+    }
+    r = wait_operation(socket, a->name, &op, err);
+    if (r >= 0)
+        r = import_outcome(op, a->name, err);
+    return r < 0 ? r : image_show(socket, a, err);
+}
+
+int bg_cli_image_run(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    switch (bg_cli_args_cmd(a)) {
+    case BG_CLI_CMD_IMAGE_LS:
+        return image_ls(socket, a, err);
+    case BG_CLI_CMD_IMAGE_SHOW:
+        return image_show(socket, a, err);
+    case BG_CLI_CMD_IMAGE_IMPORT:
+        return image_import(socket, a, err);
+    case BG_CLI_CMD_IMAGE_RM:
+        return image_rm(socket, a, err);
+    default:
+        return bg_error_set(err, -EINVAL, "not an image command");
+    }
+}

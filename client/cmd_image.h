@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* `banger image ls|show|import|rm`. */
+#pragma once
+
+#include "args.h"
+#include "banger/error.h"
+
+/* Run the parsed image command a against the daemon at socket; prints to stdout.
+ * Returns 0, or a negative errno with err set (the caller prints it). */
+int bg_cli_image_run(const char *socket, const struct bg_cli_args *a, struct bg_error *err);

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM commands: list, create, show, change (merge patch) and delete VM records. */
+#include "cmd_vm.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "banger/alloc.h"
+#include "http.h"
+#include "output.h"
+#include "table.h"
+
+static char *vm_path(const char *name)
+{
+    bg_autofree char *esc = bg_cli_http_escape(name);
+
+    return bg_asprintf("/v1/vms/%s", esc);
+}
+
+static char *mib(const json_t *vm, const char *key, char buf[BG_CLI_TEXT_MAX])
+{
+    snprintf(buf, BG_CLI_TEXT_MAX, "%llu MiB", (unsigned long long)bg_cli_json_u64(vm, key));
+    return buf;
+}
+
+static void print_vm_table(const json_t *vms)
+{
+    static const char *const head[] = {"NAME",   "IMAGE", "STATE", "VCPUS",
+                                       "MEMORY", "DISK",  "NAT",   "CREATED"};
+    bg_auto(bg_cli_table_freep) struct bg_cli_table *t = bg_cli_table_new(head, 8);
+    time_t now = time(NULL);
+    size_t i;
+    json_t *vm;
+
+    json_array_foreach (vms, i, vm) {
+        char vcpus[BG_CLI_TEXT_MAX], mem[BG_CLI_TEXT_MAX], disk[BG_CLI_TEXT_MAX];
+        char age[BG_CLI_TEXT_MAX];
+        snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)bg_cli_json_u64(vm, "vcpus"));
+        const char *row[] = {
+            bg_cli_json_str(vm, "name"),
+            bg_cli_json_str(vm, "image"),
+            bg_cli_json_str(vm, "state"),
+            vcpus,
+            mib(vm, "memory_mib", mem),
+            mib(vm, "disk_mib", disk),
+            bg_cli_json_onoff(vm, "nat"),
+            bg_cli_output_age(json_string_value(json_object_get(vm, "created_at")), now, age)};
+        bg_cli_table_add(t, row);
+    }
+    bg_cli_table_print(t, stdout);
+}
+
+static int vm_ls(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
+    bg_autofree char *state = a->state ? bg_cli_http_escape(a->state) : NULL;
+    bg_autofree char *path = state ? bg_asprintf("/v1/vms?state=%s", state) : bg_strdup("/v1/vms");
+    int r = bg_cli_http_call(socket, "GET", path, NULL, &j, err);
+
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, j);
+    else
+        print_vm_table(json_object_get(j, "vms"));
+    return 0;
+}
+
+static void print_vm(const json_t *vm)
+{
+    char buf[BG_CLI_TEXT_MAX], age[BG_CLI_TEXT_MAX];
+    const char *created = json_string_value(json_object_get(vm, "created_at"));
+    bg_autofree char *when = bg_asprintf("%s (%s)", created ? created : "-",
+                                         bg_cli_output_age(created, time(NULL), age));
+
+    bg_cli_output_field(stdout, "name", bg_cli_json_str(vm, "name"));
+    bg_cli_output_field(stdout, "image", bg_cli_json_str(vm, "image"));
+    bg_cli_output_field(stdout, "state", bg_cli_json_str(vm, "state"));
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)bg_cli_json_u64(vm, "vcpus"));
+    bg_cli_output_field(stdout, "vcpus", buf);
+    bg_cli_output_field(stdout, "memory", mib(vm, "memory_mib", buf));
+    bg_cli_output_field(stdout, "disk", mib(vm, "disk_mib", buf));
+    bg_cli_output_field(stdout, "nat", bg_cli_json_onoff(vm, "nat"));
+    bg_cli_output_field(stdout, "created", when);
+    bg_cli_output_field(stdout, "updated", bg_cli_json_str(vm, "updated_at"));
+}
+
+static int vm_show(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *path = vm_path(a->name);
+    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
+    int r = bg_cli_http_call(socket, "GET", path, NULL, &j, err);
+
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, j);
+    else
+        print_vm(j);
+    return 0;
+}
+
+/* The members of a VM body that flags set: vcpus, memory_mib, disk_mib, nat. */
+static void add_size_fields(json_t *body, const struct bg_cli_args *a)
+{
+    /* json_*_new setters steal the new value's reference */
+    if (a->given & BG_CLI_FLAG_VCPUS)
+        (void)json_object_set_new(body, "vcpus", json_integer((json_int_t)a->vcpus));
+    if (a->given & BG_CLI_FLAG_MEMORY)
+        (void)json_object_set_new(body, "memory_mib", json_integer((json_int_t)a->memory_mib));
+    if (a->given & BG_CLI_FLAG_DISK)
+        (void)json_object_set_new(body, "disk_mib", json_integer((json_int_t)a->disk_mib));
+    if (a->given & (BG_CLI_FLAG_NAT | BG_CLI_FLAG_NO_NAT))
+        (void)json_object_set_new(body, "nat", json_boolean(a->given & BG_CLI_FLAG_NAT));
+}
+
+/* "(image base, 2 vcpus, 1024 MiB memory, 8192 MiB disk, nat off)" after verb. */
+static void print_summary(const char *verb, const json_t *vm, bool with_image)
+{
+    printf("%s vm '%s' (", verb, bg_cli_json_str(vm, "name"));
+    if (with_image)
+        printf("image %s, ", bg_cli_json_str(vm, "image"));
+    printf("%llu vcpus, %llu MiB memory, %llu MiB disk, nat %s)\n",
+           (unsigned long long)bg_cli_json_u64(vm, "vcpus"),
+           (unsigned long long)bg_cli_json_u64(vm, "memory_mib"),
+           (unsigned long long)bg_cli_json_u64(vm, "disk_mib"), bg_cli_json_onoff(vm, "nat"));
+}
+
+static int vm_send(const char *socket, const struct bg_cli_args *a, bool create,
+                   struct bg_error *err)
+{
+    bg_auto(bg_cli_json_decrefp) json_t *body = json_object();
+    bg_auto(bg_cli_json_decrefp) json_t *vm = NULL;
+    bg_autofree char *path = create ? bg_strdup("/v1/vms") : vm_path(a->name);
+    int r;
+
+    if (create) {
+        (void)json_object_set_new(body, "name", json_string(a->name));
+        (void)json_object_set_new(body, "image", json_string(a->image));
+    }
+    add_size_fields(body, a);
+    r = bg_cli_http_call(socket, create ? "POST" : "PATCH", path, body, &vm, err);
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, vm);
+    else
+        print_summary(create ? "created" : "updated", vm, create);
+    return 0;
+}
+
+static int vm_rm(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *path = vm_path(a->name);
+    int r = bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
+
+    if (r < 0)
+        return r;
+    if (!a->json)
+        printf("deleted vm '%s'\n", a->name);
+    return 0;
+}
+
+int bg_cli_vm_run(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    switch (bg_cli_args_cmd(a)) {
+    case BG_CLI_CMD_VM_LS:
+        return vm_ls(socket, a, err);
+    case BG_CLI_CMD_VM_CREATE:
+        return vm_send(socket, a, true, err);
+    case BG_CLI_CMD_VM_SHOW:
+        return vm_show(socket, a, err);
+    case BG_CLI_CMD_VM_SET:
+        return vm_send(socket, a, false, err);
+    case BG_CLI_CMD_VM_RM:
+        return vm_rm(socket, a, err);
+    default:
+        return bg_error_set(err, -EINVAL, "not a vm command");
+    }
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP/1.1 to bangerd over its unix socket with libcurl: JSON calls and line streams. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "banger/error.h"
+
+#define BG_CLI_HTTP_BODY_MAX (64u << 20) /* largest answer the CLI accepts */
+#define BG_CLI_HTTP_LINE_MAX (1u << 20)  /* longest line of a stream */
+
+/* Called with each complete line of a stream, without its '\n' (line is NUL-terminated).
+ * A negative return stops the stream and becomes the stream's result. */
+typedef int (*bg_cli_http_line_fn)(const char *line, size_t len, void *userdata);
+
+/* Send one request to the daemon at socket: method, path ("/v1/vms"), body (borrowed, NULL
+ * for none). On any HTTP answer returns 0 with *ret_status and *ret_json (new reference,
+ * NULL when the body was empty). Fails with a negative errno and err set when the daemon
+ * cannot be reached ("cannot reach bangerd at PATH (reason); ..."), the transfer breaks,
+ * or the body is not JSON (-EPROTO). */
+int bg_cli_http_request(const char *socket, const char *method, const char *path, json_t *body,
+                        long *ret_status, json_t **ret_json, struct bg_error *err);
+
+/* bg_cli_http_request expecting success: a 2xx answer gives 0 and *ret_json (may be NULL
+ * for 204; ret_json itself may be NULL to drop it). A problem+json answer fails with its
+ * "detail" in err and a code from the status (400 -EINVAL, 404 -ENOENT, 409 -EEXIST,
+ * 410 -ESTALE, 503 -EAGAIN, else -EIO). */
+int bg_cli_http_call(const char *socket, const char *method, const char *path, json_t *body,
+                     json_t **ret_json, struct bg_error *err);
+
+/* GET path and pass each line of a 200 answer to fn as it arrives, with no overall
+ * timeout. Returns 0 when the daemon ends the stream, fn's negative result, or the
+ * errors of bg_cli_http_call. */
+int bg_cli_http_stream(const char *socket, const char *path, bg_cli_http_line_fn fn, void *userdata,
+                       struct bg_error *err);
+
+/* s percent-encoded for use as one path segment or query value; caller frees. */
+char *bg_cli_http_escape(const char *s);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* banger: parses the command line, dispatches to a command module, reports errors and exits. */
+#include <stdio.h>
+
+#include "args.h"
+#include "banger/macro.h"
+#include "cmd_events.h"
+#include "cmd_image.h"
+#include "cmd_system.h"
+#include "cmd_vm.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1, /* the daemon refused, failed or could not be reached */
+    EXIT_USAGE = 2,  /* the command line was wrong; nothing was sent */
+};
+
+static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    switch (bg_cli_args_cmd(a)) {
+    case BG_CLI_CMD_VERSION:
+        return bg_cli_system_version(socket, a, err);
+    case BG_CLI_CMD_SYSTEM_INFO:
+        return bg_cli_system_info(socket, a, err);
+    case BG_CLI_CMD_EVENTS:
+        return bg_cli_events_run(socket, a, err);
+    case BG_CLI_CMD_IMAGE_LS:
+    case BG_CLI_CMD_IMAGE_SHOW:
+    case BG_CLI_CMD_IMAGE_IMPORT:
+    case BG_CLI_CMD_IMAGE_RM:
+        return bg_cli_image_run(socket, a, err);
+    default:
+        return bg_cli_vm_run(socket, a, err);
+    }
+}
+
+int main(int argc, char *argv[])
+{
+    struct bg_cli_args a;
+    struct bg_error err = {0};
+    int r = bg_cli_args_parse(argc, argv, &a, &err);
+
+    if (r < 0) {
+        fprintf(stderr, "banger: %s\nRun 'banger %s%s--help'.\n", err.msg, a.where,
+                a.where[0] ? " " : "");
+        return EXIT_USAGE;
+    }
+    if (a.help) {
+        bg_cli_args_usage(stdout, &a);
+        return EXIT_OK;
+    }
+    if (a.version) {
+        printf("banger %s\n", BANGER_VERSION);
+        return EXIT_OK;
+    }
+    bg_autofree char *socket = bg_cli_args_socket(&a);
+    r = dispatch(socket, &a, &err);
+    /* stdout first, so what was printed precedes the error when both go to one terminal */
+    fflush(stdout);
+    if (r < 0) {
+        fprintf(stderr, "banger: %s\n", err.msg);
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}

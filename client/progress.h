@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* A single self-updating progress line on a terminal, silent when the stream is not a TTY. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BG_CLI_PROGRESS_MAX 160
+
+/* Caller-owned progress state; set up with bg_cli_progress_init. */
+struct bg_cli_progress {
+    FILE *f;    /* where the line goes (stderr) */
+    bool tty;   /* draw only on a terminal */
+    bool drawn; /* a line is on screen and must be cleared */
+};
+
+/* "importing NAME  45% 120.0/266.3 MiB" into buf (both amounts in total's unit); with
+ * total 0, "importing NAME  120.0 MiB". Returns buf. */
+char *bg_cli_progress_format(const char *verb, const char *name, uint64_t done, uint64_t total,
+                             char buf[BG_CLI_PROGRESS_MAX]);
+
+/* Start drawing on f if it is a terminal. */
+void bg_cli_progress_init(struct bg_cli_progress *p, FILE *f);
+/* Redraw the line in place. */
+void bg_cli_progress_update(struct bg_cli_progress *p, const char *verb, const char *name,
+                            uint64_t done, uint64_t total);
+/* Erase the line, so what follows starts on a clean row. */
+void bg_cli_progress_done(struct bg_cli_progress *p);
