@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Self-test of the contract tooling against the fixtures in fixtures/:
+# the good records and routes pass, every bad record fails (one failure per line), the bad
+# route table shows its 4 differences, and --require-headers catches missing headers.
+# Needs node_modules (run.sh installs it; so does `npm ci` here).
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here" || exit 2
+fx=fixtures
+failures=0
+
+# expect NAME WANT_RC WANT_LAST_LINE_REGEX COMMAND...
+expect() {
+    local name="$1" want_rc="$2" want_re="$3" out rc last
+    shift 3
+    out="$("$@" 2>&1)"
+    rc=$?
+    last="$(printf '%s\n' "$out" | tail -n 1)"
+    if [[ "$rc" -eq "$want_rc" && "$last" =~ $want_re ]]; then
+        echo "ok   $name: $last"
+    else
+        echo "FAIL $name: exit $rc (want $want_rc), last line '$last' (want /$want_re/)"
+        printf '%s\n' "$out" | sed 's/^/     | /'
+        failures=$((failures + 1))
+    fi
+}
+
+good_n=$(grep -c . "$fx/good.jsonl")
+bad_n=$(grep -c . "$fx/bad.jsonl")
+mh_n=$(grep -c . "$fx/missing-headers.jsonl")
+
+expect "lint" 0 'valid' ./lint.sh
+expect "good records" 0 "^$good_n passed, 0 failed\$" node validate.mjs "$fx/good.jsonl"
+expect "good records, all headers" 0 "^$good_n passed, 0 failed\$" \
+    node validate.mjs --require-headers "$fx/good.jsonl"
+expect "bad records" 1 "^0 passed, $bad_n failed\$" node validate.mjs "$fx/bad.jsonl"
+expect "missing headers tolerated" 0 "^$mh_n passed, 0 failed\$" node validate.mjs "$fx/missing-headers.jsonl"
+expect "missing headers required" 1 "^0 passed, $mh_n failed\$" \
+    node validate.mjs --require-headers "$fx/missing-headers.jsonl"
+expect "validate usage" 2 '^usage:' node validate.mjs
+expect "good routes" 0 '^routes match: 14 routes$' node routes.mjs "$fx/routes.good"
+expect "bad routes" 1 '^routes differ: 4 difference' node routes.mjs "$fx/routes.bad"
+expect "routes usage" 2 '^usage:' node routes.mjs
+
+if [[ "$failures" -ne 0 ]]; then
+    echo "selftest: $failures check(s) failed"
+    exit 1
+fi
+echo "selftest: all checks passed"
