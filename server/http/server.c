@@ -96,6 +96,7 @@ static json_t *problem_new(struct bg_http_request *req, enum bg_problem p, const
                      "code", bg_problem_code(p), "instance", req->path);
 }
 
+BG_PRINTF(4, 0)
 static int reply_problem_v(struct bg_http_request *req, enum bg_problem p, json_t *ext,
                            const char *fmt, va_list ap)
 {
