@@ -51,7 +51,10 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 idle_rss=$(rss_kib "$daemon")
 
 mkdir -p "$T/nginx/www/v1"
+# nginx workers drop to an unprivileged user when started as root: let them read the file.
+chmod a+rx "$T" "$T/nginx" "$T/nginx/www" "$T/nginx/www/v1"
 cp "$T/vms.json" "$T/nginx/www/v1/vms"
+chmod a+r "$T/nginx/www/v1/vms"
 cat >"$T/nginx/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -60,6 +63,8 @@ error_log $T/nginx/error.log;
 events { worker_connections 64; }
 http {
   access_log off;
+  sendfile on;
+  open_file_cache max=16;
   keepalive_requests 1000000;
   server {
     listen unix:$T/nginx/nginx.sock;
@@ -72,7 +77,7 @@ nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" &
 pids+=("$!")
 deadline=$((SECONDS + 10))
 until curl -sf --unix-socket "$T/nginx/nginx.sock" http://b/v1/vms >/dev/null; do
-  ((SECONDS < deadline)) || { echo "nginx did not start" >&2; exit 1; }
+  ((SECONDS < deadline)) || { echo "nginx did not start" >&2; cat "$T/nginx/error.log" >&2; exit 1; }
   sleep 0.05
 done
 cmp -s <(curl -s --unix-socket "$T/nginx/nginx.sock" http://b/v1/vms) "$T/vms.json" ||
