@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer harness for request bodies: JSON parsing, then the VM and image decoders. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banger/image.h"
+#include "banger/jsonutil.h"
+#include "banger/validate.h"
+#include "banger/vm.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* assert() is compiled out in release builds; these invariants must hold in every build. */
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static const struct bg_vm_defaults defaults = {.vcpus = 2, .memory_mib = 1024, .disk_mib = 8192};
+
+/* A refusal carries the code it returned, a message and a problem about a field. */
+static void check_refusal(int r, const struct bg_field_error *f, const struct bg_error *err)
+{
+    CHECK(r == -EINVAL);
+    CHECK(err->code == r);
+    CHECK(err->msg[0] != '\0');
+    CHECK(f->problem < BG_PROBLEM_COUNT_);
+}
+
+static void check_spec_in_limits(const struct bg_vm_spec *s)
+{
+    CHECK(bg_name_validate(s->name, NULL) == 0);
+    CHECK(bg_name_validate(s->image, NULL) == 0);
+    CHECK(s->vcpus >= BG_VCPUS_MIN && s->vcpus <= BG_VCPUS_MAX);
+    CHECK(s->memory_mib >= BG_MEMORY_MIB_MIN && s->memory_mib <= BG_MEMORY_MIB_MAX);
+    CHECK(s->disk_mib >= BG_DISK_MIB_MIN && s->disk_mib <= BG_DISK_MIB_MAX);
+}
+
+/* A decoded spec encodes, and the encoding (less read-only members) decodes to it again. */
+static void round_trip_spec(const struct bg_vm_spec *s)
+{
+    struct bg_vm vm = {.spec = *s, .state = BG_VM_STATE_CREATED};
+    struct bg_vm_spec again;
+    struct bg_field_error f;
+    struct bg_error err;
+    json_t *j = bg_vm_to_json(&vm);
+
+    CHECK(j != NULL);
+    json_object_del(j, "state");
+    json_object_del(j, "created_at");
+    json_object_del(j, "updated_at");
+    CHECK(bg_vm_spec_decode(j, &defaults, &again, &f, &err) == 0);
+    json_decref(j);
+    CHECK(strcmp(again.name, s->name) == 0 && strcmp(again.image, s->image) == 0);
+    CHECK(again.vcpus == s->vcpus && again.memory_mib == s->memory_mib);
+    CHECK(again.disk_mib == s->disk_mib && again.nat == s->nat);
+}
+
+static void fuzz_spec(const json_t *body)
+{
+    struct bg_vm_spec s;
+    struct bg_field_error f;
+    struct bg_error err;
+    int r = bg_vm_spec_decode(body, &defaults, &s, &f, &err);
+
+    if (r < 0) {
+        check_refusal(r, &f, &err);
+        return;
+    }
+    CHECK(r == 0);
+    check_spec_in_limits(&s);
+    round_trip_spec(&s);
+}
+
+static void fuzz_patch(const json_t *body)
+{
+    struct bg_vm_patch p;
+    struct bg_field_error f;
+    struct bg_error err;
+    int r = bg_vm_patch_decode(body, &p, &f, &err);
+
+    if (r < 0) {
+        check_refusal(r, &f, &err);
+        return;
+    }
+    struct bg_vm vm = {
+        .spec = {
+            .name = "fuzz", .image = "base", .vcpus = 2, .memory_mib = 1024, .disk_mib = 8192}};
+    r = bg_vm_patch_apply(&p, &vm, &f, &err);
+    if (r < 0) {
+        check_refusal(r, &f, &err);
+        CHECK(vm.spec.disk_mib == 8192 && vm.spec.vcpus == 2 && vm.spec.memory_mib == 1024);
+        return;
+    }
+    CHECK(vm.spec.disk_mib >= 8192);
+    check_spec_in_limits(&vm.spec);
+    json_t *j = bg_vm_to_json(&vm);
+    CHECK(j != NULL);
+    json_decref(j);
+}
+
+static void fuzz_image(const json_t *body)
+{
+    struct bg_image_import req;
+    struct bg_field_error f;
+    struct bg_error err;
+    int r = bg_image_import_decode(body, &req, &f, &err);
+
+    if (r < 0) {
+        check_refusal(r, &f, &err);
+        return;
+    }
+    CHECK(bg_name_validate(req.name, NULL) == 0);
+    CHECK(req.paths[BG_IMAGE_KERNEL] != NULL);
+    for (int k = 0; k < BG_IMAGE_FILE_COUNT_; k++)
+        CHECK(!req.paths[k] || bg_path_validate(req.paths[k], NULL) == 0);
+    bg_image_import_done(&req);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_t *body = NULL;
+    struct bg_field_error f;
+    struct bg_error err;
+    int r = bg_json_parse_object((const char *)data, size, &body, &f, &err);
+
+    if (r < 0) {
+        check_refusal(r, &f, &err);
+        CHECK(f.problem == BG_PROBLEM_INVALID_JSON);
+        return 0;
+    }
+    CHECK(json_is_object(body));
+    fuzz_spec(body);
+    fuzz_patch(body);
+    fuzz_image(body);
+    json_decref(body);
+    return 0;
+}
