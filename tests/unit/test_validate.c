@@ -137,6 +137,10 @@ static void test_path_bad(void **state)
         {"/srv/\tx", "control character"},
         {"/srv/\x1b[31m", "control character"},
         {"/srv/\x7f", "control character"},
+        {"/srv/\xff", "not valid UTF-8"},
+        {"/srv/\xc0\xaf", "not valid UTF-8"},     /* overlong '/' */
+        {"/srv/\xed\xa0\x80", "not valid UTF-8"}, /* surrogate */
+        {"/srv/\xe2\x82", "not valid UTF-8"},     /* truncated */
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -15,5 +15,5 @@
 BG_PUBLIC int bg_name_validate(const char *name, struct bg_error *err);
 
 /* An absolute, normalised path: starts with '/', no "." or ".." components, no "//",
- * no control characters, at most BG_PATH_MAX bytes. Returns 0 or -EINVAL. */
+ * no control characters, valid UTF-8, at most BG_PATH_MAX bytes. Returns 0 or -EINVAL. */
 BG_PUBLIC int bg_path_validate(const char *path, struct bg_error *err);
