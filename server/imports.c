@@ -19,8 +19,8 @@
 #define HASH_CHUNK (1024 * 1024)
 #define PROGRESS_INTERVAL_MS 250
 
-static int check_file(const char *key, const char *path, struct bg_image_file *ret,
-                      bool *ret_elf, struct bg_field_error *f, struct bg_error *err)
+static int check_file(const char *key, const char *path, struct bg_image_file *ret, bool *ret_elf,
+                      struct bg_field_error *f, struct bg_error *err)
 {
     bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
@@ -32,8 +32,8 @@ static int check_file(const char *key, const char *path, struct bg_image_file *r
         if (e == ENOENT)
             return bg_error_set(err, -EINVAL, "%s '%s' does not exist", key, path);
         if (e == EACCES)
-            return bg_error_set(err, -EINVAL, "%s '%s' is not readable by bangerd (uid %u)",
-                                key, path, (unsigned)getuid());
+            return bg_error_set(err, -EINVAL, "%s '%s' is not readable by bangerd (uid %u)", key,
+                                path, (unsigned)getuid());
         return bg_error_set(err, -EINVAL, "%s '%s': %s", key, path, strerror(e));
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -142,9 +142,9 @@ static void finish(struct import_job *job, const struct bg_error *failure)
         job->img.state = BG_IMAGE_STATE_FAILED;
         job->img.error = bg_strdup(failure->msg);
         job->op.state = BG_OPERATION_STATE_FAILED;
-        job->op.error = json_pack("{s:s, s:s, s:s, s:i, s:s}", "type",
-                                  "urn:banger:problem:internal", "title", "Import failed",
-                                  "code", "internal", "status", 500, "detail", failure->msg);
+        job->op.error =
+            json_pack("{s:s, s:s, s:s, s:i, s:s}", "type", "urn:banger:problem:internal", "title",
+                      "Import failed", "code", "internal", "status", 500, "detail", failure->msg);
         bg_log_warn("import image '%s': %s", job->img.name, failure->msg);
     } else {
         job->img.state = BG_IMAGE_STATE_READY;
@@ -252,9 +252,9 @@ int bg_import_recover(struct bg_daemon *d, struct bg_error *err)
     for (size_t i = 0; i < n && r >= 0; i++)
         if (ops[i].state == BG_OPERATION_STATE_RUNNING) {
             ops[i].state = BG_OPERATION_STATE_FAILED;
-            ops[i].error = json_pack("{s:s, s:s, s:s, s:i, s:s}", "type",
-                                     "urn:banger:problem:internal", "title", "Interrupted",
-                                     "code", "internal", "status", 500, "detail", why);
+            ops[i].error =
+                json_pack("{s:s, s:s, s:s, s:i, s:s}", "type", "urn:banger:problem:internal",
+                          "title", "Interrupted", "code", "internal", "status", 500, "detail", why);
             ops[i].updated_at = time(NULL);
             r = bg_store_op_update(d->store, &ops[i], NULL, err);
         }

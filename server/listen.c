@@ -68,8 +68,8 @@ static int fill_addr(const char *path, struct sockaddr_un *addr, struct bg_error
     memset(addr, 0, sizeof(*addr));
     addr->sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(addr->sun_path))
-        return bg_error_set(err, -ENAMETOOLONG, "socket path '%s' is longer than %zu bytes",
-                            path, sizeof(addr->sun_path) - 1);
+        return bg_error_set(err, -ENAMETOOLONG, "socket path '%s' is longer than %zu bytes", path,
+                            sizeof(addr->sun_path) - 1);
     strcpy(addr->sun_path, path);
     return 0;
 }
@@ -82,15 +82,13 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr, struct 
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? 0 : bg_error_errno(err, "stat '%s'", path);
     if (!S_ISSOCK(st.st_mode))
-        return bg_error_set(err, -EEXIST, "'%s' exists and is not a socket; not touching it",
-                            path);
+        return bg_error_set(err, -EEXIST, "'%s' exists and is not a socket; not touching it", path);
     bg_autoclose int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe < 0)
         return bg_error_errno(err, "socket");
     if (connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
         return bg_error_set(err, -EADDRINUSE,
-                            "a live server already listens on '%s'; stop it or use --socket",
-                            path);
+                            "a live server already listens on '%s'; stop it or use --socket", path);
     if (errno != ECONNREFUSED)
         return bg_error_errno(err, "probe '%s'", path);
     if (unlink(path) < 0)

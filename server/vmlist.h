@@ -11,9 +11,9 @@
 
 /* An immutable, reference-counted byte string. */
 struct bg_blob {
-    int refs;     /* atomic; the blob frees itself at zero */
-    size_t len;   /* bytes in data, without the terminator */
-    char data[];  /* NUL-terminated */
+    int refs;    /* atomic; the blob frees itself at zero */
+    size_t len;  /* bytes in data, without the terminator */
+    char data[]; /* NUL-terminated */
 };
 
 void bg_blob_unref(void *blob);

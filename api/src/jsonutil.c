@@ -18,12 +18,12 @@ static int depth_of(const json_t *v, int limit)
     if (limit < 0)
         return 1;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, child) {
+        json_object_foreach ((json_t *)v, k, child) {
             int d = depth_of(child, limit - 1);
             deepest = d > deepest ? d : deepest;
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, child) {
+        json_array_foreach (v, i, child) {
             int d = depth_of(child, limit - 1);
             deepest = d > deepest ? d : deepest;
         }
@@ -59,13 +59,13 @@ int bg_json_parse_object(const char *body, size_t len, json_t **ret, struct bg_f
     return 0;
 }
 
-int bg_json_check_members(const json_t *obj, const char *const allowed[],
-                          struct bg_field_error *f, struct bg_error *err)
+int bg_json_check_members(const json_t *obj, const char *const allowed[], struct bg_field_error *f,
+                          struct bg_error *err)
 {
     const char *key;
     json_t *v = NULL;
 
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach ((json_t *)obj, key, v) {
         bool known = false;
         for (size_t i = 0; allowed[i] && !known; i++)
             known = !strcmp(key, allowed[i]);
@@ -139,8 +139,8 @@ int bg_json_get_path(const json_t *obj, const char *key, bool required, char **r
     return 1;
 }
 
-int bg_json_get_uint(const json_t *obj, const char *key, bool required, uint64_t min,
-                     uint64_t max, uint64_t *ret, struct bg_field_error *f, struct bg_error *err)
+int bg_json_get_uint(const json_t *obj, const char *key, bool required, uint64_t min, uint64_t max,
+                     uint64_t *ret, struct bg_field_error *f, struct bg_error *err)
 {
     json_t *v = NULL;
     int r = lookup(obj, key, required, &v, f, err);

@@ -54,8 +54,7 @@ static int fill(struct stream *st)
         int h = snprintf(head, sizeof(head),
                          "{\"seq\":%" PRId64 ",\"time\":\"%s\",\"type\":\"%s\",\"subject\":\"%s\","
                          "\"data\":",
-                         evs[i].seq, bg_time_format(evs[i].time, t), evs[i].type,
-                         evs[i].subject);
+                         evs[i].seq, bg_time_format(evs[i].time, t), evs[i].type, evs[i].subject);
         append(st, head, (size_t)h);
         append(st, evs[i].data, strlen(evs[i].data));
         append(st, "}\n", 2);
@@ -80,8 +79,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (n > 0)
             break;
         bool closed;
-        int64_t latest = bg_events_wait(st->d->events, st->after, bg_now_ms() + HEARTBEAT_MS,
-                                        &closed);
+        int64_t latest =
+            bg_events_wait(st->d->events, st->after, bg_now_ms() + HEARTBEAT_MS, &closed);
         if (!closed && latest <= st->after)
             append(st, "\n", 1);
     }
@@ -109,8 +108,7 @@ static int start_seq(struct bg_http_request *req, int64_t *ret, int *ret_mhd)
     }
     if (bg_parse_u64(since, 0, INT64_MAX, &v, &err) < 0) {
         *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
-                                         "since must be an event sequence number: %s",
-                                         err.msg);
+                                         "since must be an event sequence number: %s", err.msg);
         return -1;
     }
     if (oldest > 0 && (int64_t)v < oldest - 1) {

@@ -26,8 +26,8 @@ int bg_handle_operations_list(struct bg_http_request *req)
 }
 
 /* Load the operation, waiting while it runs until the deadline; 0, or replies and <0. */
-static int load_waiting(struct bg_http_request *req, int64_t deadline_ms,
-                        struct bg_operation *ret, int *ret_mhd)
+static int load_waiting(struct bg_http_request *req, int64_t deadline_ms, struct bg_operation *ret,
+                        int *ret_mhd)
 {
     struct bg_daemon *d = req->daemon;
     struct bg_error err;
@@ -62,8 +62,8 @@ int bg_handle_operations_get(struct bg_http_request *req)
 
     if (wait_arg && bg_parse_u64(wait_arg, 0, WAIT_MAX_S, &wait_s, &err) < 0)
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
-                                     "wait must be a number of seconds in 0..%d: %s",
-                                     WAIT_MAX_S, err.msg);
+                                     "wait must be a number of seconds in 0..%d: %s", WAIT_MAX_S,
+                                     err.msg);
     if (load_waiting(req, bg_now_ms() + (int64_t)wait_s * 1000, &op, &mhd) < 0)
         return mhd;
     json_t *body = bg_operation_to_json(&op);

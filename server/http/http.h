@@ -51,8 +51,7 @@ int bg_http_reply_problem_ext(struct bg_http_request *req, enum bg_problem p, js
 /* Reply 500 internal for an unexpected failure, logging err once. */
 int bg_http_reply_internal(struct bg_http_request *req, const struct bg_error *err);
 /* Queue resp (not consumed by the caller afterwards) with the common headers. */
-int bg_http_reply_response(struct bg_http_request *req, unsigned status,
-                           struct MHD_Response *resp);
+int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct MHD_Response *resp);
 
 /* Parse the body as a JSON object; on failure replies the problem itself and returns
  * -EINVAL, after which the handler returns *ret_mhd. */

@@ -47,8 +47,8 @@ static bool template_match(const char *tmpl, char *const segs[], int nsegs,
     return i == nsegs;
 }
 
-const struct bg_route *bg_router_match(const struct bg_route *table, size_t n,
-                                       const char *method, const char *path, char *scratch,
+const struct bg_route *bg_router_match(const struct bg_route *table, size_t n, const char *method,
+                                       const char *path, char *scratch,
                                        const char *params[BG_ROUTE_PARAMS_MAX], char *allow,
                                        size_t allow_len)
 {

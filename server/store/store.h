@@ -74,8 +74,7 @@ void bg_store_images_free(struct bg_image *imgs, size_t n);
  * Events "vm.created/updated/deleted". */
 int bg_store_vm_insert(struct bg_store *s, const struct bg_vm *vm, int64_t *ret_seq,
                        struct bg_error *err);
-int bg_store_vm_get(struct bg_store *s, const char *name, struct bg_vm *ret,
-                    struct bg_error *err);
+int bg_store_vm_get(struct bg_store *s, const char *name, struct bg_vm *ret, struct bg_error *err);
 int bg_store_vm_update(struct bg_store *s, const struct bg_vm *vm, int64_t *ret_seq,
                        struct bg_error *err);
 int bg_store_vm_delete(struct bg_store *s, const char *name, int64_t *ret_seq,
@@ -93,8 +92,8 @@ int bg_store_op_update(struct bg_store *s, const struct bg_operation *op, int64_
                        struct bg_error *err);
 int bg_store_op_get(struct bg_store *s, const char *id, struct bg_operation *ret,
                     struct bg_error *err);
-int bg_store_op_list(struct bg_store *s, size_t limit, struct bg_operation **ret,
-                     size_t *ret_n, struct bg_error *err);
+int bg_store_op_list(struct bg_store *s, size_t limit, struct bg_operation **ret, size_t *ret_n,
+                     struct bg_error *err);
 void bg_store_ops_free(struct bg_operation *ops, size_t n);
 
 /* Events with seq > since, oldest first, at most limit. */

@@ -396,8 +396,7 @@ static void test_file_refusals(void **state)
         int r = load(&cfg, args, home_env, &err);
         bg_autofree char *want = bg_asprintf("%s:%s", path, bad_files[i].msg);
         if (r != bad_files[i].code || strncmp(err.msg, want, strlen(want)) != 0)
-            fail_msg("case %zu: got %d '%s', want %d '%s'", i, r, err.msg, bad_files[i].code,
-                     want);
+            fail_msg("case %zu: got %d '%s', want %d '%s'", i, r, err.msg, bad_files[i].code, want);
         assert_int_equal(err.code, r);
         assert_null(cfg.socket); /* left zeroed on failure */
     }
@@ -511,14 +510,15 @@ static void test_flag_refusals(void **state)
         {{"--log-level", "loud"}, -EINVAL, "option --log-level: 'loud' is not one of"},
         {{"--state-dir", "rel"}, -EINVAL, "option --state-dir: path 'rel' is not absolute"},
         {{"--socket", "/a//b"}, -EINVAL, "option --socket: path '/a//b' is not normalised"},
-        {{"--socket",
-          "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock"}, /* 115 bytes */
-         -EINVAL, "option --socket: '/aaa"},
+        {{"--socket", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock"}, /* 115 bytes */
+         -EINVAL,
+         "option --socket: '/aaa"},
         {{"--runtime-dir",
           "/rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"
           "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"}, /* + "/bangerd.sock" > 107 bytes */
-         -EINVAL, "socket derived from runtime_dir (set socket explicitly): '/rrr"},
+         -EINVAL,
+         "socket derived from runtime_dir (set socket explicitly): '/rrr"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct bg_config cfg;

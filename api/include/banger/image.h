@@ -30,21 +30,21 @@ enum bg_image_file_kind {
 #define BG_SHA256_HEX_LEN 64
 
 struct bg_image_file {
-    char *path;                           /* absolute path, owned; NULL when absent */
-    uint64_t size_bytes;                  /* size when registered */
-    char sha256[BG_SHA256_HEX_LEN + 1];   /* lowercase hex, "" until hashed */
+    char *path;                         /* absolute path, owned; NULL when absent */
+    uint64_t size_bytes;                /* size when registered */
+    char sha256[BG_SHA256_HEX_LEN + 1]; /* lowercase hex, "" until hashed */
 };
 
 /* An image record as stored and served. Release with bg_image_done(). */
 struct bg_image {
-    char name[BG_NAME_MAX + 1];                    /* DNS label, unique */
-    enum bg_image_state state;                     /* importing until hashed */
-    char arch[16];                                 /* "x86_64" */
-    unsigned vmms;                                 /* BG_VMM_* bits */
+    char name[BG_NAME_MAX + 1];                       /* DNS label, unique */
+    enum bg_image_state state;                        /* importing until hashed */
+    char arch[16];                                    /* "x86_64" */
+    unsigned vmms;                                    /* BG_VMM_* bits */
     struct bg_image_file files[BG_IMAGE_FILE_COUNT_]; /* indexed by enum bg_image_file_kind */
-    char *source;                                  /* "import", owned */
-    char *error;                                   /* why it failed, owned; NULL otherwise */
-    int64_t created_at;                            /* seconds since the epoch */
+    char *source;                                     /* "import", owned */
+    char *error;                                      /* why it failed, owned; NULL otherwise */
+    int64_t created_at;                               /* seconds since the epoch */
 };
 
 /* A validated POST /v1/images body. Release with bg_image_import_done(). */
