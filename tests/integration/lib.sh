@@ -85,6 +85,8 @@ api() {
     [[ " $* " == *" -H Content-Type"* || " $* " == *"Content-Type:"* ]] ||
       args+=(-H 'Content-Type: application/json')
   fi
+  # curl leaves -o's file alone when a response has no body (204, 304).
+  : >"$T/body"
   STATUS=$(curl "${args[@]}" "http://banger$path")
   BODY=$(cat "$T/body")
   HEADERS_FILE=$T/headers
@@ -106,14 +108,6 @@ record() {
   jq -cn --arg m "$method" --arg p "$path" --argjson s "$STATUS" --arg ct "$CTYPE" \
     --argjson b "$parsed" --argjson h "$hdrs" \
     '{method:$m, path:$p, status:$s, content_type:$ct, headers:$h, body:$b}' >>"$RECORDS"
-}
-
-# Record an event stream's lines (file of NDJSON) as one exchange.
-record_stream() {
-  local path=$1 file=$2
-  jq -cn --arg p "$path" --slurpfile lines <(grep -v '^$' "$file") \
-    '{method:"GET", path:$p, status:200, content_type:"application/x-ndjson", headers:{},
-      body:null, ndjson:$lines}' >>"$RECORDS"
 }
 
 expect_status() {
@@ -171,4 +165,18 @@ import_image() {
 finish() {
   echo "$checks passed, $failures failed"
   [[ $failures -eq 0 ]]
+}
+
+# record_stream PATH FILE HEADERS: record an event stream (NDJSON lines in FILE, status and
+# headers as curl -D wrote them to HEADERS) as one exchange for the contract check.
+record_stream() {
+  local path=$1 file=$2 hfile=$3 status hdrs
+  status=$(head -n1 "$hfile" | awk '{print $2}')
+  hdrs=$(tr -d '\r' <"$hfile" | awk -F': ' 'NR>1 && NF>1 {print tolower($1) "\t" $2}' |
+    jq -Rn '[inputs | split("\t") | {(.[0]): .[1]}] | add // {}')
+  jq -cn --arg p "$path" --argjson s "$status" --argjson h "$hdrs" \
+    --arg ct "$(jq -r '."content-type" // ""' <<<"$hdrs")" \
+    --slurpfile lines <(grep -v '^$' "$file") \
+    '{method:"GET", path:$p, status:$s, content_type:$ct, headers:$h, body:null, ndjson:$lines}' \
+    >>"$RECORDS"
 }
