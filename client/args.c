@@ -48,15 +48,34 @@ static const struct bg_cli_command commands[] = {
      BG_CLI_FLAG_KERNEL | BG_CLI_FLAG_ROOTFS | BG_CLI_FLAG_INITRD | BG_CLI_FLAG_NO_WAIT,
      BG_CLI_FLAG_KERNEL},
     {BG_CLI_CMD_IMAGE_RM, "image", "rm", "Delete an image no VM uses", true, 0, 0},
+    {BG_CLI_CMD_IMAGE_BUILD, "image", "build",
+     "Build the default image from Debian's packages (NAME defaults to 'default')", false,
+     BG_CLI_FLAG_NO_WAIT, 0},
     {BG_CLI_CMD_VM_LS, "vm", "ls", "List VMs", false, BG_CLI_FLAG_STATE, 0},
     {BG_CLI_CMD_VM_CREATE, "vm", "create", "Create a VM from an image", true,
-     BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT, BG_CLI_FLAG_IMAGE},
+     BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT | BG_CLI_FLAG_START, BG_CLI_FLAG_IMAGE},
     {BG_CLI_CMD_VM_SHOW, "vm", "show", "Show one VM", true, 0, 0},
     {BG_CLI_CMD_VM_SET, "vm", "set", "Change a VM's size or NAT", true,
      VM_SIZE_FLAGS | BG_CLI_FLAG_NAT | BG_CLI_FLAG_NO_NAT, 0},
-    {BG_CLI_CMD_VM_RM, "vm", "rm", "Delete a VM", true, 0, 0},
+    {BG_CLI_CMD_VM_RM, "vm", "rm", "Delete a VM and its disks", true, BG_CLI_FLAG_FORCE, 0},
+    {BG_CLI_CMD_VM_START, "vm", "start", "Boot a VM and wait until its agent answers", true, 0, 0},
+    {BG_CLI_CMD_VM_STOP, "vm", "stop", "Power a VM off (forced after the timeout)", true,
+     BG_CLI_FLAG_TIMEOUT, 0},
+    {BG_CLI_CMD_VM_CONSOLE, "vm", "console", "Print the end of a VM's console log", true,
+     BG_CLI_FLAG_TAIL, 0},
     {BG_CLI_CMD_EVENTS, NULL, "events", "Stream state-change events as they happen", false,
      BG_CLI_FLAG_SINCE, 0},
+    {BG_CLI_CMD_VM_EXEC, "vm", "exec", "Run a command in a running VM", true,
+     BG_CLI_FLAG_INTERACTIVE | BG_CLI_FLAG_TTY | BG_CLI_FLAG_ENV | BG_CLI_FLAG_CWD, 0},
+    {BG_CLI_CMD_VM_RUN, "vm", "run",
+     "Create and start a VM, copy a repository in, run a command (and delete the VM)", false,
+     BG_CLI_FLAG_RM | BG_CLI_FLAG_TIMINGS | BG_CLI_FLAG_IMAGE | BG_CLI_FLAG_NAME |
+         BG_CLI_FLAG_VCPUS | BG_CLI_FLAG_MEMORY | BG_CLI_FLAG_INTERACTIVE | BG_CLI_FLAG_TTY |
+         BG_CLI_FLAG_ENV | BG_CLI_FLAG_CWD | BG_CLI_FLAG_MODE,
+     0},
+    {BG_CLI_CMD_VM_WORKSPACE, "vm", "workspace",
+     "Put a git repository's files at /root/repo in a running VM", true,
+     BG_CLI_FLAG_MODE | BG_CLI_FLAG_FROM | BG_CLI_FLAG_BRANCH, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -76,6 +95,23 @@ static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_INITRD, "--initrd", "PATH", 0, 0, "an initramfs"},
     {BG_CLI_FLAG_NO_WAIT, "--no-wait", NULL, 0, 0, "print the operation and return at once"},
     {BG_CLI_FLAG_SINCE, "--since", "SEQ", 0, INT64_MAX, "replay events after SEQ, then follow"},
+    {BG_CLI_FLAG_TIMEOUT, "--timeout", "S", 1, 300,
+     "seconds to wait for the guest to power off before forcing it, 1..300 (default 30)"},
+    {BG_CLI_FLAG_TAIL, "--tail", "BYTES", 1, 1048576,
+     "print at most the last BYTES bytes, 1..1048576 (default 65536)"},
+    {BG_CLI_FLAG_FORCE, "--force", NULL, 0, 0, "stop the VM first if it runs"},
+    {BG_CLI_FLAG_START, "--start", NULL, 0, 0, "boot it right away"},
+    {BG_CLI_FLAG_INTERACTIVE, "-i", NULL, 0, 0, "attach stdin (else the command reads /dev/null)"},
+    {BG_CLI_FLAG_TTY, "-t", NULL, 0, 0, "run under a terminal (raw mode, window size)"},
+    {BG_CLI_FLAG_ENV, "--env", "K=V", 0, 0, "set an environment variable (repeatable)"},
+    {BG_CLI_FLAG_CWD, "--cwd", "DIR", 0, 0, "working directory in the guest (absolute)"},
+    {BG_CLI_FLAG_RM, "--rm", NULL, 0, 0, "delete the VM afterwards (also on Ctrl-C)"},
+    {BG_CLI_FLAG_TIMINGS, "--timings", NULL, 0, 0, "print where the time went to stderr"},
+    {BG_CLI_FLAG_NAME, "--name", "NAME", 0, 0, "the VM's name (default run-XXXXXX)"},
+    {BG_CLI_FLAG_MODE, "--mode", "M", 0, 0,
+     "copy (tracked files as they are, default) or clone (full history)"},
+    {BG_CLI_FLAG_FROM, "--from", "REF", 0, 0, "clone: the commit to branch from"},
+    {BG_CLI_FLAG_BRANCH, "--branch", "NAME", 0, 0, "clone: the branch to create"},
 };
 
 static const struct group_spec groups[] = {
@@ -230,6 +266,34 @@ static int check_state(const char *s, struct bg_error *err)
                         s);
 }
 
+/* The values of vm exec/run/workspace flags that need checking. */
+static int store_exec_flag(const struct flag_spec *f, const char *v, struct bg_cli_args *a,
+                           struct bg_error *err)
+{
+    const char *eq = strchr(v, '=');
+
+    switch (f->bit) {
+    case BG_CLI_FLAG_ENV:
+        if (a->n_env == BG_CLI_ENV_MAX)
+            return bg_error_set(err, -EINVAL, "at most %d --env flags", BG_CLI_ENV_MAX);
+        if (!eq || eq == v)
+            return bg_error_set(err, -EINVAL, "flag '--env' needs NAME=VALUE (got '%.64s')", v);
+        a->env[a->n_env++] = v;
+        return 0;
+    case BG_CLI_FLAG_CWD:
+        a->cwd = v;
+        return v[0] == '/' ? 0 : bg_error_set(err, -EINVAL, "flag '--cwd' needs an absolute path");
+    case BG_CLI_FLAG_NAME:
+        a->name = v;
+        return bg_name_validate(v, err) < 0 ? bg_error_prefix(err, "flag '--name'") : 0;
+    default: /* BG_CLI_FLAG_MODE */
+        a->mode = v;
+        if (strcmp(v, "copy") && strcmp(v, "clone"))
+            return bg_error_set(err, -EINVAL, "flag '--mode' is copy or clone (got '%.32s')", v);
+        return 0;
+    }
+}
+
 /* Check and store the value v of flag f. */
 static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_args *a,
                       struct bg_error *err)
@@ -271,6 +335,23 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
     case BG_CLI_FLAG_SINCE:
         a->since = n;
         break;
+    case BG_CLI_FLAG_TIMEOUT:
+        a->timeout_s = n;
+        break;
+    case BG_CLI_FLAG_TAIL:
+        a->tail = n;
+        break;
+    case BG_CLI_FLAG_ENV:
+    case BG_CLI_FLAG_CWD:
+    case BG_CLI_FLAG_NAME:
+    case BG_CLI_FLAG_MODE:
+        return store_exec_flag(f, v, a, err);
+    case BG_CLI_FLAG_FROM:
+        a->from = v;
+        break;
+    case BG_CLI_FLAG_BRANCH:
+        a->branch = v;
+        break;
     default:
         break; /* switches carry no value */
     }
@@ -299,9 +380,14 @@ static int parse_flag(int argc, char *const argv[], int *i, struct bg_cli_args *
 
     if (r != 0)
         return r < 0 ? r : 0;
+    if ((!strcmp(name, "-it") || !strcmp(name, "-ti")) &&
+        (a->cmd->flags & BG_CLI_FLAG_INTERACTIVE)) {
+        a->given |= BG_CLI_FLAG_INTERACTIVE | BG_CLI_FLAG_TTY; /* the usual shorthand */
+        return 0;
+    }
     if (!f || !(a->cmd->flags & f->bit))
         return bg_error_set(err, -EINVAL, "unknown flag '%s' for 'banger %s'", name, a->where);
-    if (a->given & f->bit)
+    if ((a->given & f->bit) && f->bit != BG_CLI_FLAG_ENV)
         return bg_error_set(err, -EINVAL, "flag '%s' given twice", name);
     a->given |= f->bit;
     if (!f->metavar) {
@@ -313,12 +399,35 @@ static int parse_flag(int argc, char *const argv[], int *i, struct bg_cli_args *
     return r < 0 ? r : store_flag(f, v, a, err);
 }
 
-static int parse_positional(const char *arg, struct bg_cli_args *a, struct bg_error *err)
+static bool takes_command(const struct bg_cli_args *a)
 {
-    if (!a->cmd->takes_name || a->name)
-        return bg_error_set(err, -EINVAL, "unexpected argument '%s'", arg);
-    a->name = arg;
-    return 0;
+    return a->cmd->id == BG_CLI_CMD_VM_EXEC || a->cmd->id == BG_CLI_CMD_VM_RUN;
+}
+
+/* NAME, then REPO (vm workspace, vm run); for vm exec the next word starts the command,
+ * which *ret_command_start reports. */
+static int parse_positional(int i, char *const argv[], struct bg_cli_args *a,
+                            int *ret_command_start, struct bg_error *err)
+{
+    const char *arg = argv[i];
+    enum bg_cli_cmd id = a->cmd->id;
+
+    if ((a->cmd->takes_name || id == BG_CLI_CMD_IMAGE_BUILD) && !a->name) {
+        a->name = arg; /* image build: an optional NAME */
+        return 0;
+    }
+    if ((id == BG_CLI_CMD_VM_WORKSPACE || id == BG_CLI_CMD_VM_RUN) && !a->repo) {
+        a->repo = arg;
+        return 0;
+    }
+    if (id == BG_CLI_CMD_VM_EXEC) {
+        *ret_command_start = i;
+        return 0;
+    }
+    if (id == BG_CLI_CMD_VM_RUN)
+        return bg_error_set(err, -EINVAL, "unexpected argument '%s'; put the command after '--'",
+                            arg);
+    return bg_error_set(err, -EINVAL, "unexpected argument '%s'", arg);
 }
 
 static int parse_command_args(int argc, char *const argv[], int i, struct bg_cli_args *a,
@@ -328,18 +437,53 @@ static int parse_command_args(int argc, char *const argv[], int i, struct bg_cli
 
     for (; i < argc; i++) {
         const char *arg = argv[i];
+        int command_start = -1;
         int r = 0;
 
-        if (!only_positional && !strcmp(arg, "--"))
+        if (!only_positional && !strcmp(arg, "--") && takes_command(a))
+            command_start = i + 1;
+        else if (!only_positional && !strcmp(arg, "--"))
             only_positional = true;
         else if (!only_positional && arg[0] == '-' && arg[1] != '\0')
             r = parse_flag(argc, argv, &i, a, err);
         else
-            r = parse_positional(arg, a, err);
+            r = parse_positional(i, argv, a, &command_start, err);
         if (r < 0)
             return r;
+        if (command_start >= 0) {
+            a->command = argv + command_start;
+            a->n_command = argc - command_start;
+            return 0;
+        }
     }
     return 0;
+}
+
+/* What vm exec, run and workspace need beyond their flags. */
+static int check_exec_args(const struct bg_cli_args *a, struct bg_error *err)
+{
+    switch (a->cmd->id) {
+    case BG_CLI_CMD_VM_EXEC:
+        if (a->n_command == 0)
+            return bg_error_set(err, -EINVAL,
+                                "'banger vm exec' needs a command: "
+                                "banger vm exec NAME -- CMD [ARGS...]");
+        return 0;
+    case BG_CLI_CMD_VM_WORKSPACE:
+        if (!a->repo)
+            return bg_error_set(err, -EINVAL, "'banger vm workspace' needs a REPO path");
+        if (a->from && !a->branch)
+            return bg_error_set(err, -EINVAL, "flag '--from' needs '--branch NAME' too");
+        if ((a->from || a->branch) && (!a->mode || strcmp(a->mode, "clone")))
+            return bg_error_set(err, -EINVAL, "flags '--from' and '--branch' need '--mode clone'");
+        return 0;
+    case BG_CLI_CMD_VM_RUN:
+        if (a->mode && !a->repo)
+            return bg_error_set(err, -EINVAL, "flag '--mode' needs a REPO");
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 /* What the whole command needs beyond each flag being well formed. */
@@ -348,7 +492,7 @@ static int check_complete(struct bg_cli_args *a, struct bg_error *err)
     const struct bg_cli_command *c = a->cmd;
     unsigned missing = c->required & ~a->given;
 
-    if (c->takes_name) {
+    if (c->takes_name || (c->id == BG_CLI_CMD_IMAGE_BUILD && a->name)) {
         if (!a->name)
             return bg_error_set(err, -EINVAL, "'banger %s' needs a NAME", a->where);
         int r = bg_name_validate(a->name, err);
@@ -363,7 +507,7 @@ static int check_complete(struct bg_cli_args *a, struct bg_error *err)
         return bg_error_set(err, -EINVAL, "flags '--nat' and '--no-nat' contradict each other");
     if (c->id == BG_CLI_CMD_VM_SET && !(a->given & c->flags))
         return bg_error_set(err, -EINVAL, "'banger vm set' needs at least one change");
-    return 0;
+    return check_exec_args(a, err);
 }
 
 int bg_cli_args_parse(int argc, char *const argv[], struct bg_cli_args *ret, struct bg_error *err)
@@ -375,6 +519,9 @@ int bg_cli_args_parse(int argc, char *const argv[], struct bg_cli_args *ret, str
     if (r >= 0 && i < argc && !strcmp(argv[i], "help")) {
         a.help = true;
         i++;
+        /* "banger help --help" asks for the same thing twice. */
+        if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")))
+            i++;
     }
     if (r >= 0 && i >= argc && !a.help && !a.version)
         r = bg_error_set(err, -EINVAL, "no command given");
@@ -393,11 +540,18 @@ int bg_cli_args_parse(int argc, char *const argv[], struct bg_cli_args *ret, str
     return 0;
 }
 
+/* " NAME", " [NAME]" (image build: optional) or "". */
+static const char *name_synopsis(const struct bg_cli_command *c)
+{
+    if (c->takes_name)
+        return " NAME";
+    return c->id == BG_CLI_CMD_IMAGE_BUILD ? " [NAME]" : "";
+}
+
 /* "NAME --image IMG [--vcpus N] ..." for command c. */
 static void print_synopsis(FILE *f, const struct bg_cli_command *c)
 {
-    if (c->takes_name)
-        fputs(" NAME", f);
+    fputs(name_synopsis(c), f);
     for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++) {
         const struct flag_spec *s = &flags[k];
         bool req = c->required & s->bit;
@@ -406,6 +560,12 @@ static void print_synopsis(FILE *f, const struct bg_cli_command *c)
         fprintf(f, " %s%s%s%s%s", req ? "" : "[", s->name, s->metavar ? " " : "",
                 s->metavar ? s->metavar : "", req ? "" : "]");
     }
+    if (c->id == BG_CLI_CMD_VM_EXEC)
+        fputs(" -- CMD [ARGS...]", f);
+    else if (c->id == BG_CLI_CMD_VM_RUN)
+        fputs(" [REPO] [-- CMD [ARGS...]]", f);
+    else if (c->id == BG_CLI_CMD_VM_WORKSPACE)
+        fputs(" REPO", f);
 }
 
 static void print_command_usage(FILE *f, const struct bg_cli_command *c)
@@ -434,7 +594,7 @@ static void print_command_list(FILE *f, const char *group)
         if (group && (!c->group || strcmp(c->group, group)))
             continue;
         snprintf(left, sizeof(left), "%s%s%s%s", c->group ? c->group : "", c->group ? " " : "",
-                 c->verb, c->takes_name ? " NAME" : "");
+                 c->verb, name_synopsis(c));
         fprintf(f, "  %-20s %s\n", left, c->summary);
     }
 }

@@ -16,12 +16,19 @@ enum bg_cli_cmd {
     BG_CLI_CMD_IMAGE_SHOW,
     BG_CLI_CMD_IMAGE_IMPORT,
     BG_CLI_CMD_IMAGE_RM,
+    BG_CLI_CMD_IMAGE_BUILD,
     BG_CLI_CMD_VM_LS,
     BG_CLI_CMD_VM_CREATE,
     BG_CLI_CMD_VM_SHOW,
     BG_CLI_CMD_VM_SET,
     BG_CLI_CMD_VM_RM,
     BG_CLI_CMD_EVENTS,
+    BG_CLI_CMD_VM_EXEC,
+    BG_CLI_CMD_VM_RUN,
+    BG_CLI_CMD_VM_WORKSPACE,
+    BG_CLI_CMD_VM_START,
+    BG_CLI_CMD_VM_STOP,
+    BG_CLI_CMD_VM_CONSOLE,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given. */
@@ -38,6 +45,22 @@ enum bg_cli_flag {
     BG_CLI_FLAG_INITRD = 1u << 9,
     BG_CLI_FLAG_NO_WAIT = 1u << 10,
     BG_CLI_FLAG_SINCE = 1u << 11,
+    /* lifecycle flags */
+    BG_CLI_FLAG_TIMEOUT = 1u << 12,
+    BG_CLI_FLAG_TAIL = 1u << 13,
+    BG_CLI_FLAG_FORCE = 1u << 14,
+    BG_CLI_FLAG_START = 1u << 15,
+    /* exec, run and workspace flags take the high bits */
+    BG_CLI_FLAG_INTERACTIVE = 1u << 22,
+    BG_CLI_FLAG_TTY = 1u << 23,
+    BG_CLI_FLAG_ENV = 1u << 24,
+    BG_CLI_FLAG_CWD = 1u << 25,
+    BG_CLI_FLAG_RM = 1u << 26,
+    BG_CLI_FLAG_TIMINGS = 1u << 27,
+    BG_CLI_FLAG_NAME = 1u << 28,
+    BG_CLI_FLAG_MODE = 1u << 29,
+    BG_CLI_FLAG_FROM = 1u << 30,
+    BG_CLI_FLAG_BRANCH = 1u << 31,
 };
 
 #define BG_CLI_VCPUS_MIN 1
@@ -47,6 +70,7 @@ enum bg_cli_flag {
 #define BG_CLI_DISK_MIN 512
 #define BG_CLI_DISK_MAX 1048576
 #define BG_CLI_WHERE_MAX 32
+#define BG_CLI_ENV_MAX 64 /* --env flags one command takes */
 #define BG_CLI_SYSTEM_SOCKET "/run/banger/bangerd.sock"
 
 struct bg_cli_command;
@@ -72,6 +96,17 @@ struct bg_cli_args {
     uint64_t memory_mib;              /* --memory */
     uint64_t disk_mib;                /* --disk */
     uint64_t since;                   /* --since */
+    uint64_t timeout_s;               /* vm stop --timeout */
+    uint64_t tail;                    /* vm console --tail */
+    const char *env[BG_CLI_ENV_MAX];  /* --env K=V, in order */
+    size_t n_env;
+    const char *cwd;      /* --cwd */
+    const char *mode;     /* --mode copy|clone */
+    const char *from;     /* --from REF */
+    const char *branch;   /* --branch NAME */
+    const char *repo;     /* the REPO positional (vm run, vm workspace) */
+    char *const *command; /* vm exec/run: the command after NAME or '--' */
+    int n_command;        /* its length; 0 when none */
 };
 
 /* Parse argv (argv[0] is the program) into *ret. On a usage error returns -EINVAL with a

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The image commands: list, show, import (waiting on its operation with progress), delete. */
+/* The image commands: list, show, import and build (waiting on the operation), delete. */
 #include "cmd_image.h"
 
 #include <errno.h>
@@ -164,11 +164,37 @@ static int add_path(json_t *body, const char *key, const char *path, struct bg_e
     return 0;
 }
 
+/* One progress update: bytes as a bar-like line; steps as "[3/7] unpack" (on a terminal),
+ * or one stderr line per new step elsewhere, so logs show how far a build got. */
+static void draw_progress(struct bg_cli_progress *p, const char *verb, const char *name,
+                          const json_t *prog, char last_step[BG_CLI_PROGRESS_MAX])
+{
+    const char *unit = json_string_value(json_object_get(prog, "unit"));
+    const char *step = json_string_value(json_object_get(prog, "step"));
+    char line[BG_CLI_PROGRESS_MAX];
+
+    if (!unit || strcmp(unit, "steps") != 0) {
+        bg_cli_progress_update(p, verb, name, bg_cli_json_u64(prog, "done"),
+                               bg_cli_json_u64(prog, "total"));
+        return;
+    }
+    snprintf(line, sizeof(line), "%s %s  [%llu/%llu] %s", verb, name,
+             (unsigned long long)bg_cli_json_u64(prog, "done") + 1,
+             (unsigned long long)bg_cli_json_u64(prog, "total"), step ? step : "");
+    if (p->tty)
+        bg_cli_progress_update_text(p, line);
+    else if (step && strcmp(step, last_step) != 0)
+        fprintf(p->f, "%s\n", line);
+    snprintf(last_step, BG_CLI_PROGRESS_MAX, "%s", step ? step : "");
+}
+
 /* Poll the operation *op until it leaves "running", drawing progress on stderr. */
-static int wait_operation(const char *socket, const char *name, json_t **op, struct bg_error *err)
+static int wait_operation(const char *socket, const char *verb, const char *name, json_t **op,
+                          struct bg_error *err)
 {
     bg_autofree char *id = bg_cli_http_escape(bg_cli_json_str(*op, "id"));
     bg_autofree char *path = bg_asprintf("/v1/operations/%s" WAIT_POLL, id);
+    char last_step[BG_CLI_PROGRESS_MAX] = "";
     struct bg_cli_progress p;
     int r = 0;
 
@@ -176,8 +202,7 @@ static int wait_operation(const char *socket, const char *name, json_t **op, str
     while (r >= 0 && !strcmp(bg_cli_json_str(*op, "state"), "running")) {
         const json_t *prog = json_object_get(*op, "progress");
         json_t *next = NULL;
-        bg_cli_progress_update(&p, "importing", name, bg_cli_json_u64(prog, "done"),
-                               bg_cli_json_u64(prog, "total"));
+        draw_progress(&p, verb, name, prog, last_step);
         r = bg_cli_http_call(socket, "GET", path, NULL, &next, err);
         if (r >= 0) {
             json_decref(*op);
@@ -188,7 +213,8 @@ static int wait_operation(const char *socket, const char *name, json_t **op, str
     return r;
 }
 
-static int import_outcome(const json_t *op, const char *name, struct bg_error *err)
+/* verb: "import", "build". */
+static int op_outcome(const json_t *op, const char *verb, const char *name, struct bg_error *err)
 {
     const char *state = bg_cli_json_str(op, "state");
     const json_t *problem = json_object_get(op, "error");
@@ -196,10 +222,10 @@ static int import_outcome(const json_t *op, const char *name, struct bg_error *e
     if (!strcmp(state, "succeeded"))
         return 0;
     if (!strcmp(state, "failed"))
-        return bg_error_set(err, -EIO, "import image '%s' failed: %s", name,
+        return bg_error_set(err, -EIO, "%s image '%s' failed: %s", verb, name,
                             json_is_object(problem) ? bg_cli_json_str(problem, "detail")
                                                     : "no reason given");
-    return bg_error_set(err, -EPROTO, "import image '%s': operation ended in state '%s'", name,
+    return bg_error_set(err, -EPROTO, "%s image '%s': operation ended in state '%s'", verb, name,
                         state);
 }
 
@@ -223,10 +249,36 @@ static int image_import(const char *socket, const struct bg_cli_args *a, struct 
             printf("importing image '%s' (operation %s)\n", a->name, bg_cli_json_str(op, "id"));
         return 0;
     }
-    r = wait_operation(socket, a->name, &op, err);
+    r = wait_operation(socket, "importing", a->name, &op, err);
     if (r >= 0)
-        r = import_outcome(op, a->name, err);
+        r = op_outcome(op, "import", a->name, err);
     return r < 0 ? r : image_show(socket, a, err);
+}
+
+static int image_build(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    struct bg_cli_args shown = *a;
+    bg_auto(bg_cli_json_decrefp) json_t *body = json_object();
+    bg_auto(bg_cli_json_decrefp) json_t *op = NULL;
+    int r;
+
+    shown.name = a->name ? a->name : "default"; /* the daemon's default too */
+    if (a->name)
+        json_object_set_new(body, "name", json_string(a->name));
+    r = bg_cli_http_call(socket, "POST", "/v1/images/build", body, &op, err);
+    if (r < 0)
+        return r;
+    if (a->given & BG_CLI_FLAG_NO_WAIT) {
+        if (a->json)
+            bg_cli_output_json(stdout, op);
+        else
+            printf("building image '%s' (operation %s)\n", shown.name, bg_cli_json_str(op, "id"));
+        return 0;
+    }
+    r = wait_operation(socket, "building", shown.name, &op, err);
+    if (r >= 0)
+        r = op_outcome(op, "build", shown.name, err);
+    return r < 0 ? r : image_show(socket, &shown, err);
 }
 
 int bg_cli_image_run(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
@@ -240,6 +292,8 @@ int bg_cli_image_run(const char *socket, const struct bg_cli_args *a, struct bg_
         return image_import(socket, a, err);
     case BG_CLI_CMD_IMAGE_RM:
         return image_rm(socket, a, err);
+    case BG_CLI_CMD_IMAGE_BUILD:
+        return image_build(socket, a, err);
     default:
         return bg_error_set(err, -EINVAL, "not an image command");
     }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The VM commands: list, create, show, change (merge patch) and delete VM records. */
+/* The VM commands: list, create, show, change (merge patch), delete, start, stop, console. */
 #include "cmd_vm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "banger/alloc.h"
+#include "banger/timefmt.h"
 #include "http.h"
 #include "output.h"
 #include "table.h"
@@ -81,6 +83,10 @@ static void print_vm(const json_t *vm)
     bg_cli_output_field(stdout, "memory", mib(vm, "memory_mib", buf));
     bg_cli_output_field(stdout, "disk", mib(vm, "disk_mib", buf));
     bg_cli_output_field(stdout, "nat", bg_cli_json_onoff(vm, "nat"));
+    bg_cli_output_field(stdout, "vmm", bg_cli_json_str(vm, "vmm"));
+    bg_cli_output_field(stdout, "started", bg_cli_json_str(vm, "started_at"));
+    if (json_is_string(json_object_get(vm, "error")))
+        bg_cli_output_field(stdout, "error", bg_cli_json_str(vm, "error"));
     bg_cli_output_field(stdout, "created", when);
     bg_cli_output_field(stdout, "updated", bg_cli_json_str(vm, "updated_at"));
 }
@@ -126,6 +132,31 @@ static void print_summary(const char *verb, const json_t *vm, bool with_image)
            (unsigned long long)bg_cli_json_u64(vm, "disk_mib"), bg_cli_json_onoff(vm, "nat"));
 }
 
+static int64_t progress_t0;
+
+/* "starting web1 ..." on stderr while the daemon boots the VM. */
+static void start_progress(const char *name)
+{
+    progress_t0 = bg_now_ms();
+    fprintf(stderr, "starting %s ...", name);
+    fflush(stderr);
+}
+
+/* " agent ready in 2.3 s" (the daemon's boot time when it says, else the wall time). */
+static void end_progress(int r, const json_t *vm)
+{
+    const json_t *boot = json_object_get(json_object_get(vm, "timings"), "boot_ms");
+    double s = (double)(bg_now_ms() - progress_t0) / 1000.0;
+
+    if (r < 0) {
+        fputs(" failed\n", stderr);
+        return;
+    }
+    if (json_is_integer(boot))
+        s = (double)json_integer_value(boot) / 1000.0;
+    fprintf(stderr, " agent ready in %.1f s\n", s);
+}
+
 static int vm_send(const char *socket, const struct bg_cli_args *a, bool create,
                    struct bg_error *err)
 {
@@ -134,24 +165,34 @@ static int vm_send(const char *socket, const struct bg_cli_args *a, bool create,
     bg_autofree char *path = create ? bg_strdup("/v1/vms") : vm_path(a->name);
     int r;
 
+    bool start = create && (a->given & BG_CLI_FLAG_START);
+
     if (create) {
         (void)json_object_set_new(body, "name", json_string(a->name));
         (void)json_object_set_new(body, "image", json_string(a->image));
     }
+    if (start)
+        (void)json_object_set_new(body, "start", json_true());
     add_size_fields(body, a);
+    if (start)
+        start_progress(a->name);
     r = bg_cli_http_call(socket, create ? "POST" : "PATCH", path, body, &vm, err);
+    if (start)
+        end_progress(r, vm);
     if (r < 0)
         return r;
     if (a->json)
         bg_cli_output_json(stdout, vm);
     else
-        print_summary(create ? "created" : "updated", vm, create);
+        print_summary(create ? (start ? "created and started" : "created") : "updated", vm, create);
     return 0;
 }
 
 static int vm_rm(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
-    bg_autofree char *path = vm_path(a->name);
+    bg_autofree char *base = vm_path(a->name);
+    bg_autofree char *path =
+        a->given & BG_CLI_FLAG_FORCE ? bg_asprintf("%s?force=true", base) : bg_strdup(base);
     int r = bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
 
     if (r < 0)
@@ -159,6 +200,62 @@ static int vm_rm(const char *socket, const struct bg_cli_args *a, struct bg_erro
     if (!a->json)
         printf("deleted vm '%s'\n", a->name);
     return 0;
+}
+
+static int vm_start(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *base = vm_path(a->name);
+    bg_autofree char *path = bg_asprintf("%s/start", base);
+    bg_auto(bg_cli_json_decrefp) json_t *vm = NULL;
+    int r;
+
+    start_progress(a->name);
+    r = bg_cli_http_call(socket, "POST", path, NULL, &vm, err);
+    end_progress(r, vm);
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, vm);
+    else
+        printf("started vm '%s'\n", bg_cli_json_str(vm, "name"));
+    return 0;
+}
+
+static int vm_stop(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *base = vm_path(a->name);
+    bg_autofree char *path =
+        a->given & BG_CLI_FLAG_TIMEOUT
+            ? bg_asprintf("%s/stop?timeout=%llu", base, (unsigned long long)a->timeout_s)
+            : bg_asprintf("%s/stop", base);
+    bg_auto(bg_cli_json_decrefp) json_t *vm = NULL;
+    int r = bg_cli_http_call(socket, "POST", path, NULL, &vm, err);
+
+    if (r < 0)
+        return r;
+    if (a->json)
+        bg_cli_output_json(stdout, vm);
+    else
+        printf("vm '%s' is %s\n", bg_cli_json_str(vm, "name"), bg_cli_json_str(vm, "state"));
+    return 0;
+}
+
+static int print_line(const char *line, size_t len, void *userdata)
+{
+    (void)userdata;
+    fwrite(line, 1, len, stdout);
+    fputc('\n', stdout);
+    return 0;
+}
+
+static int vm_console(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *base = vm_path(a->name);
+    bg_autofree char *path = a->given & BG_CLI_FLAG_TAIL ? bg_asprintf("%s/console?tail=%llu", base,
+                                                                       (unsigned long long)a->tail)
+                                                         : bg_asprintf("%s/console", base);
+
+    return bg_cli_http_stream(socket, path, print_line, NULL, err);
 }
 
 int bg_cli_vm_run(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
@@ -174,6 +271,12 @@ int bg_cli_vm_run(const char *socket, const struct bg_cli_args *a, struct bg_err
         return vm_send(socket, a, false, err);
     case BG_CLI_CMD_VM_RM:
         return vm_rm(socket, a, err);
+    case BG_CLI_CMD_VM_START:
+        return vm_start(socket, a, err);
+    case BG_CLI_CMD_VM_STOP:
+        return vm_stop(socket, a, err);
+    case BG_CLI_CMD_VM_CONSOLE:
+        return vm_console(socket, a, err);
     default:
         return bg_error_set(err, -EINVAL, "not a vm command");
     }

@@ -5,9 +5,12 @@
 #include "args.h"
 #include "banger/macro.h"
 #include "cmd_events.h"
+#include "cmd_exec.h"
 #include "cmd_image.h"
+#include "cmd_run.h"
 #include "cmd_system.h"
 #include "cmd_vm.h"
+#include "cmd_workspace.h"
 
 enum {
     EXIT_OK = 0,
@@ -28,7 +31,14 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
     case BG_CLI_CMD_IMAGE_SHOW:
     case BG_CLI_CMD_IMAGE_IMPORT:
     case BG_CLI_CMD_IMAGE_RM:
+    case BG_CLI_CMD_IMAGE_BUILD:
         return bg_cli_image_run(socket, a, err);
+    case BG_CLI_CMD_VM_EXEC:
+        return bg_cli_exec_cmd(socket, a, err);
+    case BG_CLI_CMD_VM_RUN:
+        return bg_cli_run_cmd(socket, a, err);
+    case BG_CLI_CMD_VM_WORKSPACE:
+        return bg_cli_workspace_cmd(socket, a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }
@@ -61,5 +71,6 @@ int main(int argc, char *argv[])
         fprintf(stderr, "banger: %s\n", err.msg);
         return EXIT_FAILED;
     }
-    return EXIT_OK;
+    /* vm exec and vm run exit with the remote command's status */
+    return r > 0 ? (r > 255 ? 255 : r) : EXIT_OK;
 }

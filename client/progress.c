@@ -41,17 +41,22 @@ void bg_cli_progress_init(struct bg_cli_progress *p, FILE *f)
     p->drawn = false;
 }
 
+void bg_cli_progress_update_text(struct bg_cli_progress *p, const char *text)
+{
+    if (!p->tty)
+        return;
+    /* \033[K clears what a longer previous line left behind */
+    fprintf(p->f, "\r%.*s\033[K", BG_CLI_PROGRESS_MAX - 1, text);
+    fflush(p->f);
+    p->drawn = true;
+}
+
 void bg_cli_progress_update(struct bg_cli_progress *p, const char *verb, const char *name,
                             uint64_t done, uint64_t total)
 {
     char line[BG_CLI_PROGRESS_MAX];
 
-    if (!p->tty)
-        return;
-    /* \033[K clears what a longer previous line left behind */
-    fprintf(p->f, "\r%s\033[K", bg_cli_progress_format(verb, name, done, total, line));
-    fflush(p->f);
-    p->drawn = true;
+    bg_cli_progress_update_text(p, bg_cli_progress_format(verb, name, done, total, line));
 }
 
 void bg_cli_progress_done(struct bg_cli_progress *p)

@@ -26,5 +26,7 @@ void bg_cli_progress_init(struct bg_cli_progress *p, FILE *f);
 /* Redraw the line in place. */
 void bg_cli_progress_update(struct bg_cli_progress *p, const char *verb, const char *name,
                             uint64_t done, uint64_t total);
+/* Redraw the line in place with text as given (cut at BG_CLI_PROGRESS_MAX). */
+void bg_cli_progress_update_text(struct bg_cli_progress *p, const char *text);
 /* Erase the line, so what follows starts on a clean row. */
 void bg_cli_progress_done(struct bg_cli_progress *p);

@@ -32,6 +32,18 @@ enum kind {
     KIND_PATH,      /* bg_path_validate */
     KIND_LOG_LEVEL, /* bg_log_level_parse */
     KIND_U64,       /* bg_parse_u64 within [min, max] */
+    KIND_CHOICE,    /* one of choices[key], stored in a char[16] at offset */
+};
+
+#define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
+_Static_assert(sizeof(((struct bg_config *)0)->vmm) == CHOICE_MAX &&
+                   sizeof(((struct bg_config *)0)->accel) == CHOICE_MAX,
+               "choice keys are char[CHOICE_MAX]");
+
+/* The values a KIND_CHOICE key takes, the first being its default. */
+static const char *const choices[][4] = {
+    [BG_CONFIG_KEY_VMM] = {"auto", "qemu", "firecracker", NULL},
+    [BG_CONFIG_KEY_ACCEL] = {"auto", "kvm", "tcg", NULL},
 };
 
 struct key_desc {
@@ -43,7 +55,7 @@ struct key_desc {
 };
 
 #define PATH_KEY(k, n, e) [k] = {#n, e, KIND_PATH, offsetof(struct bg_config, n), 0, 0, 0}
-#define U64_KEY(k, n, e, lo, hi, def)                                                           \
+#define U64_KEY(k, n, e, lo, hi, def)                                                              \
     [k] = {#n, e, KIND_U64, offsetof(struct bg_config, n), lo, hi, def}
 
 static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
@@ -51,6 +63,7 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
     PATH_KEY(BG_CONFIG_KEY_SOCKET, socket, "BANGERD_SOCKET"),
     PATH_KEY(BG_CONFIG_KEY_STATE_DIR, state_dir, "BANGERD_STATE_DIR"),
     PATH_KEY(BG_CONFIG_KEY_RUNTIME_DIR, runtime_dir, "BANGERD_RUNTIME_DIR"),
+    PATH_KEY(BG_CONFIG_KEY_CACHE_DIR, cache_dir, "BANGERD_CACHE_DIR"),
     PATH_KEY(BG_CONFIG_KEY_CONFIG_FILE, config_file, "BANGERD_CONFIG"),
     [BG_CONFIG_KEY_LOG_LEVEL] = {"log_level", "BANGERD_LOG_LEVEL", KIND_LOG_LEVEL, 0, 0, 0, 0},
     U64_KEY(BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S, shutdown_timeout_s, "BANGERD_SHUTDOWN_TIMEOUT_S", 1,
@@ -64,6 +77,10 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
             "BANGERD_VM_DEFAULT_MEMORY_MIB", 128, 65536, 1024),
     U64_KEY(BG_CONFIG_KEY_VM_DEFAULT_DISK_MIB, vm_default_disk_mib, "BANGERD_VM_DEFAULT_DISK_MIB",
             512, 1048576, 8192),
+    [BG_CONFIG_KEY_VMM] = {"vmm", "BANGERD_VMM", KIND_CHOICE, offsetof(struct bg_config, vmm), 0, 0,
+                           0},
+    [BG_CONFIG_KEY_ACCEL] = {"accel", "BANGERD_ACCEL", KIND_CHOICE,
+                             offsetof(struct bg_config, accel), 0, 0, 0},
 };
 
 #define NO_KEY (-1)
@@ -80,6 +97,7 @@ static const struct flag_desc flags[] = {
     {"--socket", BG_CONFIG_KEY_SOCKET, BG_CONFIG_ACTION_RUN},
     {"--state-dir", BG_CONFIG_KEY_STATE_DIR, BG_CONFIG_ACTION_RUN},
     {"--runtime-dir", BG_CONFIG_KEY_RUNTIME_DIR, BG_CONFIG_ACTION_RUN},
+    {"--cache-dir", BG_CONFIG_KEY_CACHE_DIR, BG_CONFIG_ACTION_RUN},
     {"--log-level", BG_CONFIG_KEY_LOG_LEVEL, BG_CONFIG_ACTION_RUN},
     {"--shutdown-timeout", BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S, BG_CONFIG_ACTION_RUN},
     {"--print-routes", NO_KEY, BG_CONFIG_ACTION_PRINT_ROUTES},
@@ -140,6 +158,19 @@ static int path_check(enum bg_config_key k, const char *text, struct bg_error *e
     return 0;
 }
 
+static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
+                        struct bg_error *err)
+{
+    const char *const *c = choices[k];
+
+    for (size_t i = 0; c[i]; i++)
+        if (!strcmp(text, c[i])) {
+            snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", text);
+            return 0;
+        }
+    return bg_error_set(err, -EINVAL, "'%.64s' is not one of %s, %s, %s", text, c[0], c[1], c[2]);
+}
+
 /* Parse text as key k's kind and store it; the caller records the source. */
 static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
                      struct bg_error *err)
@@ -167,6 +198,8 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
         return 0;
     case KIND_U64:
         return bg_parse_u64(text, d->min, d->max, u64_slot(cfg, k), err);
+    case KIND_CHOICE:
+        return choice_store(cfg, k, text, err);
     }
     return bg_error_set(err, -EINVAL, "key '%s' has no kind", d->name);
 }
@@ -307,8 +340,9 @@ static int default_state_dir(const struct loader *ld, char **ret, struct bg_erro
     if (r < 0)
         return r;
     if (!*ret)
-        return bg_error_set(err, -EINVAL, "cannot derive state_dir: neither XDG_STATE_HOME nor "
-                                          "HOME is set; use --state-dir or BANGERD_STATE_DIR");
+        return bg_error_set(err, -EINVAL,
+                            "cannot derive state_dir: neither XDG_STATE_HOME nor "
+                            "HOME is set; use --state-dir or BANGERD_STATE_DIR");
     return 0;
 }
 
@@ -325,7 +359,21 @@ static int default_runtime_dir(const struct loader *ld, char **ret, struct bg_er
     return 0;
 }
 
-/* Fill state_dir, runtime_dir and socket that no layer set, from the final mode. */
+static int default_cache_dir(const struct loader *ld, char **ret, struct bg_error *err)
+{
+    if (ld->cfg->mode == BG_CONFIG_MODE_SYSTEM) {
+        *ret = bg_strdup("/var/cache/banger");
+        return 0;
+    }
+    int r = xdg_path(ld->env, "XDG_CACHE_HOME", ".cache", "banger", ret, err);
+    /* Without XDG_CACHE_HOME and HOME (a service with only --state-dir), keep the cache
+     * beside the state rather than refuse to start. */
+    if (r >= 0 && !*ret)
+        *ret = bg_asprintf("%s/cache", ld->cfg->state_dir);
+    return r;
+}
+
+/* Fill state_dir, runtime_dir, cache_dir and socket that no layer set, from the final mode. */
 static int derive_paths(struct loader *ld, struct bg_error *err)
 {
     struct bg_config *cfg = ld->cfg;
@@ -335,6 +383,8 @@ static int derive_paths(struct loader *ld, struct bg_error *err)
         r = default_state_dir(ld, &cfg->state_dir, err);
     if (r >= 0 && !cfg->runtime_dir)
         r = default_runtime_dir(ld, &cfg->runtime_dir, err);
+    if (r >= 0 && !cfg->cache_dir)
+        r = default_cache_dir(ld, &cfg->cache_dir, err);
     if (r < 0 || cfg->socket)
         return r;
     bg_autofree char *sock = bg_asprintf("%s/bangerd.sock", cfg->runtime_dir);
@@ -389,8 +439,8 @@ static const char *skip_blank(const char *p)
 
 static bool is_key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* A double-quoted string at *pp; advances *pp past the closing quote. */
@@ -495,10 +545,10 @@ static int file_key_apply(struct loader *ld, enum bg_config_key k, const char *p
     if (r < 0)
         return r;
     if (!kind_accepts(keys[k].kind, v.type))
-        return bg_error_set(err, -EINVAL, "expected %s, got %s",
-                            value_type_names[keys[k].kind == KIND_U64 ? VALUE_INTEGER
-                                                                      : VALUE_STRING],
-                            value_type_names[v.type]);
+        return bg_error_set(
+            err, -EINVAL, "expected %s, got %s",
+            value_type_names[keys[k].kind == KIND_U64 ? VALUE_INTEGER : VALUE_STRING],
+            value_type_names[v.type]);
     if (k == BG_CONFIG_KEY_MODE)
         r = file_mode_store(ld, text, err);
     else
@@ -520,8 +570,10 @@ static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
     if (*p == '\0' || *p == '#')
         return 0;
     if (*p == '[')
-        return bg_error_set(err, -EINVAL, "sections like '%.64s' are not supported; "
-                                          "write every key at the top level", p);
+        return bg_error_set(err, -EINVAL,
+                            "sections like '%.64s' are not supported; "
+                            "write every key at the top level",
+                            p);
     while (is_key_char(*p))
         p++;
     int len = (int)(p - name);
@@ -533,8 +585,8 @@ static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
     if (key_lookup(name, (size_t)len, &k) < 0 || k == BG_CONFIG_KEY_CONFIG_FILE)
         return bg_error_set(err, -EINVAL, "unknown key '%.*s'", len, name);
     if (ld->file_line[k])
-        return bg_error_set(err, -EINVAL, "key '%s': duplicate, first set on line %u",
-                            keys[k].name, ld->file_line[k]);
+        return bg_error_set(err, -EINVAL, "key '%s': duplicate, first set on line %u", keys[k].name,
+                            ld->file_line[k]);
     bg_autofree char *source = bg_asprintf("file:%s:%u", ld->cfg->config_file, lineno);
     int r = file_key_apply(ld, k, skip_blank(p + 1), source, err);
     if (r < 0)
@@ -584,6 +636,8 @@ static void defaults_set(struct bg_config *cfg)
     for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
         if (keys[k].kind == KIND_U64)
             *u64_slot(cfg, (enum bg_config_key)k) = keys[k].value;
+        if (keys[k].kind == KIND_CHOICE)
+            snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", choices[k][0]);
         cfg->source[k] = bg_strdup("default");
     }
 }
@@ -678,6 +732,8 @@ static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
     case KIND_U64:
         memcpy(&n, base, sizeof(n));
         return json_integer((json_int_t)n);
+    case KIND_CHOICE:
+        return json_string(base);
     }
     return json_null();
 }
@@ -699,15 +755,17 @@ json_t *bg_config_to_json(const struct bg_config *cfg)
 const char *bg_config_usage(void)
 {
     return "usage: bangerd [--system] [--config PATH] [--socket PATH] [--state-dir PATH]\n"
-           "               [--runtime-dir PATH] [--log-level LEVEL] [--shutdown-timeout S]\n"
-           "               [--print-routes] [--help] [--version]\n"
+           "               [--runtime-dir PATH] [--cache-dir PATH] [--log-level LEVEL]\n"
+           "               [--shutdown-timeout S] [--print-routes] [--help] [--version]\n"
            "\n"
-           "  --system              system mode: /etc/banger, /var/lib/banger, /run/banger\n"
+           "  --system              system mode: /etc/banger, /var/lib/banger, /run/banger,\n"
+           "                        /var/cache/banger\n"
            "  --config PATH         config file (default: $XDG_CONFIG_HOME/banger/bangerd.toml,\n"
            "                        or /etc/banger/bangerd.toml with --system)\n"
            "  --socket PATH         API socket (default: <runtime-dir>/bangerd.sock)\n"
            "  --state-dir PATH      disks and database (default: $XDG_STATE_HOME/banger)\n"
            "  --runtime-dir PATH    sockets and logs (default: $XDG_RUNTIME_DIR/banger)\n"
+           "  --cache-dir PATH      downloaded packages (default: $XDG_CACHE_HOME/banger)\n"
            "  --log-level LEVEL     error, warn, info or debug (default: info)\n"
            "  --shutdown-timeout S  seconds to stop gracefully, 1..300 (default: 10)\n"
            "  --print-routes        list the API routes and exit\n"

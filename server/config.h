@@ -34,6 +34,7 @@ enum bg_config_key {
     BG_CONFIG_KEY_SOCKET,
     BG_CONFIG_KEY_STATE_DIR,
     BG_CONFIG_KEY_RUNTIME_DIR,
+    BG_CONFIG_KEY_CACHE_DIR,
     BG_CONFIG_KEY_CONFIG_FILE, /* not settable in the file itself */
     BG_CONFIG_KEY_LOG_LEVEL,
     BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S,
@@ -42,6 +43,8 @@ enum bg_config_key {
     BG_CONFIG_KEY_VM_DEFAULT_VCPUS,
     BG_CONFIG_KEY_VM_DEFAULT_MEMORY_MIB,
     BG_CONFIG_KEY_VM_DEFAULT_DISK_MIB,
+    BG_CONFIG_KEY_VMM,
+    BG_CONFIG_KEY_ACCEL,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -54,21 +57,24 @@ struct bg_config_env {
 
 /* Effective configuration. Strings are heap copies owned by the struct. */
 struct bg_config {
-    enum bg_config_action action;   /* what main() should do; see bg_config_load() */
-    enum bg_config_mode mode;       /* user or system */
-    char *socket;                   /* API unix socket; default <runtime_dir>/bangerd.sock */
-    char *state_dir;                /* disks, database */
-    char *runtime_dir;              /* per-VM sockets, console logs */
-    char *config_file;              /* the config file consulted; NULL when none could be
-                                     * derived (user mode without HOME nor XDG_CONFIG_HOME) */
-    bool config_file_loaded;        /* config_file existed and was read */
-    enum bg_log_level log_level;    /* threshold for bg_log */
-    uint64_t shutdown_timeout_s;    /* graceful shutdown budget, 1..300, default 10 */
-    uint64_t body_max_bytes;        /* request body cap, 1024..1048576, default 65536 */
-    uint64_t event_history;         /* events kept for replay, 100..1000000, default 10000 */
-    uint64_t vm_default_vcpus;      /* vCPUs of a VM that names none, 1..32, default 2 */
-    uint64_t vm_default_memory_mib; /* memory of a VM that names none, 128..65536, 1024 */
-    uint64_t vm_default_disk_mib;   /* overlay size of a VM, 512..1048576, default 8192 */
+    enum bg_config_action action;      /* what main() should do; see bg_config_load() */
+    enum bg_config_mode mode;          /* user or system */
+    char *socket;                      /* API unix socket; default <runtime_dir>/bangerd.sock */
+    char *state_dir;                   /* disks, database */
+    char *runtime_dir;                 /* per-VM sockets, console logs */
+    char *cache_dir;                   /* downloaded packages, build scratch; may be deleted */
+    char *config_file;                 /* the config file consulted; NULL when none could be
+                                        * derived (user mode without HOME nor XDG_CONFIG_HOME) */
+    bool config_file_loaded;           /* config_file existed and was read */
+    enum bg_log_level log_level;       /* threshold for bg_log */
+    uint64_t shutdown_timeout_s;       /* graceful shutdown budget, 1..300, default 10 */
+    uint64_t body_max_bytes;           /* request body cap, 1024..1048576, default 65536 */
+    uint64_t event_history;            /* events kept for replay, 100..1000000, default 10000 */
+    uint64_t vm_default_vcpus;         /* vCPUs of a VM that names none, 1..32, default 2 */
+    uint64_t vm_default_memory_mib;    /* memory of a VM that names none, 128..65536, 1024 */
+    uint64_t vm_default_disk_mib;      /* overlay size of a VM, 512..1048576, default 8192 */
+    char vmm[16];                      /* "auto" (default), "qemu" or "firecracker" */
+    char accel[16];                    /* QEMU: "auto" (default: KVM when usable), "kvm", "tcg" */
     char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
                                         * or "flag:--name"; owned */
 };

@@ -142,9 +142,7 @@ static void finish(struct import_job *job, const struct bg_error *failure)
         job->img.state = BG_IMAGE_STATE_FAILED;
         job->img.error = bg_strdup(failure->msg);
         job->op.state = BG_OPERATION_STATE_FAILED;
-        job->op.error =
-            json_pack("{s:s, s:s, s:s, s:i, s:s}", "type", "urn:banger:problem:internal", "title",
-                      "Import failed", "code", "internal", "status", 500, "detail", failure->msg);
+        job->op.error = bg_problem_to_json(BG_PROBLEM_INTERNAL, failure->msg, job->op.target);
         bg_log_warn("import image '%s': %s", job->img.name, failure->msg);
     } else {
         job->img.state = BG_IMAGE_STATE_READY;
@@ -252,9 +250,7 @@ int bg_import_recover(struct bg_daemon *d, struct bg_error *err)
     for (size_t i = 0; i < n && r >= 0; i++)
         if (ops[i].state == BG_OPERATION_STATE_RUNNING) {
             ops[i].state = BG_OPERATION_STATE_FAILED;
-            ops[i].error =
-                json_pack("{s:s, s:s, s:s, s:i, s:s}", "type", "urn:banger:problem:internal",
-                          "title", "Interrupted", "code", "internal", "status", 500, "detail", why);
+            ops[i].error = bg_problem_to_json(BG_PROBLEM_INTERNAL, why, ops[i].target);
             ops[i].updated_at = time(NULL);
             r = bg_store_op_update(d->store, &ops[i], NULL, err);
         }

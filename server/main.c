@@ -46,11 +46,20 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     bg_store_set_event_hook(d->store, bg_events_notify, d->events);
     d->jobs = bg_jobs_new();
     d->vmlist = bg_vmlist_new();
-    return bg_import_recover(d, err);
+    d->execs = bg_exec_registry_new(NULL);
+    d->runtime = bg_vm_runtime_new(cfg);
+    r = bg_import_recover(d, err);
+    /* before serving: requests must see adopted VMs as running, dead ones as stopped */
+    if (r >= 0)
+        r = bg_vm_reconcile(d, err);
+    return r < 0 ? r : bg_vm_watch_start(d, err);
 }
 
 static void daemon_done(struct bg_daemon *d)
 {
+    bg_exec_registry_free(d->execs);
+    /* running VMs stay up; the next bangerd adopts them */
+    bg_vm_runtime_free(d->runtime);
     bg_vmlist_free(d->vmlist);
     bg_jobs_free(d->jobs);
     bg_store_close(d->store);
@@ -90,6 +99,8 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
     int budget_ms = (int)cfg->shutdown_timeout_s * 1000;
     bg_log_info("stop: %s received; draining for up to %d ms", strsignal(sig), budget_ms);
     bg_events_close(d.events);
+    /* Exec streams hold their connection threads; end them so the server can stop. */
+    bg_exec_registry_close(d.execs);
     bg_http_server_stop(srv, budget_ms);
     if (bg_jobs_cancel_wait(d.jobs, budget_ms) > 0)
         bg_log_warn("stop: background jobs still running; their operations are marked "

@@ -50,12 +50,16 @@ json_t *bg_operation_to_json(const struct bg_operation *op)
     char created[BG_TIME_STR_MAX], updated[BG_TIME_STR_MAX];
 
     /* "O" takes a new reference, so op keeps its own. */
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:s}, s:O, s:O, s:s, s:s}", "id", op->id,
-                     "kind", op->kind, "target", op->target, "state",
-                     bg_operation_state_name(op->state), "progress", "done",
-                     (json_int_t)op->done, "total", (json_int_t)op->total, "unit", op->unit,
-                     "error", op->error ? op->error : json_null(), "result",
-                     op->result ? op->result : json_null(), "created_at",
-                     bg_time_format(op->created_at, created), "updated_at",
-                     bg_time_format(op->updated_at, updated));
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:s}, s:O, s:O, s:s, s:s}", "id", op->id, "kind",
+        op->kind, "target", op->target, "state", bg_operation_state_name(op->state), "progress",
+        "done", (json_int_t)op->done, "total", (json_int_t)op->total, "unit", op->unit, "error",
+        op->error ? op->error : json_null(), "result", op->result ? op->result : json_null(),
+        "created_at", bg_time_format(op->created_at, created), "updated_at",
+        bg_time_format(op->updated_at, updated));
+
+    /* step is optional: present only when the job says what it is doing */
+    if (op->step[0])
+        json_object_set_new(json_object_get(j, "progress"), "step", json_string(op->step));
+    return j;
 }

@@ -32,6 +32,13 @@ static const struct {
     [BG_PROBLEM_EVENTS_GONE] = {"events_gone", 410, "Events no longer kept"},
     [BG_PROBLEM_SHUTTING_DOWN] = {"shutting_down", 503, "Daemon shutting down"},
     [BG_PROBLEM_INTERNAL] = {"internal", 500, "Internal error"},
+    [BG_PROBLEM_VM_NOT_RUNNING] = {"vm_not_running", 409, "VM not running"},
+    [BG_PROBLEM_EXEC_NOT_FOUND] = {"exec_not_found", 404, "No such exec"},
+    [BG_PROBLEM_EXEC_FAILED] = {"exec_failed", 422, "Command could not be started"},
+    [BG_PROBLEM_TOO_MANY_EXECS] = {"too_many_execs", 429, "Too many commands running"},
+    [BG_PROBLEM_WORKSPACE_FAILED] = {"workspace_failed", 500, "Workspace transfer failed"},
+    [BG_PROBLEM_VM_RUNNING] = {"vm_running", 409, "VM is running"},
+    [BG_PROBLEM_VM_START_FAILED] = {"vm_start_failed", 500, "VM failed to start"},
 };
 
 const char *bg_problem_code(enum bg_problem p)
@@ -56,4 +63,14 @@ int bg_field_error_set(struct bg_field_error *f, enum bg_problem p, const char *
         snprintf(f->field, sizeof(f->field), "%s", field ? field : "");
     }
     return -EINVAL;
+}
+
+json_t *bg_problem_to_json(enum bg_problem p, const char *detail, const char *instance)
+{
+    char type[96];
+
+    snprintf(type, sizeof(type), "urn:banger:problem:%s", bg_problem_code(p));
+    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", bg_problem_title(p),
+                     "status", bg_problem_status(p), "detail", detail, "code", bg_problem_code(p),
+                     "instance", instance);
 }

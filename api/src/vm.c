@@ -9,9 +9,9 @@
 #include "banger/timefmt.h"
 
 static const char *const state_names[BG_VM_STATE_COUNT_] = {
-    [BG_VM_STATE_CREATED] = "created",   [BG_VM_STATE_STARTING] = "starting",
-    [BG_VM_STATE_RUNNING] = "running",   [BG_VM_STATE_STOPPING] = "stopping",
-    [BG_VM_STATE_STOPPED] = "stopped",   [BG_VM_STATE_FAILED] = "failed",
+    [BG_VM_STATE_CREATED] = "created", [BG_VM_STATE_STARTING] = "starting",
+    [BG_VM_STATE_RUNNING] = "running", [BG_VM_STATE_STOPPING] = "stopping",
+    [BG_VM_STATE_STOPPED] = "stopped", [BG_VM_STATE_FAILED] = "failed",
 };
 
 const char *bg_vm_state_name(enum bg_vm_state s)
@@ -62,8 +62,8 @@ static int decode_sizing(const json_t *body, uint32_t *vcpus, uint32_t *memory_m
     return present | (r > 0 ? 8 : 0);
 }
 
-int bg_vm_spec_decode(const json_t *body, const struct bg_vm_defaults *def,
-                      struct bg_vm_spec *ret, struct bg_field_error *f, struct bg_error *err)
+int bg_vm_spec_decode(const json_t *body, const struct bg_vm_defaults *def, struct bg_vm_spec *ret,
+                      struct bg_field_error *f, struct bg_error *err)
 {
     static const char *const allowed[] = {"name",     "image", "vcpus", "memory_mib",
                                           "disk_mib", "nat",   NULL};
@@ -111,15 +111,14 @@ int bg_vm_patch_decode(const json_t *body, struct bg_vm_patch *ret, struct bg_fi
     return 0;
 }
 
-int bg_vm_patch_apply(const struct bg_vm_patch *patch, struct bg_vm *vm,
-                      struct bg_field_error *f, struct bg_error *err)
+int bg_vm_patch_apply(const struct bg_vm_patch *patch, struct bg_vm *vm, struct bg_field_error *f,
+                      struct bg_error *err)
 {
     if (patch->has_disk_mib && patch->disk_mib < vm->spec.disk_mib) {
         bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "disk_mib");
-        return bg_error_set(err, -EINVAL,
-                            "field 'disk_mib': the disk can only grow (now %llu MiB, asked %llu)",
-                            (unsigned long long)vm->spec.disk_mib,
-                            (unsigned long long)patch->disk_mib);
+        return bg_error_set(
+            err, -EINVAL, "field 'disk_mib': the disk can only grow (now %llu MiB, asked %llu)",
+            (unsigned long long)vm->spec.disk_mib, (unsigned long long)patch->disk_mib);
     }
     if (patch->has_vcpus)
         vm->spec.vcpus = patch->vcpus;
@@ -134,12 +133,19 @@ int bg_vm_patch_apply(const struct bg_vm_patch *patch, struct bg_vm *vm,
 
 json_t *bg_vm_to_json(const struct bg_vm *vm)
 {
-    char created[BG_TIME_STR_MAX], updated[BG_TIME_STR_MAX];
+    char created[BG_TIME_STR_MAX], updated[BG_TIME_STR_MAX], started[BG_TIME_STR_MAX];
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s, s:s}", "name", vm->spec.name,
+                          "image", vm->spec.image, "state", bg_vm_state_name(vm->state), "vcpus",
+                          (json_int_t)vm->spec.vcpus, "memory_mib", (json_int_t)vm->spec.memory_mib,
+                          "disk_mib", (json_int_t)vm->spec.disk_mib, "nat", vm->spec.nat,
+                          "created_at", bg_time_format(vm->created_at, created), "updated_at",
+                          bg_time_format(vm->updated_at, updated));
 
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s, s:s}", "name", vm->spec.name,
-                     "image", vm->spec.image, "state", bg_vm_state_name(vm->state), "vcpus",
-                     (json_int_t)vm->spec.vcpus, "memory_mib", (json_int_t)vm->spec.memory_mib,
-                     "disk_mib", (json_int_t)vm->spec.disk_mib, "nat", vm->spec.nat,
-                     "created_at", bg_time_format(vm->created_at, created), "updated_at",
-                     bg_time_format(vm->updated_at, updated));
+    /* json_object_set_new steals each new value */
+    json_object_set_new(j, "vmm", vm->vmm[0] ? json_string(vm->vmm) : json_null());
+    json_object_set_new(j, "error", vm->error[0] ? json_string(vm->error) : json_null());
+    json_object_set_new(j, "started_at",
+                        vm->started_at > 0 ? json_string(bg_time_format(vm->started_at, started))
+                                           : json_null());
+    return j;
 }

@@ -10,6 +10,7 @@ int bg_handle_system_info(struct bg_http_request *req);
 int bg_handle_images_list(struct bg_http_request *req);
 int bg_handle_images_get(struct bg_http_request *req);
 int bg_handle_images_create(struct bg_http_request *req);
+int bg_handle_images_build(struct bg_http_request *req);
 int bg_handle_images_delete(struct bg_http_request *req);
 
 int bg_handle_vms_list(struct bg_http_request *req);
@@ -17,8 +18,15 @@ int bg_handle_vms_get(struct bg_http_request *req);
 int bg_handle_vms_create(struct bg_http_request *req);
 int bg_handle_vms_patch(struct bg_http_request *req);
 int bg_handle_vms_delete(struct bg_http_request *req);
+int bg_handle_vms_start(struct bg_http_request *req);
+int bg_handle_vms_stop(struct bg_http_request *req);
+int bg_handle_vms_console(struct bg_http_request *req);
 
 int bg_handle_operations_list(struct bg_http_request *req);
 int bg_handle_operations_get(struct bg_http_request *req);
 
 int bg_handle_events_stream(struct bg_http_request *req);
+
+int bg_handle_vms_exec(struct bg_http_request *req);
+int bg_handle_execs_get(struct bg_http_request *req);
+int bg_handle_vms_workspace(struct bg_http_request *req);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* /v1/images: list, get, import (202 + operation), delete. */
+/* /v1/images: list, get, import and build (202 + operation), delete. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "banger/jsonutil.h"
 #include "daemon.h"
 #include "handlers.h"
+#include "imagebuild.h"
 #include "imports.h"
 
 int bg_handle_images_list(struct bg_http_request *req)
@@ -75,8 +79,47 @@ int bg_handle_images_create(struct bg_http_request *req)
     bg_image_done(&img);
     char location[64];
     snprintf(location, sizeof(location), "/v1/operations/%s", op.id);
-    return bg_http_reply_json_located(req, MHD_HTTP_ACCEPTED, bg_operation_to_json(&op),
-                                      location);
+    return bg_http_reply_json_located(req, MHD_HTTP_ACCEPTED, bg_operation_to_json(&op), location);
+}
+
+/* {"name": NAME} with name optional (BG_IMAGEBUILD_DEFAULT_NAME), nothing else. */
+static int build_decode(const json_t *body, char name[BG_NAME_MAX + 1], struct bg_field_error *f,
+                        struct bg_error *err)
+{
+    static const char *const allowed[] = {"name", NULL};
+    int r = bg_json_check_members(body, allowed, f, err);
+
+    snprintf(name, BG_NAME_MAX + 1, "%s", BG_IMAGEBUILD_DEFAULT_NAME);
+    if (r >= 0)
+        r = bg_json_get_name(body, "name", false, name, f, err);
+    return r < 0 ? r : 0;
+}
+
+int bg_handle_images_build(struct bg_http_request *req)
+{
+    char name[BG_NAME_MAX + 1], location[64];
+    struct bg_operation op;
+    struct bg_field_error f;
+    struct bg_error err;
+    json_t *body;
+    int mhd, r;
+
+    if (bg_http_body_object(req, &body, &mhd) < 0)
+        return mhd;
+    r = build_decode(body, name, &f, &err);
+    json_decref(body);
+    if (r < 0)
+        return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
+    if (bg_imagebuild_start(req->daemon, name, &op, &err) < 0) {
+        if (err.code == -EEXIST)
+            return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_EXISTS, "name",
+                                         "an image named '%s' already exists; remove it first "
+                                         "or build under another name",
+                                         name);
+        return bg_http_reply_internal(req, &err);
+    }
+    snprintf(location, sizeof(location), "/v1/operations/%s", op.id);
+    return bg_http_reply_json_located(req, MHD_HTTP_ACCEPTED, bg_operation_to_json(&op), location);
 }
 
 int bg_handle_images_delete(struct bg_http_request *req)
@@ -88,6 +131,7 @@ int bg_handle_images_delete(struct bg_http_request *req)
     if (bg_store_image_get(d->store, req->params[0], &img, &err) < 0)
         return reply_image_error(req, &err);
     enum bg_image_state state = img.state;
+    bool built = img.source && !strcmp(img.source, BG_IMAGEBUILD_SOURCE);
     bg_image_done(&img);
     if (state == BG_IMAGE_STATE_IMPORTING)
         return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, NULL,
@@ -100,5 +144,7 @@ int bg_handle_images_delete(struct bg_http_request *req)
                                          "%s; remove those VMs first", err.msg);
         return reply_image_error(req, &err);
     }
+    if (built) /* bangerd made those files; imported ones stay the user's */
+        bg_imagebuild_remove_files(d, req->params[0]);
     return bg_http_reply_empty(req, MHD_HTTP_NO_CONTENT);
 }

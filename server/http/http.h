@@ -24,7 +24,14 @@ struct bg_http_request {
     const char *params[BG_ROUTE_PARAMS_MAX]; /* path parameters in template order */
     const char *body;                        /* request body (BG_ROUTE_BODY routes), or NULL */
     size_t body_len;
+    struct bg_http_conn *http_conn; /* the server's per-connection state, opaque */
 };
+
+/* Runs on the connection's own thread once "101 Switching Protocols" went out: fd is the raw
+ * socket (borrowed: the server closes it after fn returns; shutdown() is allowed), extra the
+ * bytes the client sent after its request (treat as read from fd first). fn may block for as
+ * long as the stream lasts. */
+typedef void (*bg_http_upgrade_fn)(void *cls, int fd, const char *extra, size_t extra_len);
 
 /* Start serving the API on listen_fd (an already bound and listening unix socket; the
  * server owns it from here). Returns 0 or a negative errno with err set. */
@@ -52,6 +59,14 @@ int bg_http_reply_problem_ext(struct bg_http_request *req, enum bg_problem p, js
 int bg_http_reply_internal(struct bg_http_request *req, const struct bg_error *err);
 /* Queue resp (not consumed by the caller afterwards) with the common headers. */
 int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct MHD_Response *resp);
+
+/* Answer 101 Switching Protocols to `protocol` (the client asked with "Upgrade: protocol" and
+ * "Connection: Upgrade") and hand the connection to fn(cls, ...). If the connection ends
+ * before the upgrade happens, free_cls(cls) runs instead, so cls is released exactly once. */
+int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
+                          void *cls, void (*free_cls)(void *cls));
+/* True when the request asks to upgrade to `protocol` (Upgrade and Connection headers). */
+bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol);
 
 /* Parse the body as a JSON object; on failure replies the problem itself and returns
  * -EINVAL, after which the handler returns *ret_mhd. */

@@ -28,6 +28,21 @@ struct bg_http_server {
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
 };
 
+/* An upgrade handed to bg_http_reply_upgrade: runs once 101 is out, or is released unrun. */
+enum { UPGRADE_PENDING, UPGRADE_RUNNING, UPGRADE_DONE };
+struct bg_http_upgrade {
+    atomic_int state;
+    bg_http_upgrade_fn fn;
+    void *cls;
+    void (*free_cls)(void *cls);
+};
+
+/* Per-connection state (MHD's socket context): lives from accept to close, so it outlasts
+ * both the request and any upgraded stream. */
+struct bg_http_conn {
+    struct bg_http_upgrade *upgrade; /* set by bg_http_reply_upgrade, NULL otherwise */
+};
+
 /* Per-request intake state, MHD's con_cls. */
 struct intake {
     const struct bg_route *route;
@@ -43,8 +58,7 @@ static size_t body_max(const struct bg_http_server *srv)
     return srv->daemon->cfg->body_max_bytes;
 }
 
-int bg_http_reply_response(struct bg_http_request *req, unsigned status,
-                           struct MHD_Response *resp)
+int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct MHD_Response *resp)
 {
     (void)MHD_add_response_header(resp, "Banger-Api-Version", "1");
     (void)MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -89,11 +103,7 @@ int bg_http_reply_empty(struct bg_http_request *req, unsigned status)
 
 static json_t *problem_new(struct bg_http_request *req, enum bg_problem p, const char *detail)
 {
-    char type[96];
-    snprintf(type, sizeof(type), "urn:banger:problem:%s", bg_problem_code(p));
-    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title",
-                     bg_problem_title(p), "status", bg_problem_status(p), "detail", detail,
-                     "code", bg_problem_code(p), "instance", req->path);
+    return bg_problem_to_json(p, detail, req->path);
 }
 
 BG_PRINTF(4, 0)
@@ -107,8 +117,8 @@ static int reply_problem_v(struct bg_http_request *req, enum bg_problem p, json_
         json_object_update(body, ext);
         json_decref(ext);
     }
-    return reply_json_typed(req, (unsigned)bg_problem_status(p), body,
-                            "application/problem+json", NULL);
+    return reply_json_typed(req, (unsigned)bg_problem_status(p), body, "application/problem+json",
+                            NULL);
 }
 
 int bg_http_reply_problem(struct bg_http_request *req, enum bg_problem p, const char *field,
@@ -186,8 +196,7 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
 }
 
 /* The first look at a request: decide now whether it is refused before its body arrives. */
-static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
-                        struct intake *in)
+static int intake_first(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in)
 {
     char allow[ALLOW_MAX];
     const struct bg_route *table;
@@ -198,8 +207,8 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
                                      "bangerd is shutting down; retry once it is back");
     bg_http_routes(&table, &n);
     in->scratch = bg_malloc(strlen(req->path) + 1);
-    in->route = bg_router_match(table, n, req->method, req->path, in->scratch, in->params,
-                                allow, sizeof(allow));
+    in->route = bg_router_match(table, n, req->method, req->path, in->scratch, in->params, allow,
+                                sizeof(allow));
     if (!in->route && !allow[0])
         return bg_http_reply_problem(req, BG_PROBLEM_NOT_FOUND, NULL,
                                      "no route %s %s; see GET /v1/system/version and "
@@ -213,8 +222,8 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
         json_t *body = problem_new(req, BG_PROBLEM_METHOD_NOT_ALLOWED, detail);
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
-        resp = MHD_create_response_from_buffer_with_free_callback_cls(strlen(text), text, free,
-                                                                      text);
+        resp =
+            MHD_create_response_from_buffer_with_free_callback_cls(strlen(text), text, free, text);
         (void)MHD_add_response_header(resp, "Content-Type", "application/problem+json");
         (void)MHD_add_response_header(resp, "Allow", allow);
         return bg_http_reply_response(req, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
@@ -255,17 +264,94 @@ static void intake_append(struct bg_http_server *srv, struct intake *in, const c
     in->body[in->len] = '\0';
 }
 
+bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol)
+{
+    const char *up = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Upgrade");
+    const char *co = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Connection");
+
+    return up && co && !strcasecmp(up, protocol) && strcasestr(co, "upgrade");
+}
+
+/* MHD's upgrade handler: the connection thread runs the stream here (thread-per-connection
+ * mode allows blocking), then lets MHD close the socket. */
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct bg_http_upgrade *u = cls;
+    int expected = UPGRADE_PENDING;
+    (void)conn;
+    (void)con_cls;
+
+    if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_RUNNING)) {
+        u->fn(u->cls, sock, extra, extra_len);
+        atomic_store(&u->state, UPGRADE_DONE);
+    }
+    (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
+                          void *cls, void (*free_cls)(void *cls))
+{
+    struct bg_http_upgrade *u = bg_calloc(1, sizeof(*u));
+    struct MHD_Response *resp;
+
+    u->fn = fn;
+    u->cls = cls;
+    u->free_cls = free_cls;
+    atomic_init(&u->state, UPGRADE_PENDING);
+    if (!req->http_conn || req->http_conn->upgrade ||
+        !(resp = MHD_create_response_for_upgrade(on_upgrade, u))) {
+        free_cls(cls);
+        free(u);
+        struct bg_error err = {.code = -EIO};
+        snprintf(err.msg, sizeof(err.msg), "cannot switch protocols to %s", protocol);
+        return bg_http_reply_internal(req, &err);
+    }
+    req->http_conn->upgrade = u; /* released when the connection closes */
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, protocol);
+    return bg_http_reply_response(req, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+}
+
+/* Connection start and end: the end releases an upgrade that never ran. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct bg_http_conn *hc = *socket_context;
+    (void)cls;
+    (void)conn;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = bg_calloc(1, sizeof(struct bg_http_conn));
+        return;
+    }
+    if (!hc)
+        return;
+    if (hc->upgrade) {
+        int expected = UPGRADE_PENDING;
+        if (atomic_compare_exchange_strong(&hc->upgrade->state, &expected, UPGRADE_DONE))
+            hc->upgrade->free_cls(hc->upgrade->cls);
+        /* A stream still running here would be a bug in MHD's ordering; leak it rather
+         * than free what its thread uses. */
+        if (expected != UPGRADE_RUNNING)
+            free(hc->upgrade);
+    }
+    free(hc);
+    *socket_context = NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct bg_http_server *srv = cls;
     struct intake *in = *con_cls;
     struct bg_http_request req = {
         .conn = conn, .daemon = srv->daemon, .method = method, .path = url};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     (void)version;
 
+    req.http_conn = ci ? ci->socket_context : NULL;
     if (!in) {
         in = bg_calloc(1, sizeof(*in));
         *con_cls = in;
@@ -286,9 +372,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!in->route)
         return MHD_YES; /* already answered */
     if (in->too_large)
-        return (enum MHD_Result)bg_http_reply_problem(
-            &req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
-            "request bodies are limited to %zu bytes", body_max(srv));
+        return (enum MHD_Result)bg_http_reply_problem(&req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
+                                                      "request bodies are limited to %zu bytes",
+                                                      body_max(srv));
     memcpy(req.params, in->params, sizeof(req.params));
     req.body = in->body;
     req.body_len = in->len;
@@ -319,13 +405,14 @@ int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_serv
 
     srv->daemon = d;
     /* Thread per connection: event streams and ?wait= block their own thread only. */
-    srv->mhd = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-            MHD_USE_POLL,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024, MHD_OPTION_END);
+    srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                    MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE,
+                                0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+                                MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024, MHD_OPTION_END);
     if (!srv->mhd) {
         free(srv);
         (void)close(listen_fd);

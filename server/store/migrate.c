@@ -80,9 +80,34 @@ static const char schema_v1[] =
     "  data TEXT NOT NULL"
     ") STRICT;";
 
+/* Version 2: running VMs. The VM record gains what the API shows of the last start (vmm,
+ * error, started_at); vm_runtime holds what reconcile needs to find a VMM process again after
+ * a daemon restart. A row exists from just before the VMM is spawned (pid 0 until it is known)
+ * until its files are cleaned up. */
+static const char schema_v2[] =
+    "ALTER TABLE vms ADD COLUMN vmm TEXT;"
+    "ALTER TABLE vms ADD COLUMN error TEXT;"
+    "ALTER TABLE vms ADD COLUMN started_at INTEGER;"
+    "CREATE TABLE vm_runtime ("
+    "  vm TEXT PRIMARY KEY NOT NULL REFERENCES vms(name) ON DELETE CASCADE,"
+    "  vmm TEXT NOT NULL,"
+    "  accel TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  start_time INTEGER NOT NULL,"
+    "  run_dir TEXT NOT NULL,"
+    "  agent_path TEXT NOT NULL,"
+    "  control_path TEXT NOT NULL,"
+    "  console_path TEXT NOT NULL"
+    ") STRICT;";
+
+/* Version 3: an operation says what it is doing now, for humans ("download PKG", "unpack"). */
+static const char schema_v3[] = "ALTER TABLE operations ADD COLUMN step TEXT NOT NULL DEFAULT '';";
+
 /* Ordered by version, contiguous from 1 to BG_STORE_SCHEMA_VERSION. */
 static const struct bg_migration migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
+    {3, schema_v3},
 };
 
 _Static_assert(BG_ARRAY_SIZE(migrations) == BG_STORE_SCHEMA_VERSION,

@@ -9,9 +9,9 @@
 #include "banger/alloc.h"
 #include "store/store-internal.h"
 
-/* The column list shared by every statement; ?1..?11 bind in this order (bind_op). */
+/* The column list shared by every statement; ?1..?12 bind in this order (bind_op). */
 #define OP_COLUMNS                                                                                 \
-    "id, kind, target, state, done, total, unit, error, result, created_at, updated_at"
+    "id, kind, target, state, done, total, unit, error, result, created_at, updated_at, step"
 
 /* JSON text of op->error and op->result, kept alive while the statement runs. */
 struct op_json {
@@ -46,6 +46,7 @@ static void bind_op(sqlite3_stmt *stmt, const struct bg_operation *op, struct op
     /* The update statement leaves ?10 unused: created_at is fixed at insert. */
     (void)sqlite3_bind_int64(stmt, 10, op->created_at);
     (void)sqlite3_bind_int64(stmt, 11, op->updated_at);
+    (void)bg_store_bind_text(stmt, 12, op->step);
 }
 
 /* A nullable JSON column; *ret stays NULL for SQL NULL. */
@@ -74,7 +75,9 @@ static int load_strings(struct bg_store *s, sqlite3_stmt *stmt, struct bg_operat
     const char *state = (const char *)sqlite3_column_text(stmt, 3);
     if (!state || bg_operation_state_parse(state, &op->state) < 0)
         return bg_store_bad_row(s, what, "state", err);
-    return bg_store_col_text(s, stmt, 6, op->unit, sizeof(op->unit), what, err);
+    if ((r = bg_store_col_text(s, stmt, 6, op->unit, sizeof(op->unit), what, err)) < 0)
+        return r;
+    return bg_store_col_text(s, stmt, 11, op->step, sizeof(op->step), what, err);
 }
 
 /* A row of OP_COLUMNS into *ret, checked like any input. */
@@ -124,7 +127,7 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
     static const char sql[] = "INSERT INTO operations (" OP_COLUMNS ") VALUES "
-                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     bg_auto(op_json_done) struct op_json j = {0};
     const struct bg_operation *op = arg;
@@ -148,7 +151,7 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
 {
     static const char sql[] = "UPDATE operations SET kind = ?2, target = ?3, state = ?4, "
                               "done = ?5, total = ?6, unit = ?7, error = ?8, result = ?9, "
-                              "updated_at = ?11 WHERE id = ?1";
+                              "updated_at = ?11, step = ?12 WHERE id = ?1";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     bg_auto(op_json_done) struct op_json j = {0};
     const struct bg_operation *op = arg;

@@ -9,8 +9,10 @@
 #include "banger/alloc.h"
 #include "store/store-internal.h"
 
-/* The column list shared by every statement; ?1..?9 bind in this order (bind_vm). */
-#define VM_COLUMNS "name, image, state, vcpus, memory_mib, disk_mib, nat, created_at, updated_at"
+/* The column list shared by every statement; ?1..?12 bind in this order (bind_vm). */
+#define VM_COLUMNS                                                                                 \
+    "name, image, state, vcpus, memory_mib, disk_mib, nat, created_at, updated_at, vmm, error, "   \
+    "started_at"
 
 static void bind_vm(sqlite3_stmt *stmt, const struct bg_vm *vm)
 {
@@ -23,6 +25,28 @@ static void bind_vm(sqlite3_stmt *stmt, const struct bg_vm *vm)
     (void)sqlite3_bind_int(stmt, 7, vm->spec.nat ? 1 : 0);
     (void)sqlite3_bind_int64(stmt, 8, vm->created_at);
     (void)sqlite3_bind_int64(stmt, 9, vm->updated_at);
+    (void)bg_store_bind_text(stmt, 10, vm->vmm[0] ? vm->vmm : NULL);
+    (void)bg_store_bind_text(stmt, 11, vm->error[0] ? vm->error : NULL);
+    if (vm->started_at > 0)
+        (void)sqlite3_bind_int64(stmt, 12, vm->started_at);
+    else
+        (void)sqlite3_bind_null(stmt, 12);
+}
+
+/* The nullable columns of the last start: vmm, error, started_at. */
+static int load_runtime_columns(struct bg_store *s, sqlite3_stmt *stmt, struct bg_vm *vm,
+                                const char *what, struct bg_error *err)
+{
+    const char *vmm = (const char *)sqlite3_column_text(stmt, 9);
+    const char *error = (const char *)sqlite3_column_text(stmt, 10);
+
+    if (vmm && strlen(vmm) >= sizeof(vm->vmm))
+        return bg_store_bad_row(s, what, "vmm", err);
+    snprintf(vm->vmm, sizeof(vm->vmm), "%s", vmm ? vmm : "");
+    /* an over-long error is cut, not refused: it is a message for humans */
+    snprintf(vm->error, sizeof(vm->error), "%s", error ? error : "");
+    vm->started_at = sqlite3_column_int64(stmt, 11);
+    return 0;
 }
 
 /* A row of VM_COLUMNS into *ret, checked like any input. */
@@ -48,6 +72,8 @@ static int load_vm(struct bg_store *s, sqlite3_stmt *stmt, struct bg_vm *ret, st
     const char *state = (const char *)sqlite3_column_text(stmt, 2);
     if (!state || bg_vm_state_parse(state, &vm.state) < 0)
         return bg_store_bad_row(s, what, "state", err);
+    if ((r = load_runtime_columns(s, stmt, &vm, what, err)) < 0)
+        return r;
     *ret = vm;
     return 0;
 }
@@ -72,8 +98,8 @@ static int get_locked(struct bg_store *s, const char *name, struct bg_vm *ret, s
 static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
-    static const char sql[] =
-        "INSERT INTO vms (" VM_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    static const char sql[] = "INSERT INTO vms (" VM_COLUMNS
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_vm *vm = arg;
     int r, rc;
@@ -97,8 +123,8 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
     static const char sql[] = "UPDATE vms SET image = ?2, state = ?3, vcpus = ?4, "
-                              "memory_mib = ?5, disk_mib = ?6, nat = ?7, updated_at = ?9 "
-                              "WHERE name = ?1";
+                              "memory_mib = ?5, disk_mib = ?6, nat = ?7, updated_at = ?9, "
+                              "vmm = ?10, error = ?11, started_at = ?12 WHERE name = ?1";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_vm *vm = arg;
     struct bg_vm stored;

@@ -11,7 +11,7 @@
 #include "banger/vm.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BG_STORE_SCHEMA_VERSION 1
+#define BG_STORE_SCHEMA_VERSION 3
 /* Events kept by default; older ones are pruned as new ones arrive. */
 #define BG_STORE_EVENT_HISTORY_DEFAULT 10000
 
@@ -103,3 +103,29 @@ void bg_store_events_free(struct bg_event *evs, size_t n);
 /* Oldest kept and latest seq (both 0 when there has never been an event). */
 int bg_store_event_bounds(struct bg_store *s, int64_t *ret_oldest, int64_t *ret_latest,
                           struct bg_error *err);
+
+/* Where a VM's VMM process and its files are, while it has any: what reconcile needs after a
+ * daemon restart. Strings are owned (bg_store_runtime_done). No events: the VM record's state
+ * is what clients see. */
+struct bg_store_runtime {
+    char vm[BG_NAME_MAX + 1]; /* the VM's name */
+    char vmm[16];             /* driver name, "qemu" */
+    char accel[16];           /* "kvm" | "tcg" */
+    int64_t pid;              /* VMM process, 0 until spawned */
+    uint64_t start_time;      /* /proc/PID/stat field 22 of pid, guards against pid reuse */
+    char *run_dir;            /* per-VM runtime directory */
+    char *agent_path;         /* agent socket */
+    char *control_path;       /* VMM control socket (QMP, Firecracker API) */
+    char *console_path;       /* console log */
+};
+
+/* Insert or replace the row of rt->vm. -ENOENT when the VM does not exist. */
+int bg_store_runtime_put(struct bg_store *s, const struct bg_store_runtime *rt,
+                         struct bg_error *err);
+/* The row of vm into *ret (release with bg_store_runtime_done). -ENOENT when none. */
+int bg_store_runtime_get(struct bg_store *s, const char *vm, struct bg_store_runtime *ret,
+                         struct bg_error *err);
+/* Remove the row of vm; no row is not an error. */
+int bg_store_runtime_delete(struct bg_store *s, const char *vm, struct bg_error *err);
+/* Free the strings of rt and zero it; accepts a zeroed rt. */
+void bg_store_runtime_done(struct bg_store_runtime *rt);

@@ -98,6 +98,31 @@ static void test_image_import_and_events(void **state)
     assert_string_equal(a.state, "running");
 }
 
+static void test_lifecycle_commands(void **state)
+{
+    (void)state;
+    struct bg_cli_args a;
+    struct bg_error err = {0};
+
+    assert_int_equal(PARSE(&a, &err, "vm", "start", "web1"), 0);
+    assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_VM_START);
+    assert_int_equal(PARSE(&a, &err, "vm", "stop", "web1", "--timeout", "300"), 0);
+    assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_VM_STOP);
+    assert_int_equal(a.timeout_s, 300);
+    assert_int_equal(PARSE(&a, &err, "vm", "stop", "web1", "--timeout", "0"), -ERANGE);
+    assert_non_null(strstr(err.msg, "flag '--timeout': 0 is outside 1..300"));
+    assert_int_equal(PARSE(&a, &err, "vm", "console", "web1", "--tail=4096"), 0);
+    assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_VM_CONSOLE);
+    assert_int_equal(a.tail, 4096);
+    assert_int_equal(PARSE(&a, &err, "vm", "console", "web1", "--tail", "1048577"), -ERANGE);
+    assert_int_equal(PARSE(&a, &err, "vm", "rm", "web1", "--force"), 0);
+    assert_true(a.given & BG_CLI_FLAG_FORCE);
+    assert_int_equal(PARSE(&a, &err, "vm", "create", "web1", "--image", "b", "--start"), 0);
+    assert_true(a.given & BG_CLI_FLAG_START);
+    assert_int_equal(PARSE(&a, &err, "vm", "start", "web1", "--force"), -EINVAL);
+    assert_non_null(strstr(err.msg, "unknown flag '--force' for 'banger vm start'"));
+}
+
 static void test_help_forms(void **state)
 {
     (void)state;
@@ -124,6 +149,10 @@ static void test_help_forms(void **state)
     assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_IMAGE_IMPORT);
 
     assert_int_equal(PARSE(&a, &err, "help"), 0);
+    assert_true(a.help);
+    assert_null(a.cmd);
+
+    assert_int_equal(PARSE(&a, &err, "help", "--help"), 0);
     assert_true(a.help);
     assert_null(a.cmd);
 
@@ -161,7 +190,7 @@ static const struct refusal refusals[] = {
     {{"frobnicate"}, "", "unknown command 'frobnicate'", 0},
     {{"help", "nope"}, "", "unknown command 'nope'", 0},
     {{"vm"}, "vm", "'banger vm' needs a subcommand", 0},
-    {{"vm", "start", "web1"}, "vm", "unknown command 'vm start'", 0},
+    {{"vm", "frob", "web1"}, "vm", "unknown command 'vm frob'", 0},
     {{"vm", "create", "web1", "--image", "base", "--frob"},
      "vm create",
      "unknown flag '--frob' for 'banger vm create'",
@@ -292,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_flags_may_precede_name_and_json_may_follow),
         cmocka_unit_test(test_double_dash_ends_flags),
         cmocka_unit_test(test_image_import_and_events),
+        cmocka_unit_test(test_lifecycle_commands),
         cmocka_unit_test(test_help_forms),
         cmocka_unit_test(test_no_arguments_is_a_usage_error),
         cmocka_unit_test(test_every_refusal),

@@ -560,6 +560,45 @@ static void test_actions(void **state)
     assert_non_null(strstr(bg_config_usage(), "--shutdown-timeout S"));
 }
 
+/* vmm and accel: defaults, each layer with its provenance, refusals naming the choices. */
+static void test_vmm_and_accel(void **state)
+{
+    (void)state;
+    bg_autofree char *path = write_text("vmm.toml", "vmm = \"qemu\"\naccel = \"kvm\"\n");
+    const char *file_args[] = {"--config", path, NULL};
+    char *const env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_ACCEL=tcg", NULL};
+    char *const bad_env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_VMM=kvmtool", NULL};
+    bg_autofree char *bad = write_text("badvmm.toml", "accel = \"hvf\"\n");
+    const char *bad_args[] = {"--config", bad, NULL};
+    struct bg_config cfg;
+    struct bg_error err;
+
+    assert_int_equal(load(&cfg, NULL, home_env, &err), 0);
+    assert_string_equal(cfg.vmm, "auto");
+    assert_string_equal(cfg.accel, "auto");
+    assert_source(&cfg, BG_CONFIG_KEY_VMM, "default");
+    json_t *j = bg_config_to_json(&cfg);
+    json_t *vmm = json_object_get(j, "vmm");
+    assert_string_equal(json_string_value(json_object_get(vmm, "value")), "auto");
+    json_decref(j);
+    bg_config_done(&cfg);
+
+    assert_int_equal(load(&cfg, file_args, env, &err), 0);
+    assert_string_equal(cfg.vmm, "qemu");
+    assert_string_equal(cfg.accel, "tcg"); /* the environment beats the file */
+    bg_autofree char *line1 = bg_asprintf("file:%s:1", path);
+    assert_source(&cfg, BG_CONFIG_KEY_VMM, line1);
+    assert_source(&cfg, BG_CONFIG_KEY_ACCEL, "env:BANGERD_ACCEL");
+    bg_config_done(&cfg);
+
+    assert_int_equal(load(&cfg, NULL, bad_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "BANGERD_VMM"));
+    assert_non_null(strstr(err.msg, "not one of auto, qemu, firecracker"));
+    assert_int_equal(load(&cfg, bad_args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'accel'"));
+    assert_non_null(strstr(err.msg, "not one of auto, kvm, tcg"));
+}
+
 static void test_to_json(void **state)
 {
     (void)state;
@@ -617,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_flag_refusals),
         cmocka_unit_test(test_actions),
         cmocka_unit_test(test_to_json),
+        cmocka_unit_test(test_vmm_and_accel),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -86,6 +86,13 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_EVENTS_GONE, "events_gone", 410},
         {BG_PROBLEM_SHUTTING_DOWN, "shutting_down", 503},
         {BG_PROBLEM_INTERNAL, "internal", 500},
+        {BG_PROBLEM_VM_NOT_RUNNING, "vm_not_running", 409},
+        {BG_PROBLEM_EXEC_NOT_FOUND, "exec_not_found", 404},
+        {BG_PROBLEM_EXEC_FAILED, "exec_failed", 422},
+        {BG_PROBLEM_TOO_MANY_EXECS, "too_many_execs", 429},
+        {BG_PROBLEM_WORKSPACE_FAILED, "workspace_failed", 500},
+        {BG_PROBLEM_VM_RUNNING, "vm_running", 409},
+        {BG_PROBLEM_VM_START_FAILED, "vm_start_failed", 500},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */

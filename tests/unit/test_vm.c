@@ -391,7 +391,7 @@ static void test_to_json(void **state)
     json_t *j = bg_vm_to_json(&vm);
     assert_non_null(j);
     assert_true(json_is_object(j));
-    assert_int_equal(json_object_size(j), 9);
+    assert_int_equal(json_object_size(j), 12);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "web1");
     assert_string_equal(json_string_value(json_object_get(j, "image")), "base");
     assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
@@ -403,11 +403,21 @@ static void test_to_json(void **state)
                         "2025-01-31T12:00:00Z");
     assert_string_equal(json_string_value(json_object_get(j, "updated_at")),
                         "2025-01-31T12:01:01Z");
+    assert_true(json_is_null(json_object_get(j, "vmm")));
+    assert_true(json_is_null(json_object_get(j, "error")));
+    assert_true(json_is_null(json_object_get(j, "started_at")));
     json_decref(j);
 
     vm.spec.nat = false;
+    snprintf(vm.vmm, sizeof(vm.vmm), "qemu");
+    snprintf(vm.error, sizeof(vm.error), "agent did not answer");
+    vm.started_at = vm.created_at;
     j = bg_vm_to_json(&vm);
     assert_true(json_is_false(json_object_get(j, "nat")));
+    assert_string_equal(json_string_value(json_object_get(j, "vmm")), "qemu");
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "agent did not answer");
+    assert_string_equal(json_string_value(json_object_get(j, "started_at")),
+                        "2025-01-31T12:00:00Z");
     json_decref(j);
 }
 
@@ -423,6 +433,9 @@ static void test_to_json_round_trip(void **state)
     json_object_del(j, "state");
     json_object_del(j, "created_at");
     json_object_del(j, "updated_at");
+    json_object_del(j, "vmm");
+    json_object_del(j, "error");
+    json_object_del(j, "started_at");
     struct bg_vm_spec s;
     struct bg_field_error f;
     struct bg_error err = {0};

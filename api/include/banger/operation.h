@@ -19,14 +19,15 @@ enum bg_operation_state {
 /* An operation record. Release with bg_operation_done(). */
 struct bg_operation {
     char id[BG_OPERATION_ID_MAX]; /* "op-" + 16 lowercase hex */
-    char kind[32];                /* "image_import" */
+    char kind[32];                /* "image_import", "image_build" */
     char target[128];             /* API path of what it works on, "/v1/images/base" */
     enum bg_operation_state state;
-    uint64_t done;     /* progress so far, in unit */
-    uint64_t total;    /* expected total, in unit (0 when unknown) */
-    char unit[16];     /* "bytes" */
-    json_t *error;     /* problem object when failed, owned; NULL otherwise */
-    json_t *result;    /* result object when succeeded, owned; NULL otherwise */
+    uint64_t done;  /* progress so far, in unit */
+    uint64_t total; /* expected total, in unit (0 when unknown) */
+    char unit[16];  /* "bytes" or "steps" */
+    char step[96];  /* what it is doing now, for humans ("unpack"); "" when not told */
+    json_t *error;  /* problem object when failed, owned; NULL otherwise */
+    json_t *result; /* result object when succeeded, owned; NULL otherwise */
     int64_t created_at;
     int64_t updated_at;
 };

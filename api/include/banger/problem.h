@@ -2,6 +2,8 @@
 /* The stable problem codes of the v1 API (RFC 9457 problem+json "code" member). */
 #pragma once
 
+#include <jansson.h>
+
 #include "banger/macro.h"
 
 enum bg_problem {
@@ -26,6 +28,13 @@ enum bg_problem {
     BG_PROBLEM_EVENTS_GONE,
     BG_PROBLEM_SHUTTING_DOWN,
     BG_PROBLEM_INTERNAL,
+    BG_PROBLEM_VM_NOT_RUNNING,
+    BG_PROBLEM_EXEC_NOT_FOUND,
+    BG_PROBLEM_EXEC_FAILED,
+    BG_PROBLEM_TOO_MANY_EXECS,
+    BG_PROBLEM_WORKSPACE_FAILED,
+    BG_PROBLEM_VM_RUNNING,
+    BG_PROBLEM_VM_START_FAILED,
     BG_PROBLEM_COUNT_,
 };
 
@@ -41,5 +50,7 @@ struct bg_field_error {
 BG_PUBLIC const char *bg_problem_code(enum bg_problem p);
 BG_PUBLIC int bg_problem_status(enum bg_problem p);
 BG_PUBLIC const char *bg_problem_title(enum bg_problem p);
+/* The RFC 9457 object for p (new reference): type, title, status, detail, code, instance. */
+BG_PUBLIC json_t *bg_problem_to_json(enum bg_problem p, const char *detail, const char *instance);
 /* Set f to problem p about field (may be NULL). Returns -EINVAL for use in returns. */
 BG_PUBLIC int bg_field_error_set(struct bg_field_error *f, enum bg_problem p, const char *field);

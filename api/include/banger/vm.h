@@ -16,6 +16,10 @@
 #define BG_MEMORY_MIB_MAX 65536
 #define BG_DISK_MIB_MIN 512
 #define BG_DISK_MIB_MAX 1048576
+/* Bytes of a VM's last error (with the console tail that explains it), NUL included. */
+#define BG_VM_ERROR_MAX 2048
+/* Bytes of a VMM name ("qemu", "firecracker"), NUL included. */
+#define BG_VMM_NAME_MAX 16
 
 enum bg_vm_state {
     BG_VM_STATE_CREATED,
@@ -46,10 +50,13 @@ struct bg_vm_spec {
 
 /* A VM record as stored and served. */
 struct bg_vm {
-    struct bg_vm_spec spec; /* configuration */
-    enum bg_vm_state state; /* lifecycle state */
-    int64_t created_at;     /* seconds since the epoch */
-    int64_t updated_at;     /* seconds since the epoch */
+    struct bg_vm_spec spec;      /* configuration */
+    enum bg_vm_state state;      /* lifecycle state */
+    int64_t created_at;          /* seconds since the epoch */
+    int64_t updated_at;          /* seconds since the epoch */
+    char vmm[BG_VMM_NAME_MAX];   /* VMM of the last start ("qemu"), "" before any start */
+    char error[BG_VM_ERROR_MAX]; /* why the last start or run failed, "" when none */
+    int64_t started_at;          /* seconds since the epoch of the last start, 0 when none */
 };
 
 /* A merge-patch of the mutable fields: has_* says which are present. */
@@ -80,5 +87,5 @@ BG_PUBLIC int bg_vm_patch_decode(const json_t *body, struct bg_vm_patch *ret,
 BG_PUBLIC int bg_vm_patch_apply(const struct bg_vm_patch *patch, struct bg_vm *vm,
                                 struct bg_field_error *f, struct bg_error *err);
 
-/* The wire form of vm (new reference). */
+/* The wire form of vm (new reference): vmm, error and started_at are null when unset. */
 BG_PUBLIC json_t *bg_vm_to_json(const struct bg_vm *vm);

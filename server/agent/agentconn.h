@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's end of the agent protocol: one connection to a guest's banger-agent, exec
+ * sessions multiplexed on it, safe to use from many threads. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "banger/error.h"
+
+/* A connection to one agent. A reader thread demultiplexes its frames into per-session
+ * buffers bounded by the credit window. */
+struct bg_agent_conn;
+/* One command running in the guest. Used by one thread at a time (reads may run in one
+ * thread while writes, signals and resizes come from another). */
+struct bg_agent_session;
+
+/* What to run. Every pointer is borrowed for the call. */
+struct bg_agent_exec_spec {
+    const char *const *argv; /* NULL-terminated, at least one string */
+    const char *const *env;  /* "K=V", NULL-terminated, may be NULL; added to the defaults */
+    const char *cwd;         /* NULL: / or /root/repo when present */
+    bool tty;                /* run under a PTY (stdout carries the terminal, no stderr) */
+    bool stdin;              /* attach stdin (without it the command reads /dev/null) */
+    uint16_t rows, cols;     /* initial PTY size (0: the kernel default) */
+};
+
+/* Speak HELLO on fd (taken, also on failure) and wait for the agent's HELLO until
+ * deadline_ms (bg_now_ms clock), then start the reader thread. Returns 0 and *ret (free with
+ * bg_agent_conn_free), -ETIMEDOUT at the deadline, -ECONNRESET when the agent hung up, or
+ * -EPROTO when it answered something other than a valid HELLO of a version we speak. */
+int bg_agent_conn_open(int fd, int64_t deadline_ms, struct bg_agent_conn **ret,
+                       struct bg_error *err);
+
+/* Close the connection and free c once its last session is freed (accepts NULL). Blocked
+ * calls on its sessions fail with -ECONNRESET. */
+void bg_agent_conn_free(struct bg_agent_conn *c);
+
+/* Ask the agent to power the guest off (reboot: reboot instead). Does not wait for it.
+ * Returns 0, or -ECONNRESET when the connection is gone. */
+int bg_agent_conn_poweroff(struct bg_agent_conn *c, bool reboot, struct bg_error *err);
+
+/* True once the connection is lost (the agent hung up or broke the protocol). */
+bool bg_agent_conn_dead(struct bg_agent_conn *c);
+
+/* Start spec's command: sends EXEC and waits for STARTED or ERROR. Returns 0 and *ret (free
+ * with bg_agent_session_free); -EINVAL for a spec the agent would refuse; -EBUSY with too
+ * many sessions; -ENOEXEC when the agent could not start it (err has the agent's message,
+ * e.g. "exec 'nosuch': No such file or directory"); -ECONNRESET when the connection is lost;
+ * -ETIMEDOUT when the agent does not answer in time. */
+int bg_agent_exec(struct bg_agent_conn *c, const struct bg_agent_exec_spec *spec,
+                  struct bg_agent_session **ret, struct bg_error *err);
+
+/* Read output into buf (up to len bytes, all of one stream): *ret_stream is 1 for stdout
+ * (and the PTY), 2 for stderr. Blocks until there is output. Returns the byte count; 0 when
+ * stdout and stderr have both ended; -ETIMEDOUT at deadline_ms (<= 0: no deadline);
+ * -ECONNRESET when the connection is lost (after what was already received); -EPROTO when
+ * the agent ended the session with an error. Consumed bytes are granted back to the agent
+ * as credit, so output flows only as fast as it is read. */
+ssize_t bg_agent_session_read(struct bg_agent_session *s, int *ret_stream, void *buf, size_t len,
+                              int64_t deadline_ms, struct bg_error *err);
+
+/* Send buf to the command's stdin, blocking while the agent grants no credit. Returns 0;
+ * -EPIPE when stdin was closed or the command has ended; -ECONNRESET when the connection is
+ * lost. */
+int bg_agent_session_write(struct bg_agent_session *s, const void *buf, size_t len,
+                           struct bg_error *err);
+
+/* End the command's stdin (with a PTY: the terminal's EOF character). Idempotent. */
+int bg_agent_session_close_stdin(struct bg_agent_session *s, struct bg_error *err);
+
+/* Resize the PTY (no-op without one, or once the command ended). */
+int bg_agent_session_resize(struct bg_agent_session *s, uint16_t rows, uint16_t cols,
+                            struct bg_error *err);
+
+/* Send signo (1..64) to the command's process group; no-op once it ended. -EINVAL for an
+ * out-of-range signal. */
+int bg_agent_session_signal(struct bg_agent_session *s, int signo, struct bg_error *err);
+
+/* Wait until the command's EXIT: *ret_exit_code is its code (-1 when signalled) and
+ * *ret_signal the signal (0 when it exited). EXIT comes after all output, so read the
+ * output to the end first. Returns 0; -ETIMEDOUT at deadline_ms (<= 0: no deadline);
+ * -ECONNRESET; -EPROTO when the agent ended the session with an error. */
+int bg_agent_session_wait(struct bg_agent_session *s, int64_t deadline_ms, int *ret_exit_code,
+                          int *ret_signal, struct bg_error *err);
+
+/* The command's pid inside the guest (the leader of its process group). */
+pid_t bg_agent_session_pid(const struct bg_agent_session *s);
+
+/* Output bytes received and not yet read; never more than the credit window per stream. */
+size_t bg_agent_session_buffered(struct bg_agent_session *s);
+
+/* Free s (accepts NULL). If the command still runs, sends CLOSE: the agent kills its
+ * process group. */
+void bg_agent_session_free(struct bg_agent_session *s);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* A VM's writable overlay disk: a sparse raw file with ext4, made on the host, grown on request. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "banger/alloc.h"
+#include "banger/log.h"
+#include "vm/vm-internal.h"
+#include "vmm/proc.h"
+
+#define MKFS_TIMEOUT_MS 120000
+#define TOOL_OUT_MAX 1024
+
+/* Run a disk tool; ok_mask has bit N set for each exit status N that counts as success. */
+static int run_tool(const char *const *argv, unsigned ok_mask, struct bg_error *err)
+{
+    char out[TOOL_OUT_MAX];
+    int st = bg_proc_run(argv, MKFS_TIMEOUT_MS, out, sizeof(out), err);
+
+    if (st < 0)
+        return st;
+    if (st < 32 && (ok_mask & (1u << st)))
+        return 0;
+    out[strcspn(out, "\n")] = '\0';
+    return bg_error_set(err, -EIO, "%s failed (exit %d): %s", argv[0], st,
+                        out[0] ? out : "no output");
+}
+
+static int disk_create(const char *path, uint64_t mib, struct bg_error *err)
+{
+    bg_autofree char *tmp = bg_asprintf("%s.new", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int r;
+
+    if (fd < 0)
+        return bg_error_errno(err, "create %s", tmp);
+    if (ftruncate(fd, (off_t)(mib << 20)) < 0) {
+        r = bg_error_errno(err, "size %s to %llu MiB", tmp, (unsigned long long)mib);
+        (void)close(fd);
+        (void)unlink(tmp);
+        return r;
+    }
+    (void)close(fd);
+    /* lazy init: the kernel zeroes inode tables in the guest later; the file stays sparse */
+    const char *argv[] = {
+        "mkfs.ext4",      "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", "-L",
+        "banger-overlay", tmp,  NULL};
+    if ((r = run_tool(argv, 1u, err)) < 0) {
+        (void)unlink(tmp);
+        return r;
+    }
+    /* renamed only once formatted, so a half-made disk is never mistaken for the user's */
+    if (rename(tmp, path) < 0) {
+        r = bg_error_errno(err, "rename %s", tmp);
+        (void)unlink(tmp);
+        return r;
+    }
+    return 0;
+}
+
+static int disk_grow(const char *path, uint64_t mib, struct bg_error *err)
+{
+    char size[32];
+    int r;
+
+    if (truncate(path, (off_t)(mib << 20)) < 0)
+        return bg_error_errno(err, "grow %s to %llu MiB", path, (unsigned long long)mib);
+    /* resize2fs wants a freshly checked filesystem; e2fsck exits 1 when it fixed something */
+    const char *fsck[] = {"e2fsck", "-f", "-y", path, NULL};
+    if ((r = run_tool(fsck, 1u | 2u, err)) < 0)
+        return r;
+    snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
+    const char *resize[] = {"resize2fs", path, size, NULL};
+    return run_tool(resize, 1u, err);
+}
+
+int bg_vm_disk_ensure(const char *path, uint64_t mib, struct bg_error *err)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0) {
+        if (errno != ENOENT)
+            return bg_error_errno(err, "stat %s", path);
+        return disk_create(path, mib, err);
+    }
+    if (!S_ISREG(st.st_mode))
+        return bg_error_set(err, -EINVAL, "%s is not a regular file", path);
+    if ((uint64_t)st.st_size >= (mib << 20))
+        return 0;
+    bg_log_info("grow disk '%s' from %lld to %llu MiB", path, (long long)(st.st_size >> 20),
+                (unsigned long long)mib);
+    return disk_grow(path, mib, err);
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# banger end to end with real VMs: vm run (output, exit codes, --rm), vm exec (stdin, 10 MiB
+# byte-exact both ways), workspace, four runs at once, bangerd killed with SIGKILL and
+# restarted under a running VM, and nothing left behind at the end.
+#
+# Needs: qemu-system-x86_64, and the image from `banger image build` (Debian's
+# linux-image-cloud-amd64 through apt). Exits 77 (skipped) with the reason when missing.
+# BANGER_E2E_CACHE keeps downloaded packages between runs (default ~/.cache/banger-e2e).
+source "$(dirname "$0")/../integration/lib.sh"
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+cand=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null | awk '/Candidate:/ {print $2}')
+[[ -n "$cand" && "$cand" != "(none)" ]] ||
+  skip "the Debian mirror has no linux-image-cloud-amd64 candidate (run apt-get update?)"
+
+cache=${BANGER_E2E_CACHE:-${SUDO_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/banger-e2e}
+mkdir -p "$cache"
+export XDG_CACHE_HOME=$cache
+start_daemon
+# The run dir of every VM lives here; what is left at the end is a leak.
+RUNTIME=$XDG_RUNTIME_DIR/banger
+
+# --- the image ---
+if ! "$BANGER" image build >"$T/build.out" 2>&1; then
+  cat "$T/build.out" >&2
+  fail "banger image build"
+  finish
+  exit 1
+fi
+pass
+
+# --- vm run: output, exit status ---
+run_cli 0 vm run --rm -- echo ok
+expect_eq "$OUT" ok "vm run --rm -- echo ok"
+run_cli 7 vm run --rm -- sh -c 'exit 7'
+run_cli 0 vm run --rm --timings -- true
+expect_contains "$ERR" "timings (ms): create" "--timings"
+api GET /v1/vms
+expect_json '.vms | length' 0 "vm run --rm leaves no VM"
+
+# --- a long-lived VM: exec ---
+run_cli 0 vm create e1 --image default --start
+out=$(echo hi | "$BANGER" vm exec -i e1 -- cat)
+expect_eq "$out" hi "stdin through cat"
+out=$(true | timeout 20 "$BANGER" vm exec -i e1 -- cat; echo "rc=$?")
+expect_eq "$out" "rc=0" "empty stdin ends cat at once"
+run_cli 143 vm exec e1 -- sh -c 'kill -TERM $$'
+run_cli 0 vm exec e1 --env GREETING=hey --cwd /tmp -- sh -c 'echo $GREETING $(pwd)'
+expect_eq "$OUT" "hey /tmp" "env and cwd"
+
+# 10 MiB out of the guest, byte-exact: compare with a checksum computed in the guest.
+run_cli 0 vm exec e1 -- sh -c 'head -c 10485760 /dev/urandom >/tmp/big && sha256sum /tmp/big'
+want=${OUT%% *}
+got=$("$BANGER" vm exec e1 -- cat /tmp/big | sha256sum | cut -d' ' -f1)
+expect_eq "$got" "$want" "10 MiB stdout byte-exact"
+# 10 MiB into the guest.
+head -c 10485760 /dev/urandom >"$T/in"
+want=$(sha256sum <"$T/in" | cut -d' ' -f1)
+got=$("$BANGER" vm exec -i e1 -- sha256sum <"$T/in" | cut -d' ' -f1)
+expect_eq "$got" "$want" "10 MiB stdin byte-exact"
+
+# one-shot exec (no Upgrade) and the exec record
+api POST /v1/vms/e1/exec '{"cmd":["sh","-c","echo out; echo err >&2; exit 3"]}'
+expect_status 200 "one-shot exec"
+expect_json .exit_code 3
+expect_json .stdout out
+id=$(jq -r .id <<<"$BODY")
+api GET "/v1/execs/$id"
+expect_json .state exited
+expect_json .exit_code 3
+
+# --- workspace ---
+repo=$T/repo
+mkdir -p "$repo/src"
+git -C "$repo" init -q
+echo "hello from the host" >"$repo/src/hello.txt"
+git -C "$repo" add -A
+git -C "$repo" -c user.name=t -c user.email=t@t commit -qm one
+echo "changed, not committed" >>"$repo/src/hello.txt"
+run_cli 0 vm workspace e1 "$repo"
+run_cli 0 vm exec e1 -- cat /root/repo/src/hello.txt
+expect_eq "$OUT" "$(cat "$repo/src/hello.txt")" "workspace file read back"
+run_cli 0 vm run --rm "$repo" -- cat src/hello.txt
+expect_eq "$OUT" "$(cat "$repo/src/hello.txt")" "vm run REPO"
+
+# --- four at once ---
+pids=()
+for i in 1 2 3 4; do
+  "$BANGER" vm run --rm -- sh -c "echo run$i" >"$T/par$i" 2>"$T/par$i.err" &
+  pids+=($!)
+done
+for i in 1 2 3 4; do
+  rc=0
+  wait "${pids[$((i - 1))]}" || rc=$?
+  expect_eq "$rc" 0 "parallel run $i exit ($(cat "$T/par$i.err"))"
+  expect_eq "$(cat "$T/par$i")" "run$i" "parallel run $i output"
+done
+
+# --- bangerd dies hard under a running VM ---
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+start_daemon
+run_cli 0 vm exec e1 -- echo alive
+expect_eq "$OUT" alive "exec after bangerd SIGKILL and restart"
+
+# --- Ctrl-C during vm run --rm tears the VM down ---
+"$BANGER" vm run --rm --name ctrlc -- sleep 600 >"$T/ctrlc.out" 2>&1 &
+cpid=$!
+wait_until 300 bash -c "curl -sf --unix-socket '$SOCK' http://b/v1/vms/ctrlc | grep -q '\"running\"'" ||
+  fail "ctrlc VM never ran"
+sleep 1
+kill -INT "$cpid"
+rc=0
+wait "$cpid" || rc=$?
+expect_eq "$rc" 130 "vm run --rm after SIGINT"
+
+# --- nothing left behind ---
+run_cli 0 vm rm --force e1
+api GET /v1/vms
+expect_json '.vms | length' 0 "no VM records left"
+if pgrep -f "qemu-system.*$T" >/dev/null; then fail "qemu processes left: $(pgrep -af "qemu-system.*$T")"; else pass; fi
+# The per-VM directories live under vms/; the directory itself may stay, nothing in it.
+left=$(find "$RUNTIME/vms" -mindepth 1 2>/dev/null | head -5)
+expect_eq "$left" "" "runtime files left"
+left=$(find "$XDG_STATE_HOME/banger/vms" -mindepth 1 2>/dev/null | head -5)
+expect_eq "$left" "" "overlays left"
+
+finish
