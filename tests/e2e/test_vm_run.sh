@@ -89,6 +89,15 @@ expect_eq "$OUT" "$(cat "$repo/src/hello.txt")" "workspace file read back"
 run_cli 0 vm run --rm "$repo" -- cat src/hello.txt
 expect_eq "$OUT" "$(cat "$repo/src/hello.txt")" "vm run REPO"
 
+# a full clone with history, REF checked out on a new branch
+git -C "$repo" tag v1
+git -C "$repo" -c user.name=t -c user.email=t@t commit -qam two
+run_cli 0 vm exec e1 -- rm -rf /root/repo
+run_cli 0 vm workspace e1 "$repo" --mode clone --from v1 --branch feature
+run_cli 0 vm exec e1 -- cat /root/repo/.git/HEAD /root/repo/src/hello.txt
+expect_eq "$OUT" "ref: refs/heads/feature
+hello from the host" "clone --from v1 --branch feature"
+
 # --- four at once ---
 pids=()
 for i in 1 2 3 4; do
@@ -115,7 +124,8 @@ expect_eq "$OUT" alive "exec after bangerd SIGKILL and restart"
 cpid=$!
 wait_until 300 bash -c "curl -sf --unix-socket '$SOCK' http://b/v1/vms/ctrlc | grep -q '\"running\"'" ||
   fail "ctrlc VM never ran"
-sleep 1
+sleeping() { "$BANGER" vm exec ctrlc -- sh -c 'ps | grep -q "[s]leep 600"' 2>/dev/null; }
+wait_until 60 sleeping || fail "the command never started in ctrlc"
 kill -INT "$cpid"
 rc=0
 wait "$cpid" || rc=$?
