@@ -16,6 +16,7 @@
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "net.h"
 
 #define MODULES_ORDER "/lib/banger/modules.order"
 #define MODULES_ORDER_MAX (64 * 1024)
@@ -25,10 +26,9 @@
 
 /* What the kernel command line asks of the agent. */
 struct boot_args {
-    char root[64];     /* banger.root=: read-only root filesystem device, "" for none */
-    char overlay[64];  /* banger.overlay=: the writable ext4 overlay device */
-    char work[64];     /* banger.work=: the work disk, "" for none */
-    char hostname[64]; /* banger.hostname= */
+    char root[64];    /* banger.root=: read-only root filesystem device, "" for none */
+    char overlay[64]; /* banger.overlay=: the writable ext4 overlay device */
+    char work[64];    /* banger.work=: the work disk, "" for none */
 };
 
 static int mount_one(const char *src, const char *dst, const char *type, unsigned long flags,
@@ -106,19 +106,16 @@ static void copy_arg(const char *word, const char *key, char *dst, size_t size)
         snprintf(dst, size, "%s", word + n + 1);
 }
 
-static void parse_cmdline(struct boot_args *a)
+static void parse_cmdline(const char *text, struct boot_args *a)
 {
-    bg_autofree char *cmdline = read_text("/proc/cmdline", CMDLINE_MAX);
+    bg_autofree char *cmdline = bg_strdup(text);
     char *save = NULL;
 
     memset(a, 0, sizeof(*a));
-    if (!cmdline)
-        return;
     for (char *w = strtok_r(cmdline, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
         copy_arg(w, "banger.root", a->root, sizeof(a->root));
         copy_arg(w, "banger.overlay", a->overlay, sizeof(a->overlay));
         copy_arg(w, "banger.work", a->work, sizeof(a->work));
-        copy_arg(w, "banger.hostname", a->hostname, sizeof(a->hostname));
     }
 }
 
@@ -181,6 +178,21 @@ static void mount_work(const char *dev)
         bg_log_error("mount work disk: %s", err.msg);
 }
 
+/* The network is a convenience, not a reason to power off: a bad banger.ip= or a missing
+ * interface is logged, and the host can still reach the agent. */
+static void setup_net(const char *cmdline)
+{
+    struct bg_net_config net = {0};
+    struct bg_error err;
+
+    if (bg_net_config_parse(cmdline, &net, &err) < 0) {
+        bg_log_error("set up network: %s; only lo is configured", err.msg);
+        memset(&net, 0, sizeof(net));
+    }
+    if (bg_net_setup(&net, &err) < 0)
+        bg_log_error("set up network: %s", err.msg);
+}
+
 int bg_init_boot(struct bg_error *err)
 {
     struct boot_args a;
@@ -189,15 +201,18 @@ int bg_init_boot(struct bg_error *err)
     if ((r = mount_basics(err)) < 0)
         return r;
     load_modules();
-    parse_cmdline(&a);
-    if (a.hostname[0] && sethostname(a.hostname, strlen(a.hostname)) < 0)
-        bg_log_warn("set hostname '%s': %s", a.hostname, strerror(errno));
+    bg_autofree char *cmdline = read_text("/proc/cmdline", CMDLINE_MAX);
+    if (!cmdline)
+        cmdline = bg_strdup(""); /* /proc is mounted: this is only a kernel without it */
+    parse_cmdline(cmdline, &a);
     if (a.root[0]) {
         if ((r = mount_overlay(&a, err)) < 0 || (r = switch_root(err)) < 0)
             return bg_error_prefix(err, "set up root %s", a.root);
     }
     if (a.work[0])
         mount_work(a.work);
+    /* after the root switch: resolv.conf belongs in the root that sessions see */
+    setup_net(cmdline);
     return 0;
 }
 

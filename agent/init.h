@@ -8,12 +8,14 @@
 
 /* Boot the guest as /init: mount proc, sys, dev (devtmpfs, with devpts and shm), run and
  * tmp; load every module listed in /lib/banger/modules.order (finit_module; already loaded
- * is fine); set the hostname from banger.hostname=; when the kernel command line has
+ * is fine); when the kernel command line has
  * banger.root=DEV, mount DEV read-only at /mnt/lower, the ext4 banger.overlay=DEV at /mnt/rw,
  * overlayfs of both at /mnt/root, move the mounts above into it and make it the root
  * (mount --move + chroot, so this process keeps running); mount banger.work=DEV at
- * /root/repo. Returns 0, or <0 with err when the root could not be set up (the caller
- * powers off: the console says why). A missing module or work disk is only logged. */
+ * /root/repo; then set up the network, hostname and resolv.conf (net.h) from banger.ip=,
+ * banger.gw=, banger.dns= and banger.hostname=. Returns 0, or <0 with err when the root could
+ * not be set up (the caller powers off: the console says why). A missing module or work disk
+ * and any network problem are only logged. */
 int bg_init_boot(struct bg_error *err);
 
 /* Kill every other process, sync, unmount the work disk, and power off (or reboot).

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "output.h"
 #include "progress.h"
+#include "request.h"
 #include "table.h"
 
 #define WAIT_POLL "?wait=1" /* one second per poll keeps the progress line moving */
@@ -44,7 +45,8 @@ static char *join_vmms(const json_t *image, char buf[BG_CLI_TEXT_MAX])
     return buf[0] ? buf : strcpy(buf, "-");
 }
 
-static void print_image_table(const json_t *images)
+/* The table of GET /v1/images. */
+static void print_image_table(const json_t *answer)
 {
     static const char *const head[] = {"NAME",   "STATE",  "ARCH", "VMMS",
                                        "KERNEL", "ROOTFS", "SIZE", "CREATED"};
@@ -53,7 +55,7 @@ static void print_image_table(const json_t *images)
     size_t i;
     json_t *img;
 
-    json_array_foreach (images, i, img) {
+    json_array_foreach (json_object_get(answer, "images"), i, img) {
         char vmms[BG_CLI_TEXT_MAX], size[BG_CLI_TEXT_MAX], age[BG_CLI_TEXT_MAX];
         const char *row[] = {
             bg_cli_json_str(img, "name"),
@@ -71,16 +73,7 @@ static void print_image_table(const json_t *images)
 
 static int image_ls(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
-    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
-    int r = bg_cli_http_call(socket, "GET", "/v1/images", NULL, &j, err);
-
-    if (r < 0)
-        return r;
-    if (a->json)
-        bg_cli_output_json(stdout, j);
-    else
-        print_image_table(json_object_get(j, "images"));
-    return 0;
+    return bg_cli_request_print(socket, "GET", "/v1/images", NULL, a->json, print_image_table, err);
 }
 
 /* "kernel:  /path/vmlinux (21.4 MiB, sha256 0123456789ab)" or "-". */
@@ -102,10 +95,7 @@ static void print_file_field(const char *key, const json_t *file)
 
 static void print_image(const json_t *img)
 {
-    char vmms[BG_CLI_TEXT_MAX], age[BG_CLI_TEXT_MAX];
-    const char *created = json_string_value(json_object_get(img, "created_at"));
-    bg_autofree char *when = bg_asprintf("%s (%s)", created ? created : "-",
-                                         bg_cli_output_age(created, time(NULL), age));
+    char vmms[BG_CLI_TEXT_MAX];
 
     bg_cli_output_field(stdout, "name", bg_cli_json_str(img, "name"));
     bg_cli_output_field(stdout, "state", bg_cli_json_str(img, "state"));
@@ -117,36 +107,21 @@ static void print_image(const json_t *img)
     bg_cli_output_field(stdout, "source", bg_cli_json_str(img, "source"));
     if (json_is_string(json_object_get(img, "error")))
         bg_cli_output_field(stdout, "error", bg_cli_json_str(img, "error"));
-    bg_cli_output_field(stdout, "created", when);
+    bg_cli_output_created(stdout, img);
 }
 
 static int image_show(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
-    bg_autofree char *name = bg_cli_http_escape(a->name);
-    bg_autofree char *path = bg_asprintf("/v1/images/%s", name);
-    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
-    int r = bg_cli_http_call(socket, "GET", path, NULL, &j, err);
+    bg_autofree char *path = bg_cli_request_path("/v1/images", a->name);
 
-    if (r < 0)
-        return r;
-    if (a->json)
-        bg_cli_output_json(stdout, j);
-    else
-        print_image(j);
-    return 0;
+    return bg_cli_request_print(socket, "GET", path, NULL, a->json, print_image, err);
 }
 
 static int image_rm(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
-    bg_autofree char *name = bg_cli_http_escape(a->name);
-    bg_autofree char *path = bg_asprintf("/v1/images/%s", name);
-    int r = bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
+    bg_autofree char *path = bg_cli_request_path("/v1/images", a->name);
 
-    if (r < 0)
-        return r;
-    if (!a->json)
-        printf("deleted image '%s'\n", a->name);
-    return 0;
+    return bg_cli_request_delete(socket, path, a->json, "image", a->name, err);
 }
 
 /* Set body[key] to path made absolute; relative paths resolve against the working directory. */
@@ -229,6 +204,26 @@ static int op_outcome(const json_t *op, const char *verb, const char *name, stru
                         state);
 }
 
+/* After POST of an import or build answered with op: with --no-wait print the operation,
+ * else wait for it and show the image. verb: "import", "build"; ing: "importing", ... */
+static int follow_operation(const char *socket, const struct bg_cli_args *a, json_t **op,
+                            const char *verb, const char *ing, struct bg_error *err)
+{
+    int r;
+
+    if (a->given & BG_CLI_FLAG_NO_WAIT) {
+        if (a->json)
+            bg_cli_output_json(stdout, *op);
+        else
+            printf("%s image '%s' (operation %s)\n", ing, a->name, bg_cli_json_str(*op, "id"));
+        return 0;
+    }
+    r = wait_operation(socket, ing, a->name, op, err);
+    if (r >= 0)
+        r = op_outcome(*op, verb, a->name, err);
+    return r < 0 ? r : image_show(socket, a, err);
+}
+
 static int image_import(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
     bg_auto(bg_cli_json_decrefp) json_t *body = json_pack("{s:s}", "name", a->name);
@@ -242,17 +237,7 @@ static int image_import(const char *socket, const struct bg_cli_args *a, struct 
     r = bg_cli_http_call(socket, "POST", "/v1/images", body, &op, err);
     if (r < 0)
         return r;
-    if (a->given & BG_CLI_FLAG_NO_WAIT) {
-        if (a->json)
-            bg_cli_output_json(stdout, op);
-        else
-            printf("importing image '%s' (operation %s)\n", a->name, bg_cli_json_str(op, "id"));
-        return 0;
-    }
-    r = wait_operation(socket, "importing", a->name, &op, err);
-    if (r >= 0)
-        r = op_outcome(op, "import", a->name, err);
-    return r < 0 ? r : image_show(socket, a, err);
+    return follow_operation(socket, a, &op, "import", "importing", err);
 }
 
 static int image_build(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
@@ -268,17 +253,7 @@ static int image_build(const char *socket, const struct bg_cli_args *a, struct b
     r = bg_cli_http_call(socket, "POST", "/v1/images/build", body, &op, err);
     if (r < 0)
         return r;
-    if (a->given & BG_CLI_FLAG_NO_WAIT) {
-        if (a->json)
-            bg_cli_output_json(stdout, op);
-        else
-            printf("building image '%s' (operation %s)\n", shown.name, bg_cli_json_str(op, "id"));
-        return 0;
-    }
-    r = wait_operation(socket, "building", shown.name, &op, err);
-    if (r >= 0)
-        r = op_outcome(op, "build", shown.name, err);
-    return r < 0 ? r : image_show(socket, &shown, err);
+    return follow_operation(socket, &shown, &op, "build", "building", err);
 }
 
 int bg_cli_image_run(const char *socket, const struct bg_cli_args *a, struct bg_error *err)

@@ -10,13 +10,12 @@
 #include "banger/timefmt.h"
 #include "http.h"
 #include "output.h"
+#include "request.h"
 #include "table.h"
 
 static char *vm_path(const char *name)
 {
-    bg_autofree char *esc = bg_cli_http_escape(name);
-
-    return bg_asprintf("/v1/vms/%s", esc);
+    return bg_cli_request_path("/v1/vms", name);
 }
 
 static char *mib(const json_t *vm, const char *key, char buf[BG_CLI_TEXT_MAX])
@@ -25,7 +24,8 @@ static char *mib(const json_t *vm, const char *key, char buf[BG_CLI_TEXT_MAX])
     return buf;
 }
 
-static void print_vm_table(const json_t *vms)
+/* The table of GET /v1/vms. */
+static void print_vm_table(const json_t *answer)
 {
     static const char *const head[] = {"NAME",   "IMAGE", "STATE", "VCPUS",
                                        "MEMORY", "DISK",  "NAT",   "CREATED"};
@@ -34,7 +34,7 @@ static void print_vm_table(const json_t *vms)
     size_t i;
     json_t *vm;
 
-    json_array_foreach (vms, i, vm) {
+    json_array_foreach (json_object_get(answer, "vms"), i, vm) {
         char vcpus[BG_CLI_TEXT_MAX], mem[BG_CLI_TEXT_MAX], disk[BG_CLI_TEXT_MAX];
         char age[BG_CLI_TEXT_MAX];
         snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)bg_cli_json_u64(vm, "vcpus"));
@@ -54,26 +54,15 @@ static void print_vm_table(const json_t *vms)
 
 static int vm_ls(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
-    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
     bg_autofree char *state = a->state ? bg_cli_http_escape(a->state) : NULL;
     bg_autofree char *path = state ? bg_asprintf("/v1/vms?state=%s", state) : bg_strdup("/v1/vms");
-    int r = bg_cli_http_call(socket, "GET", path, NULL, &j, err);
 
-    if (r < 0)
-        return r;
-    if (a->json)
-        bg_cli_output_json(stdout, j);
-    else
-        print_vm_table(json_object_get(j, "vms"));
-    return 0;
+    return bg_cli_request_print(socket, "GET", path, NULL, a->json, print_vm_table, err);
 }
 
 static void print_vm(const json_t *vm)
 {
-    char buf[BG_CLI_TEXT_MAX], age[BG_CLI_TEXT_MAX];
-    const char *created = json_string_value(json_object_get(vm, "created_at"));
-    bg_autofree char *when = bg_asprintf("%s (%s)", created ? created : "-",
-                                         bg_cli_output_age(created, time(NULL), age));
+    char buf[BG_CLI_TEXT_MAX];
 
     bg_cli_output_field(stdout, "name", bg_cli_json_str(vm, "name"));
     bg_cli_output_field(stdout, "image", bg_cli_json_str(vm, "image"));
@@ -87,23 +76,15 @@ static void print_vm(const json_t *vm)
     bg_cli_output_field(stdout, "started", bg_cli_json_str(vm, "started_at"));
     if (json_is_string(json_object_get(vm, "error")))
         bg_cli_output_field(stdout, "error", bg_cli_json_str(vm, "error"));
-    bg_cli_output_field(stdout, "created", when);
+    bg_cli_output_created(stdout, vm);
     bg_cli_output_field(stdout, "updated", bg_cli_json_str(vm, "updated_at"));
 }
 
 static int vm_show(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
     bg_autofree char *path = vm_path(a->name);
-    bg_auto(bg_cli_json_decrefp) json_t *j = NULL;
-    int r = bg_cli_http_call(socket, "GET", path, NULL, &j, err);
 
-    if (r < 0)
-        return r;
-    if (a->json)
-        bg_cli_output_json(stdout, j);
-    else
-        print_vm(j);
-    return 0;
+    return bg_cli_request_print(socket, "GET", path, NULL, a->json, print_vm, err);
 }
 
 /* The members of a VM body that flags set: vcpus, memory_mib, disk_mib, nat. */
@@ -193,13 +174,18 @@ static int vm_rm(const char *socket, const struct bg_cli_args *a, struct bg_erro
     bg_autofree char *base = vm_path(a->name);
     bg_autofree char *path =
         a->given & BG_CLI_FLAG_FORCE ? bg_asprintf("%s?force=true", base) : bg_strdup(base);
-    int r = bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
 
-    if (r < 0)
-        return r;
-    if (!a->json)
-        printf("deleted vm '%s'\n", a->name);
-    return 0;
+    return bg_cli_request_delete(socket, path, a->json, "vm", a->name, err);
+}
+
+static void print_started(const json_t *vm)
+{
+    printf("started vm '%s'\n", bg_cli_json_str(vm, "name"));
+}
+
+static void print_state(const json_t *vm)
+{
+    printf("vm '%s' is %s\n", bg_cli_json_str(vm, "name"), bg_cli_json_str(vm, "state"));
 }
 
 static int vm_start(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
@@ -214,10 +200,7 @@ static int vm_start(const char *socket, const struct bg_cli_args *a, struct bg_e
     end_progress(r, vm);
     if (r < 0)
         return r;
-    if (a->json)
-        bg_cli_output_json(stdout, vm);
-    else
-        printf("started vm '%s'\n", bg_cli_json_str(vm, "name"));
+    bg_cli_request_output(a->json, vm, print_started);
     return 0;
 }
 
@@ -228,16 +211,8 @@ static int vm_stop(const char *socket, const struct bg_cli_args *a, struct bg_er
         a->given & BG_CLI_FLAG_TIMEOUT
             ? bg_asprintf("%s/stop?timeout=%llu", base, (unsigned long long)a->timeout_s)
             : bg_asprintf("%s/stop", base);
-    bg_auto(bg_cli_json_decrefp) json_t *vm = NULL;
-    int r = bg_cli_http_call(socket, "POST", path, NULL, &vm, err);
 
-    if (r < 0)
-        return r;
-    if (a->json)
-        bg_cli_output_json(stdout, vm);
-    else
-        printf("vm '%s' is %s\n", bg_cli_json_str(vm, "name"), bg_cli_json_str(vm, "state"));
-    return 0;
+    return bg_cli_request_print(socket, "POST", path, NULL, a->json, print_state, err);
 }
 
 static int print_line(const char *line, size_t len, void *userdata)

@@ -85,6 +85,15 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reason,
+                            struct bg_error *err)
+{
+    return bg_error_set(err, os_errno ? -(int)os_errno : -ECONNREFUSED,
+                        "cannot reach bangerd at %s (%s); start it with 'bangerd' or set "
+                        "--socket/BANGER_SOCKET",
+                        socket, reason);
+}
+
 /* Turn a failed curl_easy_perform into one line that says what to do. */
 static int transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
                            struct bg_error *err)
@@ -96,10 +105,7 @@ static int transport_error(CURL *c, CURLcode rc, const char *socket, const char 
     if (os_errno > 0)
         reason = strerror((int)os_errno);
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
-        return bg_error_set(err, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED,
-                            "cannot reach bangerd at %s (%s); start it with 'bangerd' or set "
-                            "--socket/BANGER_SOCKET",
-                            socket, reason);
+        return bg_cli_http_unreachable(socket, os_errno > 0 ? os_errno : 0, reason, err);
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return bg_error_set(err, -ETIMEDOUT, "bangerd at %s did not answer in time", socket);
     return bg_error_set(err, -EIO, "request to bangerd at %s failed (%s)", socket, reason);
@@ -192,7 +198,7 @@ int bg_cli_http_request(const char *socket, const char *method, const char *path
     return 0;
 }
 
-static int status_errno(long status)
+int bg_cli_http_status_errno(long status)
 {
     switch (status) {
     case 400:
@@ -218,8 +224,9 @@ static int problem_error(long status, json_t *j, struct bg_error *err)
     if (!msg || !*msg)
         msg = json_string_value(json_object_get(j, "title"));
     if (!msg || !*msg)
-        return bg_error_set(err, status_errno(status), "bangerd answered HTTP %ld", status);
-    return bg_error_set(err, status_errno(status), "%s", msg);
+        return bg_error_set(err, bg_cli_http_status_errno(status), "bangerd answered HTTP %ld",
+                            status);
+    return bg_error_set(err, bg_cli_http_status_errno(status), "%s", msg);
 }
 
 int bg_cli_http_call(const char *socket, const char *method, const char *path, json_t *body,

@@ -35,5 +35,13 @@ int bg_cli_http_call(const char *socket, const char *method, const char *path, j
 int bg_cli_http_stream(const char *socket, const char *path, bg_cli_http_line_fn fn, void *userdata,
                        struct bg_error *err);
 
+/* The negative errno for an HTTP error status, as bg_cli_http_call maps it. */
+int bg_cli_http_status_errno(long status);
+
+/* Set err to "cannot reach bangerd at socket (reason); ..." with -os_errno (-ECONNREFUSED when
+ * os_errno is 0) and return that code. */
+int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reason,
+                            struct bg_error *err);
+
 /* s percent-encoded for use as one path segment or query value; caller frees. */
 char *bg_cli_http_escape(const char *s);

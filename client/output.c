@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banger/alloc.h"
+
 void bg_cli_output_json(FILE *f, const json_t *j)
 {
     (void)json_dumpf(j, f, JSON_INDENT(2));
@@ -75,6 +77,16 @@ void bg_cli_output_field(FILE *f, const char *key, const char *value)
 
     snprintf(label, sizeof(label), "%s:", key);
     fprintf(f, "%-13s %s\n", label, value);
+}
+
+void bg_cli_output_created(FILE *f, const json_t *o)
+{
+    char age[BG_CLI_TEXT_MAX];
+    const char *created = json_string_value(json_object_get(o, "created_at"));
+    bg_autofree char *when = bg_asprintf("%s (%s)", created ? created : "-",
+                                         bg_cli_output_age(created, time(NULL), age));
+
+    bg_cli_output_field(f, "created", when);
 }
 
 void bg_cli_json_decrefp(json_t **j)

@@ -31,5 +31,8 @@ const char *bg_cli_json_onoff(const json_t *o, const char *key);
 /* One "key:  value" line of a show command, the key padded to a fixed column. */
 void bg_cli_output_field(FILE *f, const char *key, const char *value);
 
+/* The "created:  <created_at> (<age>)" line of a show command for object o. */
+void bg_cli_output_created(FILE *f, const json_t *o);
+
 /* Cleanup for bg_auto: json_decref(*j). */
 void bg_cli_json_decrefp(json_t **j);

@@ -15,10 +15,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "banger/agentio.h"
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
 #include "banger/parse.h"
+#include "http.h"
 
 #define HEAD_MAX 16384
 #define BODY_MAX (1u << 20)
@@ -42,22 +44,6 @@ void bg_cli_stream_free(struct bg_cli_stream *s)
     free(s);
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
@@ -72,22 +58,6 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
-}
-
-static int status_errno(long status)
-{
-    switch (status) {
-    case 400:
-        return -EINVAL;
-    case 404:
-        return -ENOENT;
-    case 409:
-        return -EEXIST;
-    case 503:
-        return -EAGAIN;
-    default:
-        return -EIO;
-    }
 }
 
 /* Connect to the unix socket with curl (its error messages and socket handling), then take
@@ -110,10 +80,8 @@ static int connect_raw(struct bg_cli_stream *s, const char *socket, struct bg_er
     if (rc != CURLE_OK) {
         long os_errno = 0;
         (void)curl_easy_getinfo(s->curl, CURLINFO_OS_ERRNO, &os_errno);
-        return bg_error_set(err, os_errno ? -(int)os_errno : -ECONNREFUSED,
-                            "cannot reach bangerd at %s (%s); start it with 'bangerd' or set "
-                            "--socket/BANGER_SOCKET",
-                            socket, os_errno ? strerror((int)os_errno) : errbuf);
+        return bg_cli_http_unreachable(socket, os_errno,
+                                       os_errno ? strerror((int)os_errno) : errbuf, err);
     }
     if (curl_easy_getinfo(s->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
         return bg_error_set(err, -EIO, "cannot get the connection to bangerd");
@@ -163,7 +131,8 @@ static int refusal(struct bg_cli_stream *s, long status, size_t head_len, struct
         snprintf(num, sizeof(num), "%.*s", (int)(n < sizeof(num) ? n : sizeof(num) - 1), cl);
     }
     if (bg_parse_u64(num, 0, BODY_MAX, &len, NULL) < 0)
-        return bg_error_set(err, status_errno(status), "bangerd answered HTTP %ld", status);
+        return bg_error_set(err, bg_cli_http_status_errno(status), "bangerd answered HTTP %ld",
+                            status);
     bg_autofree char *body = bg_malloc(len + 1);
     size_t have = s->in_len - head_len < len ? s->in_len - head_len : len;
     memcpy(body, s->in + head_len, have);
@@ -175,8 +144,9 @@ static int refusal(struct bg_cli_stream *s, long status, size_t head_len, struct
     }
     json_t *j = json_loadb(body, have, 0, NULL);
     const char *detail = json_string_value(json_object_get(j, "detail"));
-    int r = detail ? bg_error_set(err, status_errno(status), "%s", detail)
-                   : bg_error_set(err, status_errno(status), "bangerd answered HTTP %ld", status);
+    int r = detail ? bg_error_set(err, bg_cli_http_status_errno(status), "%s", detail)
+                   : bg_error_set(err, bg_cli_http_status_errno(status),
+                                  "bangerd answered HTTP %ld", status);
     json_decref(j);
     return r;
 }
@@ -211,7 +181,7 @@ int bg_cli_stream_open(const char *socket, const char *path, json_t *body,
                     "Content-Type: application/json\r\nAccept: application/problem+json\r\n"
                     "Content-Length: %zu\r\n\r\n%s",
                     path, BG_EXEC_UPGRADE_PROTOCOL, strlen(payload), payload);
-    if (send_all(s->fd, req, strlen(req)) < 0) {
+    if (bg_agentio_send_all(s->fd, req, strlen(req)) < 0) {
         r = bg_error_errno(err, "send the request to bangerd");
         goto fail;
     }
@@ -264,15 +234,7 @@ static void on_signal(int signo)
 static int send_frame(struct bg_cli_stream *s, uint8_t type, uint8_t flags, const void *p,
                       size_t len)
 {
-    struct bg_agent_header h = {
-        .type = type, .flags = flags, .channel = CHANNEL, .length = (uint32_t)len};
-    uint8_t hdr[BG_AGENT_HEADER_SIZE];
-    int r;
-
-    bg_agent_header_encode(&h, hdr);
-    if ((r = send_all(s->fd, hdr, sizeof(hdr))) < 0)
-        return r;
-    return len ? send_all(s->fd, p, len) : 0;
+    return bg_agentio_send_frame(s->fd, type, flags, CHANNEL, p, len);
 }
 
 static int send_u32(struct bg_cli_stream *s, uint8_t type, uint8_t flags, uint32_t v)

@@ -81,6 +81,7 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
                            0},
     [BG_CONFIG_KEY_ACCEL] = {"accel", "BANGERD_ACCEL", KIND_CHOICE,
                              offsetof(struct bg_config, accel), 0, 0, 0},
+    PATH_KEY(BG_CONFIG_KEY_FIRECRACKER_PATH, firecracker_path, "BANGERD_FIRECRACKER_PATH"),
 };
 
 #define NO_KEY (-1)

@@ -45,6 +45,7 @@ enum bg_config_key {
     BG_CONFIG_KEY_VM_DEFAULT_DISK_MIB,
     BG_CONFIG_KEY_VMM,
     BG_CONFIG_KEY_ACCEL,
+    BG_CONFIG_KEY_FIRECRACKER_PATH,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -75,6 +76,8 @@ struct bg_config {
     uint64_t vm_default_disk_mib;      /* overlay size of a VM, 512..1048576, default 8192 */
     char vmm[16];                      /* "auto" (default), "qemu" or "firecracker" */
     char accel[16];                    /* QEMU: "auto" (default: KVM when usable), "kvm", "tcg" */
+    char *firecracker_path;            /* the firecracker binary; NULL (default): "firecracker"
+                                        * found in PATH */
     char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
                                         * or "flag:--name"; owned */
 };

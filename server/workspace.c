@@ -6,10 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,11 +17,10 @@
 #include "banger/jsonutil.h"
 #include "banger/timefmt.h"
 #include "banger/validate.h"
+#include "host/spawn.h"
 
 #define CAPTURE_MAX (256u << 20) /* largest git output read (ls-files of a huge tree) */
 #define GIT_ERR_MAX 400
-
-extern char **environ;
 
 /* ---- request ---- */
 
@@ -133,7 +129,9 @@ void bg_workspace_request_done(struct bg_workspace_request *r)
 struct captured {
     char *out; /* stdout, NUL-terminated, owned */
     size_t out_len;
+    size_t out_cap;        /* bytes allocated for out */
     char err[GIT_ERR_MAX]; /* first line of stderr, for messages */
+    size_t err_len;        /* bytes of stderr kept in err while it runs */
     int status;            /* exit code, or 128+signal */
 };
 
@@ -142,108 +140,54 @@ static void captured_done(struct captured *c)
     free(c->out);
 }
 
-static int spawn_piped(const char *const argv[], int out_w, int err_w, pid_t *ret,
-                       struct bg_error *err)
+/* stdout is kept whole, up to CAPTURE_MAX. */
+static int capture_out(void *userdata, const char *buf, size_t len, struct bg_error *err)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, defaults;
-    int r;
+    struct captured *c = userdata;
 
-    /* bangerd blocks SIGTERM/SIGINT in every thread and ignores SIGPIPE; git must get
-     * neither, or it could not be stopped and would ignore a closed pipe. */
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-    /* posix_spawn takes char *const[] for historical reasons; it does not write to it. */
-    r = posix_spawnp(ret, argv[0], &fa, &attr, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (r != 0)
-        return bg_error_set(err, -r, "cannot run %s: %s", argv[0], strerror(r));
-    return 0;
-}
-
-/* Read both pipes until they close; stdout is kept (up to CAPTURE_MAX), stderr's start. */
-static int read_pipes(int out_r, int err_r, struct captured *c, struct bg_error *err)
-{
-    struct pollfd p[2] = {{.fd = out_r, .events = POLLIN}, {.fd = err_r, .events = POLLIN}};
-    size_t cap = 0, elen = 0;
-    char chunk[16384];
-
-    while (p[0].fd >= 0 || p[1].fd >= 0) {
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return bg_error_errno(err, "poll");
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !p[i].revents)
-                continue;
-            ssize_t n = read(p[i].fd, chunk, sizeof(chunk));
-            if (n <= 0) {
-                p[i].fd = -1;
-                continue;
-            }
-            if (i == 1) {
-                size_t room = sizeof(c->err) - 1 - elen;
-                size_t k = (size_t)n < room ? (size_t)n : room;
-                memcpy(c->err + elen, chunk, k);
-                elen += k;
-                c->err[elen] = '\0';
-                continue;
-            }
-            if (c->out_len + (size_t)n > CAPTURE_MAX)
-                return bg_error_set(err, -EFBIG, "git printed more than %u MiB", CAPTURE_MAX >> 20);
-            if (c->out_len + (size_t)n + 1 > cap) {
-                cap = (c->out_len + (size_t)n + 1) * 2;
-                c->out = bg_realloc(c->out, cap);
-            }
-            memcpy(c->out + c->out_len, chunk, (size_t)n);
-            c->out_len += (size_t)n;
-            c->out[c->out_len] = '\0';
-        }
+    if (c->out_len + len > CAPTURE_MAX)
+        return bg_error_set(err, -EFBIG, "git printed more than %u MiB", CAPTURE_MAX >> 20);
+    if (c->out_len + len + 1 > c->out_cap) {
+        c->out_cap = (c->out_len + len + 1) * 2;
+        c->out = bg_realloc(c->out, c->out_cap);
     }
-    c->err[strcspn(c->err, "\n")] = '\0';
+    memcpy(c->out + c->out_len, buf, len);
+    c->out_len += len;
+    c->out[c->out_len] = '\0';
     return 0;
 }
 
-/* Run argv (no shell, stdin /dev/null) to its end and capture its output. A program that
- * ran and failed is not an error here: see c->status. */
+/* stderr's start is kept, for its first line. */
+static int capture_err(void *userdata, const char *buf, size_t len, struct bg_error *err)
+{
+    struct captured *c = userdata;
+    size_t room = sizeof(c->err) - 1 - c->err_len;
+    size_t k = len < room ? len : room;
+
+    (void)err;
+    memcpy(c->err + c->err_len, buf, k);
+    c->err_len += k;
+    c->err[c->err_len] = '\0';
+    return 0;
+}
+
+/* Run argv (no shell, stdin /dev/null, bangerd's environment) to its end and capture its
+ * output. A program that ran and failed is not an error here: see c->status. */
 static int run_capture(const char *const argv[], struct captured *c, struct bg_error *err)
 {
-    int out[2], errp[2], wst;
-    pid_t pid;
-    int r;
+    struct bg_spawn_opts o = {
+        .argv = argv, .out_fd = -1, .on_out = capture_out, .on_err = capture_err, .userdata = c};
+    int wst, r;
 
     *c = (struct captured){.out = bg_strdup("")};
-    if (pipe2(out, O_CLOEXEC) < 0)
-        return bg_error_errno(err, "pipe");
-    if (pipe2(errp, O_CLOEXEC) < 0) {
-        r = bg_error_errno(err, "pipe");
-        (void)close(out[0]);
-        (void)close(out[1]);
+    r = bg_spawn_run(&o, &wst, err);
+    if (r < 0) {
+        captured_done(c);
         return r;
     }
-    r = spawn_piped(argv, out[1], errp[1], &pid, err);
-    (void)close(out[1]);
-    (void)close(errp[1]);
-    if (r == 0) {
-        r = read_pipes(out[0], errp[0], c, err);
-        while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-            ;
-        c->status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
-    }
-    (void)close(out[0]);
-    (void)close(errp[0]);
-    if (r < 0)
-        captured_done(c);
-    return r;
+    c->err[strcspn(c->err, "\n")] = '\0';
+    c->status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+    return 0;
 }
 
 int bg_workspace_toplevel(const char *path, char **ret, struct bg_error *err)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "banger/agentio.h"
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/log.h"
@@ -88,22 +89,6 @@ void bg_exec_stream_free(void *stream)
 
 /* ---- the client socket ---- */
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -EPIPE;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void mark_gone(struct bg_exec_stream *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -124,20 +109,16 @@ static bool client_gone(struct bg_exec_stream *s)
 static int send_frame(struct bg_exec_stream *s, uint8_t type, uint8_t flags, const void *payload,
                       size_t len)
 {
-    struct bg_agent_header h = {
-        .type = type, .flags = flags, .channel = BG_EXEC_STREAM_CHANNEL, .length = (uint32_t)len};
-    uint8_t hdr[BG_AGENT_HEADER_SIZE];
     int r;
 
-    bg_agent_header_encode(&h, hdr);
     pthread_mutex_lock(&s->wlock);
-    r = send_all(s->fd, hdr, sizeof(hdr));
-    if (r == 0 && len)
-        r = send_all(s->fd, payload, len);
+    r = bg_agentio_send_frame(s->fd, type, flags, BG_EXEC_STREAM_CHANNEL, payload, len);
     pthread_mutex_unlock(&s->wlock);
-    if (r < 0)
+    if (r < 0) {
         mark_gone(s);
-    return r;
+        return -EPIPE; /* whatever broke, the client is gone */
+    }
+    return 0;
 }
 
 static int send_json(struct bg_exec_stream *s, uint8_t type, json_t *j)

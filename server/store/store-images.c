@@ -83,18 +83,12 @@ static int get_locked(struct bg_store *s, const char *name, struct bg_image *ret
                       struct bg_error *err)
 {
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
-    int r, rc;
+    int r = bg_store_select_key(s, "SELECT " IMAGE_COLUMNS " FROM images WHERE name = ?", name,
+                                "get image", &stmt, err);
 
-    r = bg_store_prepare(s, "SELECT " IMAGE_COLUMNS " FROM images WHERE name = ?", &stmt, err);
-    if (r < 0)
-        return r;
-    (void)bg_store_bind_text(stmt, 1, name);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
+    if (r == 0)
         return bg_error_set(err, -ENOENT, "image '%s' not found", name);
-    if (rc != SQLITE_ROW)
-        return bg_store_sql_error(s, rc, "get image", err);
-    return load_image(s, stmt, ret, err);
+    return r < 0 ? r : load_image(s, stmt, ret, err);
 }
 
 static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
@@ -111,10 +105,8 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
         return r;
     bind_image(stmt, img);
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return bg_error_set(err, -EEXIST, "image '%s' already exists", img->name);
-    if (rc != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "insert image", err);
+    if ((r = bg_store_insert_result(s, rc, "insert image", "image", img->name, err)) < 0)
+        return r;
     *ret_data = bg_image_to_json(img);
     return 0;
 }
@@ -136,10 +128,9 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
     if ((r = bg_store_prepare(s, sql, &stmt, err)) < 0)
         return r;
     bind_image(stmt, img);
-    if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "update image", err);
-    if (sqlite3_changes(s->db) == 0)
-        return bg_error_set(err, -ENOENT, "image '%s' not found", img->name);
+    rc = sqlite3_step(stmt);
+    if ((r = bg_store_change_result(s, rc, "update image", "image", img->name, err)) < 0)
+        return r;
     if ((r = get_locked(s, img->name, &stored, err)) < 0)
         return r;
     *ret_data = bg_image_to_json(&stored);
@@ -195,16 +186,13 @@ static int apply_delete(struct bg_store *s, const void *arg, json_t **ret_data,
 
     if ((r = check_unused(s, name, err)) < 0)
         return r;
-    if ((r = bg_store_prepare(s, "DELETE FROM images WHERE name = ?", &stmt, err)) < 0)
+    if ((r = bg_store_prepare_key(s, "DELETE FROM images WHERE name = ?", name, &stmt, err)) < 0)
         return r;
-    (void)bg_store_bind_text(stmt, 1, name);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return bg_error_set(err, -EBUSY, "image '%s' is used by VMs", name);
-    if (rc != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "delete image", err);
-    if (sqlite3_changes(s->db) == 0)
-        return bg_error_set(err, -ENOENT, "image '%s' not found", name);
+    if ((r = bg_store_change_result(s, rc, "delete image", "image", name, err)) < 0)
+        return r;
     *ret_data = json_pack("{s:s}", "name", name);
     return 0;
 }
@@ -213,11 +201,7 @@ static int write_image(struct bg_store *s, const char *type, const char *name,
                        bg_store_apply_fn apply, const void *arg, int64_t *ret_seq,
                        struct bg_error *err)
 {
-    char subject[sizeof(((struct bg_event *)0)->subject)];
-
-    snprintf(subject, sizeof(subject), "/v1/images/%s", name);
-    struct bg_store_write w = {.type = type, .subject = subject, .apply = apply, .arg = arg};
-    return bg_store_write_run(s, &w, ret_seq, err);
+    return bg_store_write_named(s, type, "/v1/images", name, apply, arg, ret_seq, err);
 }
 
 int bg_store_image_insert(struct bg_store *s, const struct bg_image *img, int64_t *ret_seq,

@@ -45,6 +45,25 @@ int bg_store_prepare(struct bg_store *s, const char *sql, sqlite3_stmt **ret, st
 /* Bind str (borrowed until the statement is reset) or NULL as SQL NULL. */
 int bg_store_bind_text(sqlite3_stmt *stmt, int idx, const char *str);
 
+/* Prepare sql and bind key (borrowed until the statement is finalized) as ?1. */
+int bg_store_prepare_key(struct bg_store *s, const char *sql, const char *key, sqlite3_stmt **ret,
+                         struct bg_error *err);
+/* bg_store_prepare_key, then step to the first row. Returns 1 with *ret on that row, 0 with
+ * *ret done when there is none, or -errno with err "what: sqlite message". */
+int bg_store_select_key(struct bg_store *s, const char *sql, const char *key, const char *what,
+                        sqlite3_stmt **ret, struct bg_error *err);
+
+/* The outcome of an INSERT of the row "<noun> '<key>'" whose step gave rc (callers map other
+ * constraints they expect first): 0 on SQLITE_DONE; -EEXIST "<noun> '<key>' already exists"
+ * on a primary key clash; else bg_store_sql_error with what. */
+int bg_store_insert_result(struct bg_store *s, int rc, const char *what, const char *noun,
+                           const char *key, struct bg_error *err);
+/* The outcome of an UPDATE or DELETE of the row "<noun> '<key>'" whose step gave rc: 0 when
+ * it changed a row; -ENOENT "<noun> '<key>' not found" when none; bg_store_sql_error with
+ * what when rc is not SQLITE_DONE. */
+int bg_store_change_result(struct bg_store *s, int rc, const char *what, const char *noun,
+                           const char *key, struct bg_error *err);
+
 /* Copy a non-NULL TEXT column into buf (size bytes with NUL). A NULL or too long value is a
  * damaged row: -EBADMSG naming the database, what (e.g. "vm 'web1'") and the column. */
 int bg_store_col_text(struct bg_store *s, sqlite3_stmt *stmt, int col, char *buf, size_t size,
@@ -72,6 +91,11 @@ struct bg_store_write {
  * event's seq goes to *ret_seq (may be NULL). */
 int bg_store_write_run(struct bg_store *s, const struct bg_store_write *w, int64_t *ret_seq,
                        struct bg_error *err);
+
+/* bg_store_write_run with the event subject "<collection>/<name>" ("/v1/vms" + "web1"). */
+int bg_store_write_named(struct bg_store *s, const char *type, const char *collection,
+                         const char *name, bg_store_apply_fn apply, const void *arg,
+                         int64_t *ret_seq, struct bg_error *err);
 
 /* Run a statement that returns one integer column in one row (counts, pragmas). */
 int bg_store_query_int(struct bg_store *s, const char *sql, int64_t *ret, struct bg_error *err);

@@ -109,18 +109,12 @@ static int get_locked(struct bg_store *s, const char *id, struct bg_operation *r
                       struct bg_error *err)
 {
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
-    int r, rc;
+    int r = bg_store_select_key(s, "SELECT " OP_COLUMNS " FROM operations WHERE id = ?", id,
+                                "get operation", &stmt, err);
 
-    r = bg_store_prepare(s, "SELECT " OP_COLUMNS " FROM operations WHERE id = ?", &stmt, err);
-    if (r < 0)
-        return r;
-    (void)bg_store_bind_text(stmt, 1, id);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
+    if (r == 0)
         return bg_error_set(err, -ENOENT, "operation '%s' not found", id);
-    if (rc != SQLITE_ROW)
-        return bg_store_sql_error(s, rc, "get operation", err);
-    return load_op(s, stmt, ret, err);
+    return r < 0 ? r : load_op(s, stmt, ret, err);
 }
 
 static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
@@ -137,10 +131,8 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
         return r;
     bind_op(stmt, op, &j);
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return bg_error_set(err, -EEXIST, "operation '%s' already exists", op->id);
-    if (rc != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "insert operation", err);
+    if ((r = bg_store_insert_result(s, rc, "insert operation", "operation", op->id, err)) < 0)
+        return r;
     *ret_data = bg_operation_to_json(op);
     return 0;
 }
@@ -161,10 +153,9 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
     if ((r = bg_store_prepare(s, sql, &stmt, err)) < 0)
         return r;
     bind_op(stmt, op, &j);
-    if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "update operation", err);
-    if (sqlite3_changes(s->db) == 0)
-        return bg_error_set(err, -ENOENT, "operation '%s' not found", op->id);
+    rc = sqlite3_step(stmt);
+    if ((r = bg_store_change_result(s, rc, "update operation", "operation", op->id, err)) < 0)
+        return r;
     if ((r = get_locked(s, op->id, &stored, err)) < 0)
         return r;
     *ret_data = bg_operation_to_json(&stored);
@@ -175,11 +166,7 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
 static int write_op(struct bg_store *s, const char *type, const struct bg_operation *op,
                     bg_store_apply_fn apply, int64_t *ret_seq, struct bg_error *err)
 {
-    char subject[sizeof(((struct bg_event *)0)->subject)];
-
-    snprintf(subject, sizeof(subject), "/v1/operations/%s", op->id);
-    struct bg_store_write w = {.type = type, .subject = subject, .apply = apply, .arg = op};
-    return bg_store_write_run(s, &w, ret_seq, err);
+    return bg_store_write_named(s, type, "/v1/operations", op->id, apply, op, ret_seq, err);
 }
 
 int bg_store_op_insert(struct bg_store *s, const struct bg_operation *op, int64_t *ret_seq,

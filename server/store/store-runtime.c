@@ -83,18 +83,12 @@ int bg_store_runtime_get(struct bg_store *s, const char *vm, struct bg_store_run
 {
     BG_STORE_LOCKED(s);
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
-    int r, rc;
+    int r = bg_store_select_key(s, "SELECT " RT_COLUMNS " FROM vm_runtime WHERE vm = ?", vm,
+                                "get vm runtime", &stmt, err);
 
-    r = bg_store_prepare(s, "SELECT " RT_COLUMNS " FROM vm_runtime WHERE vm = ?", &stmt, err);
-    if (r < 0)
-        return r;
-    (void)bg_store_bind_text(stmt, 1, vm);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
+    if (r == 0)
         return bg_error_set(err, -ENOENT, "vm '%s' has no runtime record", vm);
-    if (rc != SQLITE_ROW)
-        return bg_store_sql_error(s, rc, "get vm runtime", err);
-    return load_row(s, stmt, ret, err);
+    return r < 0 ? r : load_row(s, stmt, ret, err);
 }
 
 int bg_store_runtime_delete(struct bg_store *s, const char *vm, struct bg_error *err)
@@ -105,9 +99,8 @@ int bg_store_runtime_delete(struct bg_store *s, const char *vm, struct bg_error 
 
     if (s->mode == BG_STORE_READ_ONLY)
         return bg_error_set(err, -EROFS, "database %s is open read-only", s->path);
-    if ((r = bg_store_prepare(s, "DELETE FROM vm_runtime WHERE vm = ?", &stmt, err)) < 0)
+    if ((r = bg_store_prepare_key(s, "DELETE FROM vm_runtime WHERE vm = ?", vm, &stmt, err)) < 0)
         return r;
-    (void)bg_store_bind_text(stmt, 1, vm);
     if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
         return bg_store_sql_error(s, rc, "delete vm runtime", err);
     return 0;

@@ -81,18 +81,12 @@ static int load_vm(struct bg_store *s, sqlite3_stmt *stmt, struct bg_vm *ret, st
 static int get_locked(struct bg_store *s, const char *name, struct bg_vm *ret, struct bg_error *err)
 {
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
-    int r, rc;
+    int r = bg_store_select_key(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = ?", name, "get vm",
+                                &stmt, err);
 
-    r = bg_store_prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = ?", &stmt, err);
-    if (r < 0)
-        return r;
-    (void)bg_store_bind_text(stmt, 1, name);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
+    if (r == 0)
         return bg_error_set(err, -ENOENT, "vm '%s' not found", name);
-    if (rc != SQLITE_ROW)
-        return bg_store_sql_error(s, rc, "get vm", err);
-    return load_vm(s, stmt, ret, err);
+    return r < 0 ? r : load_vm(s, stmt, ret, err);
 }
 
 static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
@@ -108,12 +102,10 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
         return r;
     bind_vm(stmt, vm);
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return bg_error_set(err, -EEXIST, "vm '%s' already exists", vm->spec.name);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return bg_error_set(err, -ENOENT, "image '%s' not found", vm->spec.image);
-    if (rc != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "insert vm", err);
+    if ((r = bg_store_insert_result(s, rc, "insert vm", "vm", vm->spec.name, err)) < 0)
+        return r;
     *ret_data = bg_vm_to_json(vm);
     return 0;
 }
@@ -136,10 +128,8 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return bg_error_set(err, -ENOENT, "image '%s' not found", vm->spec.image);
-    if (rc != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "update vm", err);
-    if (sqlite3_changes(s->db) == 0)
-        return bg_error_set(err, -ENOENT, "vm '%s' not found", vm->spec.name);
+    if ((r = bg_store_change_result(s, rc, "update vm", "vm", vm->spec.name, err)) < 0)
+        return r;
     if ((r = get_locked(s, vm->spec.name, &stored, err)) < 0)
         return r;
     *ret_data = bg_vm_to_json(&stored);
@@ -154,13 +144,11 @@ static int apply_delete(struct bg_store *s, const void *arg, json_t **ret_data,
     const char *name = arg;
     int r, rc;
 
-    if ((r = bg_store_prepare(s, "DELETE FROM vms WHERE name = ?", &stmt, err)) < 0)
+    if ((r = bg_store_prepare_key(s, "DELETE FROM vms WHERE name = ?", name, &stmt, err)) < 0)
         return r;
-    (void)bg_store_bind_text(stmt, 1, name);
-    if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
-        return bg_store_sql_error(s, rc, "delete vm", err);
-    if (sqlite3_changes(s->db) == 0)
-        return bg_error_set(err, -ENOENT, "vm '%s' not found", name);
+    rc = sqlite3_step(stmt);
+    if ((r = bg_store_change_result(s, rc, "delete vm", "vm", name, err)) < 0)
+        return r;
     *ret_data = json_pack("{s:s}", "name", name);
     return 0;
 }
@@ -168,11 +156,7 @@ static int apply_delete(struct bg_store *s, const void *arg, json_t **ret_data,
 static int write_vm(struct bg_store *s, const char *type, const char *name, bg_store_apply_fn apply,
                     const void *arg, int64_t *ret_seq, struct bg_error *err)
 {
-    char subject[sizeof(((struct bg_event *)0)->subject)];
-
-    snprintf(subject, sizeof(subject), "/v1/vms/%s", name);
-    struct bg_store_write w = {.type = type, .subject = subject, .apply = apply, .arg = arg};
-    return bg_store_write_run(s, &w, ret_seq, err);
+    return bg_store_write_named(s, type, "/v1/vms", name, apply, arg, ret_seq, err);
 }
 
 int bg_store_vm_insert(struct bg_store *s, const struct bg_vm *vm, int64_t *ret_seq,

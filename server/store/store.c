@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -78,6 +79,53 @@ int bg_store_bind_text(sqlite3_stmt *stmt, int idx, const char *str)
     if (!str)
         return sqlite3_bind_null(stmt, idx);
     return sqlite3_bind_text(stmt, idx, str, -1, SQLITE_STATIC);
+}
+
+int bg_store_prepare_key(struct bg_store *s, const char *sql, const char *key, sqlite3_stmt **ret,
+                         struct bg_error *err)
+{
+    int r = bg_store_prepare(s, sql, ret, err);
+
+    if (r < 0)
+        return r;
+    (void)bg_store_bind_text(*ret, 1, key);
+    return 0;
+}
+
+int bg_store_select_key(struct bg_store *s, const char *sql, const char *key, const char *what,
+                        sqlite3_stmt **ret, struct bg_error *err)
+{
+    int r = bg_store_prepare_key(s, sql, key, ret, err);
+    int rc;
+
+    if (r < 0)
+        return r;
+    rc = sqlite3_step(*ret);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return bg_store_sql_error(s, rc, what, err);
+    return 1;
+}
+
+int bg_store_insert_result(struct bg_store *s, int rc, const char *what, const char *noun,
+                           const char *key, struct bg_error *err)
+{
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return bg_error_set(err, -EEXIST, "%s '%s' already exists", noun, key);
+    if (rc != SQLITE_DONE)
+        return bg_store_sql_error(s, rc, what, err);
+    return 0;
+}
+
+int bg_store_change_result(struct bg_store *s, int rc, const char *what, const char *noun,
+                           const char *key, struct bg_error *err)
+{
+    if (rc != SQLITE_DONE)
+        return bg_store_sql_error(s, rc, what, err);
+    if (sqlite3_changes(s->db) == 0)
+        return bg_error_set(err, -ENOENT, "%s '%s' not found", noun, key);
+    return 0;
 }
 
 int bg_store_bad_row(struct bg_store *s, const char *what, const char *col, struct bg_error *err)
@@ -308,4 +356,15 @@ int bg_store_write_run(struct bg_store *s, const struct bg_store_write *w, int64
     if (ret_seq)
         *ret_seq = seq;
     return 0;
+}
+
+int bg_store_write_named(struct bg_store *s, const char *type, const char *collection,
+                         const char *name, bg_store_apply_fn apply, const void *arg,
+                         int64_t *ret_seq, struct bg_error *err)
+{
+    char subject[sizeof(((struct bg_event *)0)->subject)];
+
+    snprintf(subject, sizeof(subject), "%s/%s", collection, name);
+    struct bg_store_write w = {.type = type, .subject = subject, .apply = apply, .arg = arg};
+    return bg_store_write_run(s, &w, ret_seq, err);
 }

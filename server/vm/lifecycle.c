@@ -253,7 +253,8 @@ static int stop_instance(struct bg_daemon *d, struct bg_vm_entry *e, int timeout
     if (!e->drv)
         (void)bg_vm_entry_load_instance(d, e);
     bg_vm_entry_detach(d->runtime, e, &ref);
-    if (ref && timeout_ms > 0 && bg_agent_conn_poweroff(ref->conn, false, &e2) < 0)
+    if (ref && timeout_ms > 0 &&
+        bg_agent_conn_poweroff(ref->conn, e->drv && e->drv->stop_by_reboot, &e2) < 0)
         bg_log_info("stop vm '%s': agent poweroff: %s; forcing", e->name, e2.msg);
     if (e->drv)
         r = e->drv->stop(&e->vi, ref ? timeout_ms : 0, err);

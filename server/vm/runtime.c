@@ -13,6 +13,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "vm/vm-internal.h"
+#include "vmm/firecracker.h"
 #include "vmm/qemu.h"
 
 struct bg_vm_runtime *bg_vm_runtime_new(const struct bg_config *cfg)
@@ -30,6 +31,7 @@ struct bg_vm_runtime *bg_vm_runtime_new(const struct bg_config *cfg)
     pthread_condattr_destroy(&ca);
     rt->cfg = cfg;
     bg_qemu_set_accel(cfg->accel);
+    bg_firecracker_set_path(cfg->firecracker_path);
     if (bg_vmm_select_probe(cfg->vmm, &rt->vmm, &rt->probe, rt->reason, sizeof(rt->reason), &err) <
         0) {
         rt->vmm = NULL;

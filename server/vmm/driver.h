@@ -43,6 +43,9 @@ struct bg_vmm_probe {
 
 struct bg_vmm_driver {
     const char *name;
+    /* Ask the agent to reboot, not power off, to stop the guest: Firecracker exits on guest
+     * reboot (reboot=k) but keeps running after a guest poweroff on x86. */
+    bool stop_by_reboot;
     /* Fill *ret; returns 0 (usability is in ret->usable) or a negative errno. */
     int (*probe)(struct bg_vmm_probe *ret);
     /* Start the VMM in its own session, detached from the daemon (it survives a daemon
@@ -60,7 +63,8 @@ struct bg_vmm_driver {
     json_t *(*describe)(const struct bg_vmm_instance *vi);
 };
 
-extern const struct bg_vmm_driver bg_vmm_qemu; /* Firecracker comes later as bg_vmm_firecracker */
+extern const struct bg_vmm_driver bg_vmm_qemu;
+extern const struct bg_vmm_driver bg_vmm_firecracker;
 
 /* Choose the driver for want ("auto" | "qemu" | "firecracker"); why (why_len bytes) says what
  * was found and why this one, e.g. "firecracker: not installed; qemu: /dev/kvm not usable (No

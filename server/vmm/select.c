@@ -12,11 +12,11 @@
 
 #include "banger/alloc.h"
 #include "banger/parse.h"
+#include "vmm/fcversion.h"
+#include "vmm/firecracker.h"
 #include "vmm/proc.h"
 
-#define FC_MIN_MINOR 10 /* oldest Firecracker 1.x this build speaks to */
-
-static const struct bg_vmm_driver *const drivers[] = {&bg_vmm_qemu};
+static const struct bg_vmm_driver *const drivers[] = {&bg_vmm_qemu, &bg_vmm_firecracker};
 
 const struct bg_vmm_driver *bg_vmm_find(const char *name)
 {
@@ -68,71 +68,56 @@ int bg_vmm_kvm_check(void)
     return v == KVM_API_VERSION ? 0 : -EPROTO;
 }
 
-BG_TESTABLE int bg_vmm_fc_version_parse(const char *text, char *buf, size_t len, bool *ret_ok)
+#ifdef BANGER_TESTING
+int bg_vmm_fc_version_parse(const char *text, char *buf, size_t len, bool *ret_ok)
 {
-    const char *p = strstr(text, "Firecracker v");
-    char major[8], minor[8];
-    uint64_t ma, mi;
+    struct bg_fc_version v;
 
-    if (!p)
+    if (bg_fc_version_parse(text, &v, NULL) < 0)
         return -EBADMSG;
-    p += strlen("Firecracker v");
-    size_t n = strspn(p, "0123456789.");
-    size_t a = strspn(p, "0123456789");
-    if (n == 0 || n >= len || a == 0 || a >= sizeof(major) || p[a] != '.')
-        return -EBADMSG;
-    size_t b = strspn(p + a + 1, "0123456789");
-    if (b == 0 || b >= sizeof(minor))
-        return -EBADMSG;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    snprintf(major, sizeof(major), "%.*s", (int)a, p);
-    snprintf(minor, sizeof(minor), "%.*s", (int)b, p + a + 1);
-    if (bg_parse_u64(major, 0, 1000, &ma, NULL) < 0 || bg_parse_u64(minor, 0, 1000, &mi, NULL) < 0)
-        return -EBADMSG;
-    *ret_ok = ma == 1 && mi >= FC_MIN_MINOR;
+    bg_fc_version_format(&v, buf, len);
+    *ret_ok = bg_fc_version_supported(&v);
     return 0;
 }
+#endif
 
 /* Firecracker's half of the facts. problem and version point into the caller's buffers. */
 static void fc_probe(struct bg_vmm_facts *f, char *problem, size_t plen, char *version, size_t vlen)
 {
     bg_autofree char *bin = NULL;
-    char out[256];
-    bool ok = false;
+    struct bg_fc_version v;
+    struct bg_error e;
+    int r;
 
     f->fc_problem = problem;
-    if (bg_proc_find_program("firecracker", &bin, NULL) < 0) {
-        snprintf(problem, plen, "not installed");
+    if ((r = bg_firecracker_version(&bin, &v, &e)) < 0) {
+        snprintf(problem, plen, "%s", r == -ENOENT ? "not installed" : e.msg);
         return;
     }
-    const char *argv[] = {bin, "--version", NULL};
-    if (bg_proc_run(argv, 5000, out, sizeof(out), NULL) != 0 ||
-        bg_vmm_fc_version_parse(out, version, vlen, &ok) < 0) {
-        snprintf(problem, plen, "%s --version failed", bin);
-        return;
-    }
+    bg_fc_version_format(&v, version, vlen);
     f->fc_version = version;
-    if (!ok)
+    f->fc_no_kvm = v.no_kvm;
+    if (!bg_fc_version_supported(&v))
         snprintf(problem, plen, "version %s unsupported (need 1.%d or newer)", version,
-                 FC_MIN_MINOR);
+                 BG_FC_MIN_MINOR);
     else
         f->fc_problem = NULL;
 }
 
-static int decide_firecracker(const struct bg_vmm_facts *f, struct bg_error *err)
+static int decide_firecracker(const struct bg_vmm_facts *f, const struct bg_vmm_driver **ret,
+                              char *why, size_t why_len, struct bg_error *err)
 {
     if (f->fc_problem)
         return bg_error_set(err, -ENOENT, "vmm 'firecracker' is not usable: firecracker %s",
                             f->fc_problem);
-    if (f->kvm < 0)
+    if (f->kvm < 0 && !f->fc_no_kvm)
         return bg_error_set(err, -ENOENT,
                             "vmm 'firecracker' is not usable: /dev/kvm not usable (%s)",
                             bg_vmm_kvm_why(f->kvm));
-    return bg_error_set(err, -ENOTSUP,
-                        "vmm 'firecracker': version %s found, but this build has no Firecracker "
-                        "driver yet; set vmm = \"qemu\" or \"auto\"",
-                        f->fc_version ? f->fc_version : "?");
+    snprintf(why, why_len, "firecracker %s%s", f->fc_version ? f->fc_version : "?",
+             f->fc_no_kvm ? " (test double, no KVM)" : "");
+    *ret = &bg_vmm_firecracker;
+    return 0;
 }
 
 BG_TESTABLE int bg_vmm_decide(const char *want, const struct bg_vmm_facts *f,
@@ -144,15 +129,13 @@ BG_TESTABLE int bg_vmm_decide(const char *want, const struct bg_vmm_facts *f,
     if (strcmp(want, "auto") && strcmp(want, "qemu") && strcmp(want, "firecracker"))
         return bg_error_set(err, -EINVAL, "vmm '%.32s' is not one of auto, qemu, firecracker",
                             want);
-    if (!strcmp(want, "firecracker"))
-        return decide_firecracker(f, err);
+    if (!strcmp(want, "firecracker") ||
+        (!strcmp(want, "auto") && !f->fc_problem && (f->kvm == 0 || f->fc_no_kvm)))
+        return decide_firecracker(f, ret, why, why_len, err);
     if (f->fc_problem)
         snprintf(fc, sizeof(fc), "firecracker: %s; ", f->fc_problem);
-    else if (f->kvm < 0)
-        snprintf(fc, sizeof(fc), "firecracker: /dev/kvm not usable; ");
     else
-        snprintf(fc, sizeof(fc), "firecracker: %s found, no driver in this build; ",
-                 f->fc_version ? f->fc_version : "?");
+        snprintf(fc, sizeof(fc), "firecracker: /dev/kvm not usable; ");
     bool automatic = !strcmp(want, "auto");
     if (!f->qemu.usable)
         return bg_error_set(err, -ENOENT, "%sqemu: %s", automatic ? fc : "", f->qemu.reason);
@@ -176,6 +159,8 @@ int bg_vmm_select_probe(const char *want, const struct bg_vmm_driver **ret,
         return bg_error_set(err, r, "probe qemu: %s", strerror(-r));
     if ((r = bg_vmm_decide(want, &f, ret, why, why_len, err)) < 0)
         return r;
+    if (ret_probe && *ret == &bg_vmm_firecracker)
+        return bg_vmm_firecracker.probe(ret_probe);
     if (ret_probe)
         *ret_probe = f.qemu;
     return 0;

@@ -2,6 +2,7 @@
 /* VMM selection internals that unit tests reach: the decision from injected facts. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "banger/error.h"
@@ -12,6 +13,7 @@ struct bg_vmm_facts {
     const char *fc_problem;   /* why Firecracker is unusable ("not installed"), NULL if it
                                * passed its version check */
     const char *fc_version;   /* its version when found, else NULL */
+    bool fc_no_kvm;           /* its --version said it needs no KVM (the test double) */
     int kvm;                  /* 0 when /dev/kvm is usable, else -errno */
     struct bg_vmm_probe qemu; /* the QEMU driver's probe */
 };

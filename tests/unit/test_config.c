@@ -15,31 +15,14 @@
 
 #include "banger/alloc.h"
 #include "config.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/test_config.XXXXXX";
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    bg_autofree char *cmd = bg_asprintf("rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Write content to tmpdir/name; returns the path (caller frees). */
+/* Write content to <test dir>/name; returns the path (caller frees). */
 static char *write_file(const char *name, const char *content, size_t len)
 {
-    char *path = bg_asprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "we");
-    assert_non_null(f);
-    assert_int_equal(fwrite(content, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return path;
+    bg_autofree char *path = bg_asprintf("%s/%s", bg_test_dir(), name);
+
+    return bg_test_write_file(path, content, len);
 }
 
 static char *write_text(const char *name, const char *content)
@@ -98,7 +81,7 @@ static void test_defaults_user(void **state)
 static void test_defaults_xdg(void **state)
 {
     (void)state;
-    bg_autofree char *cfg_home = bg_asprintf("XDG_CONFIG_HOME=%s/nowhere/", tmpdir);
+    bg_autofree char *cfg_home = bg_asprintf("XDG_CONFIG_HOME=%s/nowhere/", bg_test_dir());
     char *const envp[] = {(char *)"HOME=/home/u", (char *)"XDG_STATE_HOME=/data/state/",
                           (char *)"XDG_RUNTIME_DIR=/run/user/77", cfg_home, NULL};
     struct bg_config cfg;
@@ -108,7 +91,7 @@ static void test_defaults_xdg(void **state)
     assert_string_equal(cfg.state_dir, "/data/state/banger");
     assert_string_equal(cfg.runtime_dir, "/run/user/77/banger");
     assert_string_equal(cfg.socket, "/run/user/77/banger/bangerd.sock");
-    bg_autofree char *want = bg_asprintf("%s/nowhere/banger/bangerd.toml", tmpdir);
+    bg_autofree char *want = bg_asprintf("%s/nowhere/banger/bangerd.toml", bg_test_dir());
     assert_string_equal(cfg.config_file, want);
     bg_config_done(&cfg);
 }
@@ -436,9 +419,9 @@ static void test_file_long_line_and_nul(void **state)
 static void test_missing_config(void **state)
 {
     (void)state;
-    bg_autofree char *path = bg_asprintf("%s/absent.toml", tmpdir);
+    bg_autofree char *path = bg_asprintf("%s/absent.toml", bg_test_dir());
     bg_autofree char *cfgvar = bg_asprintf("BANGERD_CONFIG=%s", path);
-    bg_autofree char *xdg = bg_asprintf("XDG_CONFIG_HOME=%s/absent", tmpdir);
+    bg_autofree char *xdg = bg_asprintf("XDG_CONFIG_HOME=%s/absent", bg_test_dir());
     char *const env_explicit[] = {(char *)"HOME=/home/u", cfgvar, NULL};
     char *const env_default[] = {(char *)"HOME=/home/u", xdg, NULL};
     const char *args[] = {"--config", path, NULL};
@@ -658,5 +641,5 @@ int main(void)
         cmocka_unit_test(test_to_json),
         cmocka_unit_test(test_vmm_and_accel),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }

@@ -16,23 +16,9 @@
 
 #include "banger/alloc.h"
 #include "cpio.h"
+#include "testutil.h"
 
 #define MTIME 1700000000
-
-static char tmpdir[] = "/tmp/test_cpio.XXXXXX";
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    bg_autofree char *cmd = bg_asprintf("rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* One entry as parsed back from the archive. */
 struct entry {
@@ -80,21 +66,11 @@ static size_t parse(const unsigned char *buf, size_t len, struct entry *e, size_
     return n;
 }
 
-static unsigned char *slurp(const char *path, size_t *ret_len)
-{
-    FILE *f = fopen(path, "re");
-    assert_non_null(f);
-    unsigned char *buf = bg_malloc(1 << 20);
-    *ret_len = fread(buf, 1, 1 << 20, f);
-    fclose(f);
-    return buf;
-}
-
-/* The sample archive at tmpdir/name: a dir, a file from data, one from a host file, a link. */
+/* The sample archive at <test dir>/name: a dir, a file from data, one from a host file, a link. */
 static char *write_sample(const char *name)
 {
-    bg_autofree char *src = bg_asprintf("%s/src.txt", tmpdir);
-    char *path = bg_asprintf("%s/%s", tmpdir, name);
+    bg_autofree char *src = bg_asprintf("%s/src.txt", bg_test_dir());
+    char *path = bg_asprintf("%s/%s", bg_test_dir(), name);
     FILE *f = fopen(src, "we");
     struct bg_error err;
 
@@ -121,7 +97,7 @@ static void test_read_back(void **state)
     (void)state;
     bg_autofree char *path = write_sample("sample.cpio");
     size_t len;
-    bg_autofree unsigned char *buf = slurp(path, &len);
+    bg_autofree unsigned char *buf = bg_test_slurp(path, &len);
     struct entry e[8];
 
     assert_int_equal(len % 512, 0);
@@ -152,11 +128,11 @@ static void test_system_cpio(void **state)
     if (system("command -v cpio >/dev/null 2>&1") != 0)
         skip(); /* needs the cpio program */
     bg_autofree char *path = write_sample("tool.cpio");
-    bg_autofree char *out = bg_asprintf("%s/list.txt", tmpdir);
+    bg_autofree char *out = bg_asprintf("%s/list.txt", bg_test_dir());
     bg_autofree char *cmd = bg_asprintf("cpio -t -v <'%s' >'%s' 2>/dev/null", path, out);
     assert_int_equal(system(cmd), 0);
     size_t len;
-    bg_autofree unsigned char *list = slurp(out, &len);
+    bg_autofree unsigned char *list = bg_test_slurp(out, &len);
     list[len] = '\0';
     assert_non_null(strstr((char *)list, "bin/sh -> busybox"));
     assert_non_null(strstr((char *)list, "drwxr-xr-x"));
@@ -170,8 +146,8 @@ static void test_deterministic(void **state)
     bg_autofree char *a = write_sample("a.cpio");
     bg_autofree char *b = write_sample("b.cpio");
     size_t la, lb;
-    bg_autofree unsigned char *ba = slurp(a, &la);
-    bg_autofree unsigned char *bb = slurp(b, &lb);
+    bg_autofree unsigned char *ba = bg_test_slurp(a, &la);
+    bg_autofree unsigned char *bb = bg_test_slurp(b, &lb);
 
     assert_int_equal(la, lb);
     assert_memory_equal(ba, bb, la);
@@ -190,7 +166,7 @@ static const struct {
 static void test_bad_inputs(void **state)
 {
     (void)state;
-    bg_autofree char *path = bg_asprintf("%s/bad.cpio", tmpdir);
+    bg_autofree char *path = bg_asprintf("%s/bad.cpio", bg_test_dir());
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     struct bg_cpio *c = bg_cpio_new(fd, 0);
     struct bg_error err;
@@ -213,7 +189,7 @@ static void test_bad_inputs(void **state)
     assert_non_null(strstr(err.msg, "target must be"));
     assert_int_equal(bg_cpio_add_file(c, "f", 0644, "/nonexistent/banger", &err), -ENOENT);
     assert_non_null(strstr(err.msg, "open '/nonexistent/banger'"));
-    assert_int_equal(bg_cpio_add_file(c, "f", 0644, tmpdir, &err), -EINVAL);
+    assert_int_equal(bg_cpio_add_file(c, "f", 0644, bg_test_dir(), &err), -EINVAL);
     assert_non_null(strstr(err.msg, "not a regular file"));
     assert_int_equal(bg_cpio_finish(c, &err), 0);
     assert_int_equal(bg_cpio_add_dir(c, "late", 0755, &err), -EINVAL);
@@ -250,5 +226,5 @@ int main(void)
         cmocka_unit_test(test_deterministic),      cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_write_error_sticks),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }

@@ -21,17 +21,10 @@
 #include "banger/alloc.h"
 #include "config.h"
 #include "daemon.h"
+#include "testutil.h"
 #include "vm/runtime.h"
 #include "vm/vm-internal.h"
 #include "vmm/proc.h"
-
-#define assert_err(r, err, want, fragment)                                                         \
-    do {                                                                                           \
-        assert_int_equal((r), (want));                                                             \
-        assert_int_equal((err).code, (want));                                                      \
-        if (!strstr((err).msg, (fragment)))                                                        \
-            fail_msg("message '%s' lacks '%s'", (err).msg, (fragment));                            \
-    } while (0)
 
 /* A daemon with a real store in a temporary directory, and no HTTP. */
 struct fixture {

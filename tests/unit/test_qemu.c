@@ -14,18 +14,11 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "testutil.h"
 #include "vmm/driver.h"
 #include "vmm/proc.h"
 #include "vmm/qemu.h"
 #include "vmm/select.h"
-
-#define assert_err(r, err, want, fragment)                                                         \
-    do {                                                                                           \
-        assert_int_equal((r), (want));                                                             \
-        assert_int_equal((err).code, (want));                                                      \
-        if (!strstr((err).msg, (fragment)))                                                        \
-            fail_msg("message '%s' lacks '%s'", (err).msg, (fragment));                            \
-    } while (0)
 
 static const struct bg_vmm_launch sample = {
     .id = "web1",
@@ -289,11 +282,17 @@ static void test_select_auto(void **state)
     assert_int_equal(bg_vmm_decide("auto", &f, &d, why, sizeof(why), &err), 0);
     assert_string_equal(why, "firecracker: not installed; qemu: using KVM");
 
-    /* Firecracker passes its checks, but this build has no driver for it: still QEMU */
+    /* Firecracker passes its checks and KVM is usable: Firecracker */
     f = facts(NULL, 0, true);
     assert_int_equal(bg_vmm_decide("auto", &f, &d, why, sizeof(why), &err), 0);
+    assert_ptr_equal(d, &bg_vmm_firecracker);
+    assert_string_equal(why, "firecracker 1.16.0");
+
+    /* Firecracker found, no KVM: QEMU with TCG */
+    f = facts(NULL, -ENOENT, true);
+    assert_int_equal(bg_vmm_decide("auto", &f, &d, why, sizeof(why), &err), 0);
     assert_ptr_equal(d, &bg_vmm_qemu);
-    assert_non_null(strstr(why, "firecracker: 1.16.0 found, no driver in this build"));
+    assert_non_null(strstr(why, "firecracker: /dev/kvm not usable; "));
 
     f = facts("not installed", -ENOENT, false);
     assert_err(bg_vmm_decide("auto", &f, &d, why, sizeof(why), &err), err, -ENOENT,
@@ -310,21 +309,25 @@ static void test_select_explicit(void **state)
 
     assert_int_equal(bg_vmm_decide("qemu", &f, &d, why, sizeof(why), &err), 0);
     assert_string_equal(why, "configured; qemu: using KVM");
-    assert_err(bg_vmm_decide("firecracker", &f, &d, why, sizeof(why), &err), err, -ENOTSUP,
-               "no Firecracker driver");
+    assert_int_equal(bg_vmm_decide("firecracker", &f, &d, why, sizeof(why), &err), 0);
+    assert_ptr_equal(d, &bg_vmm_firecracker);
     f = facts("not installed", 0, true);
     assert_err(bg_vmm_decide("firecracker", &f, &d, why, sizeof(why), &err), err, -ENOENT,
                "firecracker not installed");
     f = facts(NULL, -EACCES, true);
     assert_err(bg_vmm_decide("firecracker", &f, &d, why, sizeof(why), &err), err, -ENOENT,
                "/dev/kvm not usable (Permission denied)");
+    /* a binary whose --version says it needs no KVM (the test double) */
+    f.fc_no_kvm = true;
+    assert_int_equal(bg_vmm_decide("firecracker", &f, &d, why, sizeof(why), &err), 0);
+    assert_string_equal(why, "firecracker 1.16.0 (test double, no KVM)");
     f = facts(NULL, 0, false);
     assert_err(bg_vmm_decide("qemu", &f, &d, why, sizeof(why), &err), err, -ENOENT,
                "qemu-system-x86_64 not installed");
     assert_err(bg_vmm_decide("kvmtool", &f, &d, why, sizeof(why), &err), err, -EINVAL,
                "not one of auto, qemu, firecracker");
     assert_ptr_equal(bg_vmm_find("qemu"), &bg_vmm_qemu);
-    assert_null(bg_vmm_find("firecracker"));
+    assert_ptr_equal(bg_vmm_find("firecracker"), &bg_vmm_firecracker);
 }
 
 int main(void)

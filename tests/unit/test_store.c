@@ -18,6 +18,7 @@
 
 #include "banger/alloc.h"
 #include "store/store.h"
+#include "testutil.h"
 
 /* One temporary directory, and database path inside it, per test. */
 struct fixture {
@@ -25,14 +26,6 @@ struct fixture {
     char path[128];
     struct bg_store *s; /* open read-write, unless the test opens it itself */
 };
-
-#define assert_err(r, err, want, fragment)                                                         \
-    do {                                                                                           \
-        assert_int_equal((r), (want));                                                             \
-        assert_int_equal((err).code, (want));                                                      \
-        if (!strstr((err).msg, (fragment)))                                                        \
-            fail_msg("message '%s' lacks '%s'", (err).msg, (fragment));                            \
-    } while (0)
 
 static int setup_dir(void **state)
 {
@@ -140,29 +133,10 @@ static void insert_vm(struct bg_store *s, const char *name, const char *image,
     assert_int_equal(bg_store_vm_insert(s, &vm, NULL, &err), 0);
 }
 
-/* The whole file, to prove a refused open left it alone. */
-static char *slurp(const char *path, size_t *ret_len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, n;
-    char chunk[4096];
-
-    assert_non_null(fp);
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        buf = bg_realloc(buf, len + n);
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(fp);
-    *ret_len = len;
-    return buf;
-}
-
 static void assert_same_file(const char *path, const char *before, size_t before_len)
 {
     size_t len;
-    char *now = slurp(path, &len);
+    char *now = bg_test_slurp(path, &len);
 
     assert_int_equal(len, before_len);
     assert_memory_equal(now, before, len);
@@ -343,7 +317,7 @@ static void test_newer_schema_refused(void **state)
     bg_store_close(f->s);
     f->s = NULL;
     raw_exec(f->path, "PRAGMA user_version = 99");
-    char *before = slurp(f->path, &len);
+    char *before = bg_test_slurp(f->path, &len);
     assert_err(bg_store_open(f->path, BG_STORE_READ_WRITE, &s, &err), err, -EPROTO,
                "has schema version 99, newer than this bangerd understands");
     assert_non_null(strstr(err.msg, f->path));
@@ -382,7 +356,7 @@ static void test_other_application_refused(void **state)
     size_t len;
 
     raw_exec(f->path, "PRAGMA application_id = 305419896; CREATE TABLE notes (t TEXT);");
-    char *before = slurp(f->path, &len);
+    char *before = bg_test_slurp(f->path, &len);
     assert_err(bg_store_open(f->path, BG_STORE_READ_WRITE, &s, &err), err, -EBADMSG,
                "another application, application_id 0x12345678");
     assert_same_file(f->path, before, len);
@@ -398,7 +372,7 @@ static void test_untagged_database_refused(void **state)
     size_t len;
 
     raw_exec(f->path, "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hi');");
-    char *before = slurp(f->path, &len);
+    char *before = bg_test_slurp(f->path, &len);
     assert_err(bg_store_open(f->path, BG_STORE_READ_WRITE, &s, &err), err, -EBADMSG,
                "will not be touched");
     assert_same_file(f->path, before, len);
@@ -427,7 +401,7 @@ static void test_corrupt_refused(void **state)
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, junk, sizeof(junk), 4096), (ssize_t)sizeof(junk));
     close(fd);
-    char *before = slurp(f->path, &len);
+    char *before = bg_test_slurp(f->path, &len);
     assert_err(bg_store_open(f->path, BG_STORE_READ_WRITE, &s, &err), err, -EBADMSG,
                "it will not be touched");
     assert_null(strchr(err.msg, '\n'));

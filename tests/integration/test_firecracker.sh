@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The Firecracker driver against the strict test double (tests/fakes/firecracker): bangerd with
+# vmm = firecracker and firecracker_path = a wrapper around the double; `vm run --rm -- echo ok`
+# goes through launch, readiness, the boot sequence, the hybrid vsock and the real agent
+# protocol, and stop. Then the error paths: bad kernel path (the double's fault_message is in
+# the VM's error), a non-ELF kernel, the process exiting during readiness, a vsock that never
+# answers, stop escalation; and no sockets left behind.
+source "$(dirname "$0")/lib.sh"
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+BUILD=$(dirname "$BANGERD")/..
+FAKE=${BANGER_FAKE_FIRECRACKER:-$BUILD/tests/fakes/fake-firecracker}
+AGENT=${BANGER_AGENT:-$BUILD/agent/banger-agent}
+[[ -x "$FAKE" ]] || skip "the Firecracker test double is not built ($FAKE)"
+[[ -x "$AGENT" ]] || skip "banger-agent is not built ($AGENT)"
+export BANGER_AGENT=$AGENT
+RUN=$XDG_RUNTIME_DIR/banger/vms
+
+# The daemon runs VMMs with a cleared environment: modes travel in the wrapper's argv.
+wrapper() {
+  printf '#!/bin/sh\nexec %q --fake-agent %q --fake-mode %q "$@"\n' "$FAKE" "$AGENT" "$1" >"$T/fc"
+  chmod +x "$T/fc"
+}
+restart() {
+  wrapper "$1"
+  [[ -n "$DAEMON_PID" ]] && stop_daemon
+  BANGERD_VMM=firecracker BANGERD_FIRECRACKER_PATH=$T/fc start_daemon
+}
+no_sockets() {
+  local left
+  left=$(find "$RUN" -name '*.sock' 2>/dev/null || true)
+  expect_eq "$left" "" "no sockets left behind ($1)"
+}
+
+printf '\177ELF\002\001\001' >"$T/vmlinux"
+head -c 4096 /dev/zero >>"$T/vmlinux"
+restart none
+api GET /v1/system/info
+expect_json .vmm.selected firecracker "selected vmm"
+import_image fc "$T/vmlinux"
+
+# the happy path: the whole sequence accepted by the double, the command run by the real agent
+out=$("$BANGER" vm run --rm --image fc -- echo ok 2>"$T/run.err") || true
+expect_eq "$out" "ok" "vm run --rm -- echo ok through the Firecracker driver"
+no_sockets "after vm run --rm"
+
+# a VM that stops: agent reboot ends the double
+api POST /v1/vms '{"name":"s1","image":"fc"}'
+run_cli 0 vm start s1
+run_cli 0 vm stop s1
+no_sockets "after stop"
+expect_eq "$(pgrep -f "fake-firecracker.*--id s1" || true)" "" "no double left for s1"
+
+# stop escalation: the guest halts instead of rebooting and ignores Ctrl-Alt-Del
+restart ignore-reboot,ignore-cad
+run_cli 0 vm start s1
+run_cli 0 vm stop s1
+expect_contains "$(cat "$DAEMON_LOG")" "SendCtrlAltDel failed or ignored; sending SIGTERM" \
+  "stop escalates to SIGTERM"
+no_sockets "after escalated stop"
+
+# the process exits during readiness: said why
+restart exit-early
+run_cli 1 vm start s1
+api GET /v1/vms/s1
+expect_contains "$(jq -r .error <<<"$BODY")" "exited before its API socket answered" \
+  "exit during readiness"
+expect_contains "$(jq -r .error <<<"$BODY")" "exit-early" "the double's log in the error"
+no_sockets "after exit during readiness"
+
+# the vsock never answers: the agent deadline, the VMM stopped
+restart no-vsock
+run_cli 1 vm start s1
+api GET /v1/vms/s1
+expect_contains "$(jq -r .error <<<"$BODY")" "EOF before OK" "vsock never answers"
+no_sockets "after vsock timeout"
+
+# bad kernel path: the double's fault_message reaches the VM's error
+restart none
+cp "$T/vmlinux" "$T/vmlinux2"
+import_image fc2 "$T/vmlinux2"
+api POST /v1/vms '{"name":"s2","image":"fc2"}'
+rm "$T/vmlinux2"
+run_cli 1 vm start s2
+api GET /v1/vms/s2
+expect_contains "$(jq -r .error <<<"$BODY")" "PUT /boot-source: HTTP 400: The kernel file cannot be opened" \
+  "bad kernel path surfaced"
+
+# a kernel that is not an ELF vmlinux is refused, saying what to do
+head -c 8192 /dev/urandom >"$T/bzImage"
+import_image bz "$T/bzImage"
+api POST /v1/vms '{"name":"s3","image":"bz"}'
+run_cli 1 vm start s3
+api GET /v1/vms/s3
+expect_contains "$(jq -r .error <<<"$BODY")" "not an uncompressed ELF vmlinux" "non-ELF refused"
+no_sockets "at the end"
+finish
