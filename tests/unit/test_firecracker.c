@@ -391,10 +391,12 @@ static void test_fcapi_get_and_204(void **state)
     assert_string_equal(json_string_value(json_object_get(got, "id")), "unit-1");
     assert_string_equal(json_string_value(json_object_get(got, "state")), "Not started");
     json_decref(got);
-    /* 204 without a body */
-    got = json_object();
+    /* 204 without a body: the output is set to NULL, whatever it held */
+    json_t *sentinel = json_object();
+    got = sentinel;
     assert_int_equal(bg_fcapi_call(api, "PUT", "/machine-config", body, &got, &err), 0);
     assert_null(got);
+    json_decref(sentinel);
     assert_int_equal(err.code, 0);
     json_decref(body);
     bg_fcapi_free(api);
