@@ -229,8 +229,8 @@ fail:
 
 int bg_import_recover(struct bg_daemon *d, struct bg_error *err)
 {
-    static const char why[] = "bangerd restarted during the import; remove the image and "
-                              "import it again";
+    static const char why[] = "bangerd restarted while this operation ran; remove the image "
+                              "and import or build it again";
     struct bg_image *imgs;
     struct bg_operation *ops;
     size_t n;

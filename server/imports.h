@@ -20,5 +20,6 @@ int bg_import_check(const struct bg_image_import *req, struct bg_image *ret,
 int bg_import_start(struct bg_daemon *d, const struct bg_image *img, struct bg_operation *ret_op,
                     struct bg_error *err);
 
-/* After a restart: imports that were running can never finish; mark them failed. */
+/* After a restart: operations (imports, builds) that were running can never finish; mark them
+ * and their images failed. */
 int bg_import_recover(struct bg_daemon *d, struct bg_error *err);

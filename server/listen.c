@@ -15,6 +15,7 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
+#include "host/unixsock.h"
 
 int bg_mkdir_p(const char *path, struct bg_error *err)
 {
@@ -75,7 +76,7 @@ static int fill_addr(const char *path, struct sockaddr_un *addr, struct bg_error
 }
 
 /* Remove a leftover socket at path, unless something still accepts on it. */
-static int clear_stale(const char *path, const struct sockaddr_un *addr, struct bg_error *err)
+static int clear_stale(const char *path, struct bg_error *err)
 {
     struct stat st;
 
@@ -83,14 +84,13 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr, struct 
         return errno == ENOENT ? 0 : bg_error_errno(err, "stat '%s'", path);
     if (!S_ISSOCK(st.st_mode))
         return bg_error_set(err, -EEXIST, "'%s' exists and is not a socket; not touching it", path);
-    bg_autoclose int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0)
-        return bg_error_errno(err, "socket");
-    if (connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+    bg_autoclose int probe = -1;
+    int r = bg_unix_connect(path, &probe);
+    if (r == 0)
         return bg_error_set(err, -EADDRINUSE,
                             "a live server already listens on '%s'; stop it or use --socket", path);
-    if (errno != ECONNREFUSED)
-        return bg_error_errno(err, "probe '%s'", path);
+    if (r != -ECONNREFUSED)
+        return bg_error_set(err, r, "probe '%s': %s", path, strerror(-r));
     if (unlink(path) < 0)
         return bg_error_errno(err, "remove stale socket '%s'", path);
     bg_log_info("remove stale socket '%s'", path);
@@ -108,7 +108,7 @@ int bg_listen_unix(const char *path, int *ret_fd, struct bg_error *err)
         return r;
     if (dir[0] && (r = bg_mkdir_p(dir, err)) < 0)
         return r;
-    if ((r = clear_stale(path, &addr, err)) < 0)
+    if ((r = clear_stale(path, err)) < 0)
         return r;
 
     bg_autoclose int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

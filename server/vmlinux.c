@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "host/fileio.h"
 
 /* x86 boot protocol setup header (Documentation/arch/x86/boot.rst). */
 #define SETUP_SECTS 0x1f1
@@ -29,34 +30,6 @@
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int read_all(const char *path, unsigned char **ret, size_t *ret_len, struct bg_error *err)
-{
-    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    struct stat st;
-
-    if (fd < 0)
-        return bg_error_errno(err, "open '%s'", path);
-    if (fstat(fd, &st) < 0)
-        return bg_error_errno(err, "stat '%s'", path);
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > BG_VMLINUX_BZIMAGE_MAX)
-        return bg_error_set(err, -EFBIG, "'%s' is not a regular file of at most %u bytes", path,
-                            BG_VMLINUX_BZIMAGE_MAX);
-    bg_autofree unsigned char *buf = bg_malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? bg_error_errno(err, "read '%s'", path)
-                         : bg_error_set(err, -EIO, "'%s' shrank while read", path);
-        got += (size_t)n;
-    }
-    *ret = bg_steal_ptr(&buf);
-    *ret_len = got;
-    return 0;
 }
 
 /* The payload's place in the image, from the setup header. */
@@ -217,15 +190,15 @@ fail:
 
 int bg_vmlinux_extract(const char *bzimage, const char *out_path, struct bg_error *err)
 {
-    bg_autofree unsigned char *img = NULL;
+    bg_autofree char *img = NULL;
     bg_autofree unsigned char *elf = NULL;
     size_t img_len = 0, off = 0, plen = 0, elf_len = 0;
     int r;
 
-    if ((r = read_all(bzimage, &img, &img_len, err)) < 0)
+    if ((r = bg_file_read(bzimage, BG_VMLINUX_BZIMAGE_MAX, &img, &img_len, err)) < 0)
         return r;
-    if ((r = find_payload(img, img_len, &off, &plen, err)) < 0 ||
-        (r = lz4_legacy(img + off, plen, &elf, &elf_len, err)) < 0 ||
+    if ((r = find_payload((const unsigned char *)img, img_len, &off, &plen, err)) < 0 ||
+        (r = lz4_legacy((const unsigned char *)img + off, plen, &elf, &elf_len, err)) < 0 ||
         (r = elf_check(elf, elf_len, err)) < 0)
         return err ? bg_error_prefix(err, "extract vmlinux from '%s'", bzimage) : r;
     return write_atomic(out_path, elf, elf_len, err);

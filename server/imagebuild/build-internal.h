@@ -80,10 +80,6 @@ int bg_imagebuild_module_order(struct build *b, const char *moddir, char ***ret_
 int bg_imagebuild_sha256_file(const char *path, char hex[BG_SHA256_HEX_LEN + 1], uint64_t *ret_size,
                               struct bg_error *err);
 
-/* The whole file (at most max bytes) with a NUL appended; *ret_len excludes the NUL. */
-int bg_imagebuild_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
-                            struct bg_error *err);
-
 /* A text file of at most BG_IMAGEBUILD_TEXT_MAX bytes with no NUL in it; *ret the caller's. */
 int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "host/fileio.h"
 
 #define KO_MAX (64u << 20) /* bytes of one kernel module read for its .modinfo */
 #define WALK_DEPTH_MAX 12  /* directory levels under lib/modules/VER/kernel */
@@ -361,7 +362,7 @@ static int moddep_line(struct build *b, const char *moddir, const struct kmods *
     int r;
 
     if ((r = bg_imagebuild_plain_module(b, moddir, m->rel, &file, err)) < 0 ||
-        (r = bg_imagebuild_read_file(file, KO_MAX, &elf, &len, err)) < 0)
+        (r = bg_file_read(file, KO_MAX, &elf, &len, err)) < 0)
         return r;
     if ((r = bg_imagebuild_modinfo_depends(elf, len, &deps, err)) < 0)
         return bg_error_prefix(err, "module '%s'", m->rel);

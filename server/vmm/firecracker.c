@@ -17,6 +17,7 @@
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "host/unixsock.h"
 #include "vmm/fcapi.h"
 #include "vmm/proc.h"
 
@@ -327,20 +328,6 @@ static int fc_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret,
     return 0;
 }
 
-static int connect_unix(const char *path, int *ret_fd)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    bg_autoclose int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -errno;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return -errno;
-    *ret_fd = bg_steal_fd(&fd);
-    return 0;
-}
-
 /* Read the "OK <port>\n" line byte by byte (nothing after it may be consumed: the agent's
  * HELLO follows). 0 on OK, -ECONNRESET on EOF (no listener in the guest yet), -ETIMEDOUT,
  * -EPROTO for anything else. */
@@ -376,7 +363,7 @@ static int vsock_attempt(const char *path, int *ret_fd, char *why, size_t why_le
     char req[32], line[64];
     int r;
 
-    if ((r = connect_unix(path, &fd)) < 0) {
+    if ((r = bg_unix_connect(path, &fd)) < 0) {
         snprintf(why, why_len, "connect %s: %s", path, strerror(-r));
         return r;
     }

@@ -20,6 +20,7 @@
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "host/unixsock.h"
 #include "vmm/proc.h"
 #include "vmm/qmp.h"
 
@@ -397,27 +398,13 @@ static int qemu_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret
     return 0;
 }
 
-static int connect_once(const char *path, int *ret_fd)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    bg_autoclose int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -errno;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return -errno;
-    *ret_fd = bg_steal_fd(&fd);
-    return 0;
-}
-
 static int qemu_agent_connect(const struct bg_vmm_instance *vi, int64_t deadline_ms, int *ret_fd,
                               struct bg_error *err)
 {
     int r;
 
     for (;;) {
-        if ((r = connect_once(vi->agent_path, ret_fd)) == 0)
+        if ((r = bg_unix_connect(vi->agent_path, ret_fd)) == 0)
             return 0;
         if (!bg_vmm_qemu.alive(vi))
             return bg_error_set(err, -ECONNREFUSED, "qemu (pid %d) is no longer running",

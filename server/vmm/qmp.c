@@ -14,6 +14,7 @@
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "host/unixsock.h"
 
 /* Read one line (without '\n') into a new string by deadline. -ECONNRESET on EOF. */
 static int read_line(int fd, int64_t deadline, char **ret, struct bg_error *err)
@@ -110,19 +111,13 @@ static int await_return(int fd, const char *command, int64_t deadline, struct bg
 
 int bg_qmp_connect(const char *path, int timeout_ms, int *ret_fd, struct bg_error *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int64_t deadline = bg_now_ms() + timeout_ms;
     json_t *greeting = NULL;
+    bg_autoclose int fd = -1;
     int r;
 
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return bg_error_set(err, -ENAMETOOLONG, "qmp socket path %s is too long", path);
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    bg_autoclose int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return bg_error_errno(err, "qmp: socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return bg_error_errno(err, "qmp: connect %s", path);
+    if ((r = bg_unix_connect(path, &fd)) < 0)
+        return bg_error_set(err, r, "qmp: connect %s: %s", path, strerror(-r));
     if ((r = read_message(fd, deadline, &greeting, err)) < 0)
         return bg_error_prefix(err, "qmp greeting");
     bool ok = json_object_get(greeting, "QMP") != NULL;

@@ -11,22 +11,11 @@
 # (skipped) with the reason when something is missing. BANGER_E2E_CACHE as in test_vm_run.sh.
 source "$(dirname "$0")/../integration/lib.sh"
 
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
-
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+need_vm
 command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 (e2fsprogs) is not installed"
 command -v dpkg-deb >/dev/null || skip "dpkg-deb is not installed"
 { mkfs.ext4 2>&1 || true; } | grep -q -- '-d ' || skip "mkfs.ext4 cannot populate from a directory (-d)"
-cand=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null | awk '/Candidate:/ {print $2}')
-[[ -n "$cand" && "$cand" != "(none)" ]] ||
-  skip "the Debian mirror has no linux-image-cloud-amd64 candidate (run apt-get update?)"
 
-cache=${BANGER_E2E_CACHE:-${SUDO_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/banger-e2e}
-mkdir -p "$cache"
-export XDG_CACHE_HOME=$cache
 RUNTIME=$XDG_RUNTIME_DIR/banger
 HTTPD_PID=
 

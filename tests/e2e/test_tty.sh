@@ -4,23 +4,10 @@
 # mode, the window size sent at start and followed on resize, the exit code returned, and
 # the local terminal restored afterwards. Driven through tmux (send-keys, capture-pane).
 source "$(dirname "$0")/../integration/lib.sh"
-
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
-
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 command -v tmux >/dev/null || skip "tmux is not installed"
-cand=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null | awk '/Candidate:/ {print $2}')
-[[ -n "$cand" && "$cand" != "(none)" ]] ||
-  skip "the Debian mirror has no linux-image-cloud-amd64 candidate (run apt-get update?)"
-
-cache=${BANGER_E2E_CACHE:-$(getent passwd "$(id -u)" | cut -d: -f6)/.cache/banger-e2e}
-mkdir -p "$cache"
-export XDG_CACHE_HOME=$cache
+need_vm
 start_daemon
-"$BANGER" image build >"$T/build.out" 2>&1 || { cat "$T/build.out" >&2; exit 1; }
+build_default_image
 run_cli 0 vm create tty1 --image default --start
 
 tm() { tmux -L "banger-tty-$$" "$@"; }

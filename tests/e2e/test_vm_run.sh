@@ -9,31 +9,13 @@
 # BANGER_E2E_CACHE keeps downloaded packages between runs (default ~/.cache/banger-e2e).
 source "$(dirname "$0")/../integration/lib.sh"
 
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
-
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
-cand=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null | awk '/Candidate:/ {print $2}')
-[[ -n "$cand" && "$cand" != "(none)" ]] ||
-  skip "the Debian mirror has no linux-image-cloud-amd64 candidate (run apt-get update?)"
-
-cache=${BANGER_E2E_CACHE:-${SUDO_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/banger-e2e}
-mkdir -p "$cache"
-export XDG_CACHE_HOME=$cache
+need_vm
 start_daemon
 # The run dir of every VM lives here; what is left at the end is a leak.
 RUNTIME=$XDG_RUNTIME_DIR/banger
 
 # --- the image ---
-if ! "$BANGER" image build >"$T/build.out" 2>&1; then
-  cat "$T/build.out" >&2
-  fail "banger image build"
-  finish
-  exit 1
-fi
-pass
+build_default_image
 
 # --- vm run: output, exit status ---
 run_cli 0 vm run --rm -- echo ok
@@ -74,6 +56,9 @@ id=$(jq -r .id <<<"$BODY")
 api GET "/v1/execs/$id"
 expect_json .state exited
 expect_json .exit_code 3
+api POST /v1/vms/e1/exec '{"cmd":["no-such-program"]}'
+expect_problem 422 exec_failed
+expect_contains "$(jq -r .detail <<<"$BODY")" "no-such-program"
 
 # --- workspace ---
 repo=$T/repo
@@ -88,6 +73,11 @@ run_cli 0 vm exec e1 -- cat /root/repo/src/hello.txt
 expect_eq "$OUT" "$(cat "$repo/src/hello.txt")" "workspace file read back"
 run_cli 0 vm run --rm "$repo" -- cat src/hello.txt
 expect_eq "$OUT" "$(cat "$repo/src/hello.txt")" "vm run REPO"
+
+# a guest that cannot take the files: /root/repo is a plain file
+run_cli 0 vm exec e1 -- sh -c 'rm -rf /root/repo && touch /root/repo'
+api POST /v1/vms/e1/workspace "{\"path\":\"$repo\"}"
+expect_problem 500 workspace_failed
 
 # a full clone with history, REF checked out on a new branch
 git -C "$repo" tag v1

@@ -180,3 +180,33 @@ record_stream() {
     '{method:"GET", path:$p, status:$s, content_type:$ct, headers:$h, body:null, ndjson:$lines}' \
     >>"$RECORDS"
 }
+
+# skip REASON: end this test as skipped (ctest SKIP_RETURN_CODE 77), saying what it lacks.
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+
+# need_vm: skip unless this machine can boot the default image (qemu, and Debian's cloud
+# kernel package through apt), then keep the packages `banger image build` downloads between
+# runs in BANGER_E2E_CACHE (default ~/.cache/banger-e2e).
+need_vm() {
+  command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+  local cand
+  cand=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null | awk '/Candidate:/ {print $2}')
+  [[ -n "$cand" && "$cand" != "(none)" ]] ||
+    skip "the Debian mirror has no linux-image-cloud-amd64 candidate (run apt-get update?)"
+  export XDG_CACHE_HOME=${BANGER_E2E_CACHE:-$(getent passwd "$(id -u)" | cut -d: -f6)/.cache/banger-e2e}
+  mkdir -p "$XDG_CACHE_HOME"
+}
+
+# build_default_image: `banger image build`; a failure ends the test with the CLI's output.
+build_default_image() {
+  if ! "$BANGER" image build >"$T/build.out" 2>&1; then
+    cat "$T/build.out" >&2
+    fail "banger image build"
+    finish
+    exit 1
+  fi
+  pass
+}

@@ -68,6 +68,29 @@ start_daemon
 expect_contains "$(cat "$DAEMON_LOG")" "remove stale socket" "stale socket replaced"
 api GET /v1/vms/keep1
 expect_status 200 "VM after SIGKILL and restart"
+
+# --- an import cut short by a crash is marked failed at the next start, with the reason
+truncate -s 16G "$T/huge.img"
+api POST /v1/images "{\"name\":\"cut\",\"kernel\":\"$T/huge.img\"}"
+expect_status 202 "import of a 16 GiB file"
+op=$(jq -r .id <<<"$BODY")
+api POST /v1/vms '{"name":"early","image":"cut"}'
+expect_problem 409 image_not_ready image
+api DELETE /v1/images/cut
+expect_problem 409 image_not_ready
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+start_daemon
+api GET /v1/images/cut
+expect_json .state failed "image cut short by a crash"
+expect_contains "$(jq -r .error <<<"$BODY")" "bangerd restarted while this operation ran"
+api GET "/v1/operations/$op"
+expect_json .state failed "operation cut short by a crash"
+api POST /v1/vms '{"name":"late","image":"cut"}'
+expect_problem 409 image_not_ready image
+api DELETE /v1/images/cut
+expect_status 204 "a failed image can be removed"
 stop_daemon
 
 # --- a path that is not a socket is refused and left alone

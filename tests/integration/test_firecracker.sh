@@ -8,10 +8,6 @@
 # answers, stop escalation; and no sockets left behind.
 source "$(dirname "$0")/lib.sh"
 
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
 BUILD=$(dirname "$BANGERD")/..
 FAKE=${BANGER_FAKE_FIRECRACKER:-$BUILD/tests/fakes/fake-firecracker}
 AGENT=${BANGER_AGENT:-$BUILD/agent/banger-agent}

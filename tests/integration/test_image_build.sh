@@ -7,8 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 policy=$(apt-cache policy linux-image-cloud-amd64 2>/dev/null || true)
 if [[ "$policy" != *"Candidate: "[0-9]* ]]; then
-  echo "skip: apt has no candidate for linux-image-cloud-amd64 (run 'apt-get update' as root)"
-  exit 0
+  skip "apt has no candidate for linux-image-cloud-amd64 (run 'apt-get update' as root)"
 fi
 
 export XDG_CACHE_HOME=$T/cache

@@ -20,17 +20,10 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "testutil.h"
 #include "vmm/driver.h"
 #include "vmm/fcapi.h"
 #include "vmm/firecracker.h"
-
-#define assert_err(r, err, want, fragment)                                                         \
-    do {                                                                                           \
-        assert_int_equal((r), (want));                                                             \
-        assert_int_equal((err).code, (want));                                                      \
-        if (!strstr((err).msg, (fragment)))                                                        \
-            fail_msg("message '%s' lacks '%s'", (err).msg, (fragment));                            \
-    } while (0)
 
 static const struct bg_vmm_launch sample = {
     .id = "web1",
@@ -210,17 +203,11 @@ static void test_boot_request_ids(void **state)
 
 /* ---- kernel format check ---- */
 
-static char tmpdir[PATH_MAX];
-
+/* name inside the group's temporary directory, written with data. */
 static char *write_file(const char *name, const void *data, size_t len)
 {
-    char *path = bg_asprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return path;
+    bg_autofree char *path = bg_asprintf("%s/%s", bg_test_dir(), name);
+    return bg_test_write_file(path, data, len);
 }
 
 static void test_kernel_check(void **state)
@@ -279,34 +266,14 @@ static char *fake_path(void)
     return NULL;
 }
 
-static int fixture_setup(void **state)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "%s/bg-fc-test.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    (void)state;
-    return 0;
-}
-
-static int fixture_teardown(void **state)
-{
-    char *cmd = bg_asprintf("rm -rf '%s'", tmpdir);
-
-    (void)state;
-    (void)!system(cmd);
-    free(cmd);
-    return 0;
-}
-
-/* Start the double on tmpdir/api.sock; skip the test when it is not built. */
+/* Start the double on <test dir>/api.sock; skip the test when it is not built. */
 static int fake_start(void **state)
 {
     char *bin = fake_path();
-    char *log = bg_asprintf("%s/fc.log", tmpdir);
+    char *log = bg_asprintf("%s/fc.log", bg_test_dir());
 
     (void)state;
-    snprintf(fake_sock, sizeof(fake_sock), "%s/api.sock", tmpdir);
+    snprintf(fake_sock, sizeof(fake_sock), "%s/api.sock", bg_test_dir());
     unlink(fake_sock);
     fake_pid = -1;
     if (!bin) {
@@ -421,7 +388,7 @@ static void test_fcapi_boot_sequence_accepted(void **state)
     l.rootfs = rf;
     l.overlay = ov;
     l.workdisk = wk;
-    l.run_dir = tmpdir;
+    l.run_dir = bg_test_dir();
     api = bg_fcapi_new(fake_sock, 2000);
     reqs = bg_firecracker_boot_requests(&l, NULL);
     json_array_foreach (reqs, i, r) {
@@ -446,7 +413,7 @@ static void test_fcapi_boot_sequence_accepted(void **state)
 
 static void test_fcapi_nothing_listening(void **state)
 {
-    char *sock = bg_asprintf("%s/absent.sock", tmpdir);
+    char *sock = bg_asprintf("%s/absent.sock", bg_test_dir());
     struct bg_fcapi *api = bg_fcapi_new(sock, 500);
     struct bg_error err = {0};
 
@@ -470,5 +437,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fcapi_boot_sequence_accepted, fake_start, fake_stop),
         cmocka_unit_test(test_fcapi_nothing_listening),
     };
-    return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
+    return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }
