@@ -193,7 +193,7 @@ static void setup_net(const char *cmdline)
         bg_log_error("set up network: %s", err.msg);
 }
 
-int bg_init_boot(struct bg_error *err)
+int bg_init_boot(enum bg_agent_channel *ret_channel, struct bg_error *err)
 {
     struct boot_args a;
     int r;
@@ -204,6 +204,8 @@ int bg_init_boot(struct bg_error *err)
     bg_autofree char *cmdline = read_text("/proc/cmdline", CMDLINE_MAX);
     if (!cmdline)
         cmdline = bg_strdup(""); /* /proc is mounted: this is only a kernel without it */
+    if ((r = bg_agent_channel_parse(cmdline, ret_channel, err)) < 0)
+        return r;
     parse_cmdline(cmdline, &a);
     if (a.root[0]) {
         if ((r = mount_overlay(&a, err)) < 0 || (r = switch_root(err)) < 0)

@@ -44,8 +44,9 @@ static const struct bg_cli_command commands[] = {
     {BG_CLI_CMD_IMAGE_LS, "image", "ls", "List images", false, 0, 0},
     {BG_CLI_CMD_IMAGE_SHOW, "image", "show", "Show one image", true, 0, 0},
     {BG_CLI_CMD_IMAGE_IMPORT, "image", "import",
-     "Register a kernel (and rootfs/initrd) as an image", true,
-     BG_CLI_FLAG_KERNEL | BG_CLI_FLAG_ROOTFS | BG_CLI_FLAG_INITRD | BG_CLI_FLAG_NO_WAIT,
+     "Register a kernel (and rootfs/initrd/vmlinux) as an image", true,
+     BG_CLI_FLAG_KERNEL | BG_CLI_FLAG_ROOTFS | BG_CLI_FLAG_INITRD | BG_CLI_FLAG_VMLINUX |
+         BG_CLI_FLAG_NO_WAIT,
      BG_CLI_FLAG_KERNEL},
     {BG_CLI_CMD_IMAGE_RM, "image", "rm", "Delete an image no VM uses", true, 0, 0},
     {BG_CLI_CMD_IMAGE_BUILD, "image", "build",
@@ -93,6 +94,8 @@ static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_KERNEL, "--kernel", "PATH", 0, 0, "the kernel (vmlinux ELF or bzImage)"},
     {BG_CLI_FLAG_ROOTFS, "--rootfs", "PATH", 0, 0, "an ext4 root filesystem"},
     {BG_CLI_FLAG_INITRD, "--initrd", "PATH", 0, 0, "an initramfs"},
+    {BG_CLI_FLAG_VMLINUX, "--vmlinux", "PATH", 0, 0,
+     "an ELF vmlinux for Firecracker, when --kernel is a bzImage"},
     {BG_CLI_FLAG_NO_WAIT, "--no-wait", NULL, 0, 0, "print the operation and return at once"},
     {BG_CLI_FLAG_SINCE, "--since", "SEQ", 0, INT64_MAX, "replay events after SEQ, then follow"},
     {BG_CLI_FLAG_TIMEOUT, "--timeout", "S", 1, 300,
@@ -322,6 +325,9 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
         break;
     case BG_CLI_FLAG_INITRD:
         a->initrd = v;
+        break;
+    case BG_CLI_FLAG_VMLINUX:
+        a->vmlinux = v;
         break;
     case BG_CLI_FLAG_VCPUS:
         a->vcpus = n;

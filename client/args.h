@@ -50,6 +50,7 @@ enum bg_cli_flag {
     BG_CLI_FLAG_TAIL = 1u << 13,
     BG_CLI_FLAG_FORCE = 1u << 14,
     BG_CLI_FLAG_START = 1u << 15,
+    BG_CLI_FLAG_VMLINUX = 1u << 16,
     /* exec, run and workspace flags take the high bits */
     BG_CLI_FLAG_INTERACTIVE = 1u << 22,
     BG_CLI_FLAG_TTY = 1u << 23,
@@ -92,6 +93,7 @@ struct bg_cli_args {
     const char *kernel;               /* --kernel */
     const char *rootfs;               /* --rootfs */
     const char *initrd;               /* --initrd */
+    const char *vmlinux;              /* --vmlinux */
     uint64_t vcpus;                   /* --vcpus */
     uint64_t memory_mib;              /* --memory */
     uint64_t disk_mib;                /* --disk */

@@ -27,7 +27,8 @@ static uint64_t image_bytes(const json_t *image)
 {
     return bg_cli_json_u64(json_object_get(image, "kernel"), "size_bytes") +
            bg_cli_json_u64(json_object_get(image, "rootfs"), "size_bytes") +
-           bg_cli_json_u64(json_object_get(image, "initrd"), "size_bytes");
+           bg_cli_json_u64(json_object_get(image, "initrd"), "size_bytes") +
+           bg_cli_json_u64(json_object_get(image, "vmlinux"), "size_bytes");
 }
 
 /* "firecracker,qemu" into buf. */
@@ -104,6 +105,7 @@ static void print_image(const json_t *img)
     print_file_field("kernel", json_object_get(img, "kernel"));
     print_file_field("rootfs", json_object_get(img, "rootfs"));
     print_file_field("initrd", json_object_get(img, "initrd"));
+    print_file_field("vmlinux", json_object_get(img, "vmlinux"));
     bg_cli_output_field(stdout, "source", bg_cli_json_str(img, "source"));
     if (json_is_string(json_object_get(img, "error")))
         bg_cli_output_field(stdout, "error", bg_cli_json_str(img, "error"));
@@ -232,7 +234,8 @@ static int image_import(const char *socket, const struct bg_cli_args *a, struct 
 
     if ((r = add_path(body, "kernel", a->kernel, err)) < 0 ||
         (r = add_path(body, "rootfs", a->rootfs, err)) < 0 ||
-        (r = add_path(body, "initrd", a->initrd, err)) < 0)
+        (r = add_path(body, "initrd", a->initrd, err)) < 0 ||
+        (r = add_path(body, "vmlinux", a->vmlinux, err)) < 0)
         return r;
     r = bg_cli_http_call(socket, "POST", "/v1/images", body, &op, err);
     if (r < 0)

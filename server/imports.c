@@ -69,7 +69,15 @@ int bg_import_check(const struct bg_image_import *req, struct bg_image *ret,
             return r;
         }
         /* Firecracker loads only an uncompressed ELF vmlinux; QEMU boots either. */
-        if (k == BG_IMAGE_KERNEL && elf)
+        if (k == BG_IMAGE_VMLINUX && !elf) {
+            bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "vmlinux");
+            bg_image_done(&img);
+            return bg_error_set(err, -EINVAL,
+                                "vmlinux '%s' is not an uncompressed ELF kernel (Firecracker "
+                                "loads only that; pass a bzImage as kernel, for QEMU)",
+                                req->paths[k]);
+        }
+        if ((k == BG_IMAGE_KERNEL || k == BG_IMAGE_VMLINUX) && elf)
             img.vmms |= BG_VMM_FIRECRACKER;
     }
     img.source = bg_strdup("import");

@@ -19,6 +19,7 @@ static const char *const file_keys[BG_IMAGE_FILE_COUNT_] = {
     [BG_IMAGE_KERNEL] = "kernel",
     [BG_IMAGE_ROOTFS] = "rootfs",
     [BG_IMAGE_INITRD] = "initrd",
+    [BG_IMAGE_VMLINUX] = "vmlinux",
 };
 
 const char *bg_image_state_name(enum bg_image_state s)
@@ -44,7 +45,7 @@ const char *bg_image_file_key(enum bg_image_file_kind k)
 int bg_image_import_decode(const json_t *body, struct bg_image_import *ret,
                            struct bg_field_error *f, struct bg_error *err)
 {
-    static const char *const allowed[] = {"name", "kernel", "rootfs", "initrd", NULL};
+    static const char *const allowed[] = {"name", "kernel", "rootfs", "initrd", "vmlinux", NULL};
     struct bg_image_import req = {0};
     int r;
 
@@ -101,11 +102,12 @@ json_t *bg_image_to_json(const struct bg_image *img)
     if (img->vmms & BG_VMM_QEMU)
         json_array_append_new(vmms, json_string("qemu"));
     /* "o" steals each new reference into the object. */
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:s}", "name", img->name,
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:s}", "name", img->name,
                      "state", bg_image_state_name(img->state), "arch", img->arch, "vmms", vmms,
                      "kernel", file_to_json(&img->files[BG_IMAGE_KERNEL]), "rootfs",
                      file_to_json(&img->files[BG_IMAGE_ROOTFS]), "initrd",
-                     file_to_json(&img->files[BG_IMAGE_INITRD]), "source",
+                     file_to_json(&img->files[BG_IMAGE_INITRD]), "vmlinux",
+                     file_to_json(&img->files[BG_IMAGE_VMLINUX]), "source",
                      img->source ? img->source : "import", "error",
                      img->error ? json_string(img->error) : json_null(), "created_at",
                      bg_time_format(img->created_at, created));

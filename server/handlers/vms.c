@@ -97,16 +97,20 @@ static int check_image(struct bg_http_request *req, const char *name, int *ret_m
                        : bg_http_reply_internal(req, &err);
         return -1;
     }
-    enum bg_image_state state = img.state;
-    bg_image_done(&img);
-    if (state == BG_IMAGE_STATE_READY)
+    if (img.state == BG_IMAGE_STATE_READY) {
+        bg_image_done(&img);
         return 0;
-    *ret_mhd = bg_http_reply_problem(
-        req, BG_PROBLEM_IMAGE_NOT_READY, "image",
-        state == BG_IMAGE_STATE_IMPORTING
-            ? "image '%s' is still importing; wait for its operation to finish"
-            : "image '%s' failed to import; remove it and import it again",
-        name);
+    }
+    if (img.state == BG_IMAGE_STATE_IMPORTING)
+        *ret_mhd = bg_http_reply_problem(
+            req, BG_PROBLEM_IMAGE_NOT_READY, "image",
+            "image '%s' is still importing; wait for its operation to finish", name);
+    else
+        *ret_mhd =
+            bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, "image",
+                                  "image '%s' failed (%s); remove it and import or build it again",
+                                  name, img.error ? img.error : "no reason recorded");
+    bg_image_done(&img);
     return -1;
 }
 

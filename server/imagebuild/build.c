@@ -247,8 +247,7 @@ static int install_kernel(struct build *b, struct bg_error *err)
     if (rename(tmp, dst) < 0)
         return bg_error_errno(err, "rename '%s'", tmp);
     /* Firecracker loads only an ELF vmlinux: the one inside the bzImage, next to it. */
-    bg_autofree char *vmlinux = bg_asprintf("%s/vmlinux", b->imgdir);
-    return bg_vmlinux_extract(dst, vmlinux, err);
+    return bg_vmlinux_extract(dst, b->img.files[BG_IMAGE_VMLINUX].path, err);
 }
 
 static int make_files(struct build *b, struct bg_error *err)
@@ -413,6 +412,7 @@ static struct build *build_new(struct bg_daemon *d, const char *name)
     b->img.created_at = time(NULL);
     b->imgdir = bg_asprintf("%s/images/%s", d->cfg->state_dir, name);
     b->img.files[BG_IMAGE_KERNEL].path = bg_asprintf("%s/vmlinuz", b->imgdir);
+    b->img.files[BG_IMAGE_VMLINUX].path = bg_asprintf("%s/vmlinux", b->imgdir);
     b->debs = bg_asprintf("%s/debs", d->cfg->cache_dir);
     op_init(&b->op, name);
     return b;

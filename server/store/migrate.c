@@ -103,11 +103,21 @@ static const char schema_v2[] =
 /* Version 3: an operation says what it is doing now, for humans ("download PKG", "unpack"). */
 static const char schema_v3[] = "ALTER TABLE operations ADD COLUMN step TEXT NOT NULL DEFAULT '';";
 
+/* Version 4: an image may carry an ELF vmlinux for Firecracker beside a bzImage kernel. Images
+ * built before it recorded none, so their kernel (a bzImage) is not Firecracker's: they lose
+ * the firecracker bit (rebuilding them gives it back). */
+static const char schema_v4[] =
+    "ALTER TABLE images ADD COLUMN vmlinux_path TEXT;"
+    "ALTER TABLE images ADD COLUMN vmlinux_size INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE images ADD COLUMN vmlinux_sha256 TEXT NOT NULL DEFAULT '';"
+    "UPDATE images SET vmms = vmms & ~2 WHERE source = 'build:debian';";
+
 /* Ordered by version, contiguous from 1 to BG_STORE_SCHEMA_VERSION. */
 static const struct bg_migration migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {4, schema_v4},
 };
 
 _Static_assert(BG_ARRAY_SIZE(migrations) == BG_STORE_SCHEMA_VERSION,

@@ -9,10 +9,16 @@
 #include "banger/alloc.h"
 #include "store/store-internal.h"
 
-/* The column list shared by every statement; ?1..?16 bind in this order (bind_image). */
+/* The column list shared by every statement; ?1..?19 bind in this order (bind_image): four
+ * fixed columns, three per file in enum bg_image_file_kind order, then COL_SOURCE.. */
 #define IMAGE_COLUMNS                                                                              \
     "name, state, arch, vmms, kernel_path, kernel_size, kernel_sha256, rootfs_path, rootfs_size, " \
-    "rootfs_sha256, initrd_path, initrd_size, initrd_sha256, source, error, created_at"
+    "rootfs_sha256, initrd_path, initrd_size, initrd_sha256, vmlinux_path, vmlinux_size, "         \
+    "vmlinux_sha256, source, error, created_at"
+#define COL_FILES 4 /* 0-based column of the first file's path */
+#define COL_SOURCE (COL_FILES + 3 * BG_IMAGE_FILE_COUNT_)
+#define COL_ERROR (COL_SOURCE + 1)
+#define COL_CREATED (COL_SOURCE + 2)
 
 /* How many VM names an -EBUSY message lists before "...". */
 #define IMAGE_USERS_LISTED 10
@@ -26,14 +32,15 @@ static void bind_image(sqlite3_stmt *stmt, const struct bg_image *img)
     for (int k = 0; k < BG_IMAGE_FILE_COUNT_; k++) {
         const struct bg_image_file *f = &img->files[k];
 
-        (void)bg_store_bind_text(stmt, 5 + 3 * k, f->path);
-        (void)sqlite3_bind_int64(stmt, 6 + 3 * k, (int64_t)f->size_bytes);
-        (void)bg_store_bind_text(stmt, 7 + 3 * k, f->sha256);
+        /* parameters count from 1, columns from 0 */
+        (void)bg_store_bind_text(stmt, COL_FILES + 1 + 3 * k, f->path);
+        (void)sqlite3_bind_int64(stmt, COL_FILES + 2 + 3 * k, (int64_t)f->size_bytes);
+        (void)bg_store_bind_text(stmt, COL_FILES + 3 + 3 * k, f->sha256);
     }
-    (void)bg_store_bind_text(stmt, 14, img->source);
-    (void)bg_store_bind_text(stmt, 15, img->error);
-    /* The update statement has no ?16 (created_at is fixed at insert): SQLITE_RANGE, ignored. */
-    (void)sqlite3_bind_int64(stmt, 16, img->created_at);
+    (void)bg_store_bind_text(stmt, COL_SOURCE + 1, img->source);
+    (void)bg_store_bind_text(stmt, COL_ERROR + 1, img->error);
+    /* The update statement has no ?19 (created_at is fixed at insert): SQLITE_RANGE, ignored. */
+    (void)sqlite3_bind_int64(stmt, COL_CREATED + 1, img->created_at);
 }
 
 static int load_files(struct bg_store *s, sqlite3_stmt *stmt, struct bg_image *img,
@@ -43,9 +50,10 @@ static int load_files(struct bg_store *s, sqlite3_stmt *stmt, struct bg_image *i
         struct bg_image_file *f = &img->files[k];
         int r;
 
-        f->path = bg_store_col_strdup(stmt, 4 + 3 * k);
-        f->size_bytes = (uint64_t)sqlite3_column_int64(stmt, 5 + 3 * k);
-        r = bg_store_col_text(s, stmt, 6 + 3 * k, f->sha256, sizeof(f->sha256), what, err);
+        f->path = bg_store_col_strdup(stmt, COL_FILES + 3 * k);
+        f->size_bytes = (uint64_t)sqlite3_column_int64(stmt, COL_FILES + 1 + 3 * k);
+        r = bg_store_col_text(s, stmt, COL_FILES + 2 + 3 * k, f->sha256, sizeof(f->sha256), what,
+                              err);
         if (r < 0)
             return r;
     }
@@ -57,7 +65,7 @@ static int load_image(struct bg_store *s, sqlite3_stmt *stmt, struct bg_image *r
                       struct bg_error *err)
 {
     struct bg_image img = {.vmms = (unsigned)sqlite3_column_int64(stmt, 3),
-                           .created_at = sqlite3_column_int64(stmt, 15)};
+                           .created_at = sqlite3_column_int64(stmt, COL_CREATED)};
     char what[BG_NAME_MAX + 16] = "an image";
     int r;
 
@@ -69,8 +77,8 @@ static int load_image(struct bg_store *s, sqlite3_stmt *stmt, struct bg_image *r
         return bg_store_bad_row(s, what, "state", err);
     if ((r = bg_store_col_text(s, stmt, 2, img.arch, sizeof(img.arch), what, err)) < 0)
         return r;
-    img.source = bg_store_col_strdup(stmt, 13);
-    img.error = bg_store_col_strdup(stmt, 14);
+    img.source = bg_store_col_strdup(stmt, COL_SOURCE);
+    img.error = bg_store_col_strdup(stmt, COL_ERROR);
     if ((r = load_files(s, stmt, &img, what, err)) < 0) {
         bg_image_done(&img);
         return r;
@@ -96,7 +104,7 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
 {
     static const char sql[] =
         "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_image *img = arg;
     int r, rc;
@@ -118,7 +126,8 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
     static const char sql[] =
         "UPDATE images SET state = ?2, arch = ?3, vmms = ?4, kernel_path = ?5, kernel_size = ?6, "
         "kernel_sha256 = ?7, rootfs_path = ?8, rootfs_size = ?9, rootfs_sha256 = ?10, "
-        "initrd_path = ?11, initrd_size = ?12, initrd_sha256 = ?13, source = ?14, error = ?15 "
+        "initrd_path = ?11, initrd_size = ?12, initrd_sha256 = ?13, vmlinux_path = ?14, "
+        "vmlinux_size = ?15, vmlinux_sha256 = ?16, source = ?17, error = ?18 "
         "WHERE name = ?1";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_image *img = arg;

@@ -114,6 +114,14 @@ static int record_runtime(struct start_ctx *c, struct bg_error *err)
     return bg_store_runtime_put(c->d->store, &rt, err);
 }
 
+/* The image's kernel for this driver: its vmlinux for one that boots only ELF kernels. */
+static const char *kernel_for(const struct bg_image *img, const struct bg_vmm_driver *drv)
+{
+    const char *vmlinux = img->files[BG_IMAGE_VMLINUX].path;
+
+    return drv->elf_kernel_only && vmlinux ? vmlinux : img->files[BG_IMAGE_KERNEL].path;
+}
+
 static int launch(struct start_ctx *c, struct bg_error *err)
 {
     const char *rootfs = c->img.files[BG_IMAGE_ROOTFS].path;
@@ -121,7 +129,7 @@ static int launch(struct start_ctx *c, struct bg_error *err)
     bg_autofree char *cmdline = bg_vm_cmdline(&c->vm, rootfs != NULL, work);
     struct bg_vmm_launch l = {
         .id = c->vm.spec.name,
-        .kernel = c->img.files[BG_IMAGE_KERNEL].path,
+        .kernel = kernel_for(&c->img, c->drv),
         .initrd = c->initrd,
         .cmdline = cmdline,
         .rootfs = rootfs,

@@ -21,6 +21,7 @@ struct bg_vmm_launch {
     uint32_t vcpus, memory_mib;  /* size */
     const char *run_dir;         /* per-VM runtime dir, 0700 */
     bool nat;                    /* outbound network allowed */
+    const char *tap;             /* host tap device for the guest's eth0 (may be NULL) */
 };
 
 /* A started VMM process. Strings are owned (bg_vmm_instance_done). */
@@ -46,6 +47,8 @@ struct bg_vmm_driver {
     /* Ask the agent to reboot, not power off, to stop the guest: Firecracker exits on guest
      * reboot (reboot=k) but keeps running after a guest poweroff on x86. */
     bool stop_by_reboot;
+    /* Boots only an uncompressed ELF kernel: given the image's vmlinux when it has one. */
+    bool elf_kernel_only;
     /* Fill *ret; returns 0 (usability is in ret->usable) or a negative errno. */
     int (*probe)(struct bg_vmm_probe *ret);
     /* Start the VMM in its own session, detached from the daemon (it survives a daemon

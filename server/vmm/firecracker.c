@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
@@ -157,7 +157,7 @@ static void add_drive(json_t *reqs, const char *id, const char *path, bool ro)
                       "is_root_device", 0, "is_read_only", ro));
 }
 
-BG_TESTABLE json_t *bg_firecracker_boot_requests(const struct bg_vmm_launch *l, const char *tap)
+BG_TESTABLE json_t *bg_firecracker_boot_requests(const struct bg_vmm_launch *l)
 {
     json_t *reqs = json_array();
     bg_autofree char *args = bg_asprintf("%s " BG_FC_BOOT_ARGS_EXTRA, l->cmdline);
@@ -177,9 +177,9 @@ BG_TESTABLE json_t *bg_firecracker_boot_requests(const struct bg_vmm_launch *l, 
         add_drive(reqs, "work", l->workdisk, false);
     add_req(reqs, "/vsock",
             json_pack("{s:i, s:s}", "guest_cid", BG_FC_GUEST_CID, "uds_path", vsock));
-    if (tap)
+    if (l->tap)
         add_req(reqs, "/network-interfaces/eth0",
-                json_pack("{s:s, s:s}", "iface_id", "eth0", "host_dev_name", tap));
+                json_pack("{s:s, s:s}", "iface_id", "eth0", "host_dev_name", l->tap));
     add_req(reqs, "/actions", json_pack("{s:s}", "action_type", "InstanceStart"));
     return reqs;
 }
@@ -256,7 +256,7 @@ static int await_api(const struct bg_vmm_instance *vi, struct bg_fcapi *api, con
 
 static int boot(const struct bg_vmm_launch *l, struct bg_fcapi *api, struct bg_error *err)
 {
-    json_t *reqs = bg_firecracker_boot_requests(l, NULL);
+    json_t *reqs = bg_firecracker_boot_requests(l);
     size_t i;
     json_t *req;
     int r = 0;
@@ -367,12 +367,16 @@ static int vsock_attempt(const char *path, int *ret_fd, char *why, size_t why_le
         snprintf(why, why_len, "connect %s: %s", path, strerror(-r));
         return r;
     }
-    int n = snprintf(req, sizeof(req), "CONNECT %d\n", BG_FC_AGENT_PORT);
-    if (write(fd, req, (size_t)n) != n) {
-        snprintf(why, why_len, "write CONNECT: %s", strerror(errno));
+    int n = snprintf(req, sizeof(req), "CONNECT %d\n", BG_AGENT_VSOCK_PORT);
+    ssize_t w = write(fd, req, (size_t)n);
+    /* a peer that hung up before reading CONNECT is as good as EOF before OK */
+    bool hung_up = w < 0 && (errno == EPIPE || errno == ECONNRESET);
+    if (w != n && !hung_up) {
+        snprintf(why, why_len, "write CONNECT: %s", w < 0 ? strerror(errno) : "short write");
         return -EIO;
     }
-    if ((r = read_ack(fd, VSOCK_ACK_MS, line, sizeof(line))) < 0) {
+    r = hung_up ? -ECONNRESET : read_ack(fd, VSOCK_ACK_MS, line, sizeof(line));
+    if (r < 0) {
         snprintf(why, why_len, "%s",
                  r == -ECONNRESET  ? "EOF before OK: the guest agent is not listening yet"
                  : r == -ETIMEDOUT ? "no OK within 1 s"
@@ -397,7 +401,7 @@ static int fc_agent_connect(const struct bg_vmm_instance *vi, int64_t deadline_m
                                 (int)vi->pid);
         if (bg_now_ms() + VSOCK_RETRY_MS >= deadline_ms)
             return bg_error_set(err, -ETIMEDOUT, "agent on vsock %s port %d: %s", vi->agent_path,
-                                BG_FC_AGENT_PORT, why);
+                                BG_AGENT_VSOCK_PORT, why);
         (void)usleep(VSOCK_RETRY_MS * 1000);
     }
 }
@@ -458,6 +462,7 @@ static json_t *fc_describe(const struct bg_vmm_instance *vi)
 const struct bg_vmm_driver bg_vmm_firecracker = {
     .name = "firecracker",
     .stop_by_reboot = true,
+    .elf_kernel_only = true,
     .probe = fc_probe,
     .start = fc_start,
     .agent_connect = fc_agent_connect,

@@ -15,9 +15,9 @@
 #define BG_FC_VSOCK "v.sock"
 #define BG_FC_CONSOLE "console.log" /* Firecracker's stdout: the serial console */
 #define BG_FC_LOG "firecracker.log" /* --log-path */
-#define BG_FC_AGENT_PORT 52         /* the guest agent's vsock port */
 #define BG_FC_GUEST_CID 3
-#define BG_FC_BOOT_ARGS_EXTRA "reboot=k panic=1" /* guest reboot ends Firecracker (x86) */
+/* The agent listens on vsock (agent/listener.h); a guest reboot ends Firecracker (x86). */
+#define BG_FC_BOOT_ARGS_EXTRA "banger.agent=vsock reboot=k panic=1"
 
 /* The firecracker binary: path (absolute, copied) or NULL for "firecracker" found in PATH.
  * Set once at daemon start, before any probe (the config key firecracker_path). */
@@ -36,6 +36,6 @@ int bg_firecracker_kernel_check(const char *path, struct bg_error *err);
 /* The argv (NULL-terminated, owned strings: free each and the array) of a launch. */
 char **bg_firecracker_argv(const char *binary, const char *id, const char *run_dir);
 /* The JSON bodies of the boot sequence, in order: each element {"path":..., "body":...}.
- * tap may be NULL (no network interface). New reference. */
-json_t *bg_firecracker_boot_requests(const struct bg_vmm_launch *l, const char *tap);
+ * /network-interfaces/eth0 only when l->tap is set. New reference. */
+json_t *bg_firecracker_boot_requests(const struct bg_vmm_launch *l);
 #endif

@@ -57,6 +57,7 @@ expect_json .kernel.size_bytes $((256 * 1024))
 expect_json .kernel.sha256 "$(sha "$kernel")" "kernel sha256 equals sha256sum"
 expect_json .rootfs null
 expect_json .initrd null
+expect_json .vmlinux null
 expect_json '.vmms | join(",")' qemu "vmms of random bytes"
 
 # An ELF kernel can boot under Firecracker as well.
@@ -64,6 +65,20 @@ import_image elfy "$elf"
 api GET /v1/images/elfy
 expect_json '.vmms | join(",")' firecracker,qemu "vmms of an ELF kernel"
 expect_json .kernel.sha256 "$(sha "$elf")" "ELF kernel sha256"
+
+# A bzImage for QEMU with an ELF vmlinux beside it for Firecracker: both hashed.
+api POST /v1/images "{\"name\":\"pair\",\"kernel\":\"$kernel\",\"vmlinux\":\"$elf\"}"
+expect_status 202 "import pair"
+api GET "/v1/operations/$(jq -r .id <<<"$BODY")?wait=30"
+expect_json .state succeeded "import pair"
+expect_json .progress.total $((256 * 1024 + $(stat -c %s "$elf"))) "progress total of kernel and vmlinux"
+api GET /v1/images/pair
+expect_json '.vmms | join(",")' firecracker,qemu "vmms with a vmlinux"
+expect_json .kernel.path "$kernel"
+expect_json .vmlinux.path "$elf"
+expect_json .vmlinux.sha256 "$(sha "$elf")" "vmlinux sha256"
+run_cli 0 image show pair
+expect_contains "$OUT" "vmlinux:" "image show prints the vmlinux"
 
 # --- rootfs and initrd are hashed too
 api POST /v1/images "{\"name\":\"full\",\"kernel\":\"$kernel\",\"rootfs\":\"$rootfs\",\"initrd\":\"$initrd\"}"
@@ -85,7 +100,7 @@ expect_json .initrd.sha256 "$(sha "$initrd")" "initrd sha256"
 import_image aaa "$kernel"
 api GET /v1/images
 expect_status 200 "list images"
-expect_json '[.images[].name] | join(",")' "aaa,elfy,full,plain" "images sorted by name"
+expect_json '[.images[].name] | join(",")' "aaa,elfy,full,pair,plain" "images sorted by name"
 expect_json '[.images[].state] | unique | join(",")' ready "every listed image is ready"
 
 # --- refusals of an import request
@@ -109,6 +124,8 @@ refuse '{"name":"x","kernel":"vmlinuz"}' 400 invalid_field kernel
 refuse '{"name":"x","kernel":"'"$T"'/../'"${T##*/}"'/vmlinuz"}' 400 invalid_field kernel
 refuse '{"name":"x","kernel":"'"$kernel"'","rootfs":"'"$T"'/absent"}' 400 invalid_field rootfs
 refuse '{"name":"x","kernel":"'"$kernel"'","initrd":"'"$T"'/adir"}' 400 invalid_field initrd
+refuse '{"name":"x","kernel":"'"$kernel"'","vmlinux":"'"$kernel"'"}' 400 invalid_field vmlinux
+expect_contains "$(jq -r .detail <<<"$BODY")" "not an uncompressed ELF kernel" "a non-ELF vmlinux says why"
 refuse '{"name":"x","kernel":"'"$kernel"'","cmdline":"quiet"}' 400 unknown_field cmdline
 refuse '{"name":"Upper","kernel":"'"$kernel"'"}' 400 invalid_name name
 refuse '{"name":"'"$(printf 'a%.0s' {1..64})"'","kernel":"'"$kernel"'"}' 400 invalid_name name
@@ -133,7 +150,7 @@ fi
 api GET /v1/images/x
 expect_problem 404 image_not_found
 api GET /v1/images
-expect_json '.images | length' 4 "image count after the refusals"
+expect_json '.images | length' 5 "image count after the refusals"
 
 # --- delete
 api POST /v1/vms '{"name":"user1","image":"full"}'
@@ -162,7 +179,7 @@ expect_problem 404 image_not_found
 api GET /v1/operations
 expect_status 200 "list operations"
 expect_json "[.operations[].id] | index(\"$op\") != null" true "the import is listed"
-expect_json '.operations | length' 4 "one operation per import"
+expect_json '.operations | length' 5 "one operation per import"
 expect_json '[.operations[].created_at] == ([.operations[].created_at] | sort | reverse)' true \
   "operations newest first"
 api GET /v1/operations/op-0000000000000000

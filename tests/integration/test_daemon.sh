@@ -89,6 +89,8 @@ api GET "/v1/operations/$op"
 expect_json .state failed "operation cut short by a crash"
 api POST /v1/vms '{"name":"late","image":"cut"}'
 expect_problem 409 image_not_ready image
+expect_contains "$(jq -r .detail <<<"$BODY")" "failed (bangerd restarted while this operation ran" \
+  "the refusal says why the image failed"
 api DELETE /v1/images/cut
 expect_status 204 "a failed image can be removed"
 stop_daemon

@@ -4,7 +4,8 @@
 # vmm = firecracker and firecracker_path = a wrapper around the double; `vm run --rm -- echo ok`
 # goes through launch, readiness, the boot sequence, the hybrid vsock and the real agent
 # protocol, and stop. Then the error paths: bad kernel path (the double's fault_message is in
-# the VM's error), a non-ELF kernel, the process exiting during readiness, a vsock that never
+# the VM's error), a non-ELF kernel (and the same kernel with a vmlinux beside it, which is what
+# Firecracker gets), the process exiting during readiness, a vsock that never
 # answers, stop escalation; and no sockets left behind.
 source "$(dirname "$0")/lib.sh"
 
@@ -49,12 +50,12 @@ api POST /v1/vms '{"name":"s1","image":"fc"}'
 run_cli 0 vm start s1
 run_cli 0 vm stop s1
 no_sockets "after stop"
-expect_eq "$(pgrep -f "fake-firecracker.*--id s1" || true)" "" "no double left for s1"
+expect_eq "$(pgrep -f -- "--api-sock $RUN/s1/" || true)" "" "no double left for s1"
 
 # stop escalation: the guest halts instead of rebooting and ignores Ctrl-Alt-Del
 restart ignore-reboot,ignore-cad
 run_cli 0 vm start s1
-run_cli 0 vm stop s1
+run_cli 0 vm stop s1 --timeout 1
 expect_contains "$(cat "$DAEMON_LOG")" "SendCtrlAltDel failed or ignored; sending SIGTERM" \
   "stop escalates to SIGTERM"
 no_sockets "after escalated stop"
@@ -93,5 +94,14 @@ api POST /v1/vms '{"name":"s3","image":"bz"}'
 run_cli 1 vm start s3
 api GET /v1/vms/s3
 expect_contains "$(jq -r .error <<<"$BODY")" "not an uncompressed ELF vmlinux" "non-ELF refused"
+
+# the same bzImage with an ELF vmlinux beside it (what `image build` makes): Firecracker is
+# given the vmlinux
+api POST /v1/images "{\"name\":\"pair\",\"kernel\":\"$T/bzImage\",\"vmlinux\":\"$T/vmlinux\"}"
+expect_status 202 "import pair"
+api GET "/v1/operations/$(jq -r .id <<<"$BODY")?wait=30"
+expect_json .state succeeded "import pair"
+out=$("$BANGER" vm run --rm --image pair -- echo ok 2>"$T/run.err") || cat "$T/run.err" >&2
+expect_eq "$out" "ok" "vm run boots the image's vmlinux"
 no_sockets "at the end"
 finish

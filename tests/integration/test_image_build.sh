@@ -53,6 +53,8 @@ expect_json .kernel.path "$images/default/vmlinuz"
 expect_json .initrd.path "$images/default/initrd.img"
 expect_json .kernel.sha256 "$(sha256sum "$images/default/vmlinuz" | cut -d' ' -f1)"
 expect_json .initrd.sha256 "$(sha256sum "$images/default/initrd.img" | cut -d' ' -f1)"
+expect_json .vmlinux.path "$images/default/vmlinux"
+expect_json .vmlinux.sha256 "$(sha256sum "$images/default/vmlinux" | cut -d' ' -f1)"
 expect_json .initrd.size_bytes "$(stat -c %s "$images/default/initrd.img")"
 expect_eq "$(od -An -c -j 514 -N 4 "$images/default/vmlinuz" | tr -d ' ')" HdrS "bzImage header"
 # the ELF vmlinux extracted from it, for Firecracker

@@ -80,13 +80,14 @@ static void test_image_import_and_events(void **state)
     struct bg_cli_args a;
     struct bg_error err = {0};
 
-    assert_int_equal(PARSE(&a, &err, "image", "import", "base", "--kernel", "vmlinux", "--rootfs",
-                           "/r.ext4", "--initrd=i.img", "--no-wait"),
+    assert_int_equal(PARSE(&a, &err, "image", "import", "base", "--kernel", "vmlinuz", "--rootfs",
+                           "/r.ext4", "--initrd=i.img", "--vmlinux", "vmlinux", "--no-wait"),
                      0);
     assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_IMAGE_IMPORT);
-    assert_string_equal(a.kernel, "vmlinux");
+    assert_string_equal(a.kernel, "vmlinuz");
     assert_string_equal(a.rootfs, "/r.ext4");
     assert_string_equal(a.initrd, "i.img");
+    assert_string_equal(a.vmlinux, "vmlinux");
     assert_true(a.given & BG_CLI_FLAG_NO_WAIT);
 
     assert_int_equal(PARSE(&a, &err, "events", "--since", "0"), 0);

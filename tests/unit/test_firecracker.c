@@ -123,7 +123,7 @@ static void assert_body(json_t *reqs, size_t i, const char *path, const char *js
 
 static void test_boot_requests(void **state)
 {
-    json_t *reqs = bg_firecracker_boot_requests(&sample, NULL);
+    json_t *reqs = bg_firecracker_boot_requests(&sample);
 
     (void)state;
     assert_int_equal(json_array_size(reqs), 7);
@@ -132,7 +132,7 @@ static void test_boot_requests(void **state)
                 "{\"kernel_image_path\":\"/images/base/vmlinux\","
                 "\"initrd_path\":\"/cache/initrd/abc-def.img\","
                 "\"boot_args\":\"console=ttyS0 quiet banger.root=/dev/vda "
-                "banger.overlay=/dev/vdb reboot=k panic=1\"}");
+                "banger.overlay=/dev/vdb banger.agent=vsock reboot=k panic=1\"}");
     /* the rootfs is shared between VMs: read-only; banger's initramfs mounts it, not the kernel */
     assert_body(reqs, 2, "/drives/rootfs",
                 "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/images/base/rootfs.ext4\","
@@ -158,7 +158,8 @@ static void test_boot_requests_minimal_with_tap(void **state)
     l.rootfs = NULL;
     l.workdisk = NULL;
     l.initrd = NULL;
-    reqs = bg_firecracker_boot_requests(&l, "bgtap3");
+    l.tap = "bgtap3";
+    reqs = bg_firecracker_boot_requests(&l);
     assert_int_equal(json_array_size(reqs), 6);
     assert_string_equal(req_path(reqs, 0), "/machine-config");
     assert_null(json_object_get(req_body(reqs, 1), "initrd_path"));
@@ -174,7 +175,9 @@ static void test_boot_requests_minimal_with_tap(void **state)
 /* Drive and interface ids: [A-Za-z0-9_] only (no '-'), the same in the path and the body. */
 static void test_boot_request_ids(void **state)
 {
-    json_t *reqs = bg_firecracker_boot_requests(&sample, "bgtap1");
+    struct bg_vmm_launch l = sample;
+    l.tap = "bgtap1";
+    json_t *reqs = bg_firecracker_boot_requests(&l);
     size_t i;
     json_t *r;
 
@@ -390,7 +393,7 @@ static void test_fcapi_boot_sequence_accepted(void **state)
     l.workdisk = wk;
     l.run_dir = bg_test_dir();
     api = bg_fcapi_new(fake_sock, 2000);
-    reqs = bg_firecracker_boot_requests(&l, NULL);
+    reqs = bg_firecracker_boot_requests(&l);
     json_array_foreach (reqs, i, r) {
         int rc = bg_fcapi_put(api, req_path(reqs, i), req_body(reqs, i), &err);
         if (rc < 0)

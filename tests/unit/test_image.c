@@ -37,6 +37,7 @@ static void test_import_kernel_only(void **state)
     assert_string_equal(req.paths[BG_IMAGE_KERNEL], "/srv/vmlinux");
     assert_null(req.paths[BG_IMAGE_ROOTFS]);
     assert_null(req.paths[BG_IMAGE_INITRD]);
+    assert_null(req.paths[BG_IMAGE_VMLINUX]);
     assert_int_equal(f.problem, BG_PROBLEM_INTERNAL);
     assert_int_equal(err.code, 1);
     bg_image_import_done(&req);
@@ -52,14 +53,16 @@ static void test_import_all_files(void **state)
     struct bg_field_error f;
     struct bg_error err = {0};
     json_t *b = body("{\"initrd\":\"/srv/initrd.img\",\"rootfs\":\"/srv/images/rootfs.ext4\","
-                     "\"kernel\":\"/srv/vmlinux\",\"name\":\"deb-12\"}");
+                     "\"kernel\":\"/srv/vmlinuz\",\"vmlinux\":\"/srv/vmlinux\","
+                     "\"name\":\"deb-12\"}");
 
     assert_int_equal(bg_image_import_decode(b, &req, &f, &err), 0);
     json_decref(b);
     assert_string_equal(req.name, "deb-12");
-    assert_string_equal(req.paths[BG_IMAGE_KERNEL], "/srv/vmlinux");
+    assert_string_equal(req.paths[BG_IMAGE_KERNEL], "/srv/vmlinuz");
     assert_string_equal(req.paths[BG_IMAGE_ROOTFS], "/srv/images/rootfs.ext4");
     assert_string_equal(req.paths[BG_IMAGE_INITRD], "/srv/initrd.img");
+    assert_string_equal(req.paths[BG_IMAGE_VMLINUX], "/srv/vmlinux");
     bg_image_import_done(&req);
 }
 
@@ -100,6 +103,8 @@ static void test_import_refusals(void **state)
          "field 'initrd': path '/srv//initrd' is not normalised"},
         {"{\"name\":\"base\",\"kernel\":\"/k\",\"initrd\":[\"/i\"]}", BG_PROBLEM_INVALID_FIELD,
          "initrd", "must be a string"},
+        {"{\"name\":\"base\",\"kernel\":\"/k\",\"vmlinux\":\"vmlinux\"}", BG_PROBLEM_INVALID_FIELD,
+         "vmlinux", "field 'vmlinux': path 'vmlinux' is not absolute"},
         {"{\"name\":\"base\",\"kernel\":\"/k\",\"kernel_args\":\"quiet\"}",
          BG_PROBLEM_UNKNOWN_FIELD, "kernel_args", "unknown field 'kernel_args'"},
         {"{\"name\":\"base\",\"kernel\":\"/k\",\"sha256\":\"00\"}", BG_PROBLEM_UNKNOWN_FIELD,
@@ -110,7 +115,7 @@ static void test_import_refusals(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char sentinel;
         struct bg_image_import req = {.name = "untouched",
-                                      .paths = {&sentinel, &sentinel, &sentinel}};
+                                      .paths = {&sentinel, &sentinel, &sentinel, &sentinel}};
         struct bg_field_error f = {0};
         struct bg_error err = {0};
         json_t *b = body(bad[i].body);
@@ -158,7 +163,7 @@ static void test_to_json_shape(void **state)
     json_t *j = bg_image_to_json(&img);
 
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 10);
+    assert_int_equal(json_object_size(j), 11);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "base");
     assert_string_equal(json_string_value(json_object_get(j, "state")), "ready");
     assert_string_equal(json_string_value(json_object_get(j, "arch")), "x86_64");
@@ -184,6 +189,8 @@ static void test_to_json_shape(void **state)
     /* an absent file is null, and still present as a member */
     assert_non_null(json_object_get(j, "initrd"));
     assert_true(json_is_null(json_object_get(j, "initrd")));
+    assert_non_null(json_object_get(j, "vmlinux"));
+    assert_true(json_is_null(json_object_get(j, "vmlinux")));
     json_decref(j);
     bg_image_done(&img);
 }
@@ -274,6 +281,7 @@ static void test_file_keys(void **state)
     assert_string_equal(bg_image_file_key(BG_IMAGE_KERNEL), "kernel");
     assert_string_equal(bg_image_file_key(BG_IMAGE_ROOTFS), "rootfs");
     assert_string_equal(bg_image_file_key(BG_IMAGE_INITRD), "initrd");
+    assert_string_equal(bg_image_file_key(BG_IMAGE_VMLINUX), "vmlinux");
     assert_string_equal(bg_image_file_key(BG_IMAGE_FILE_COUNT_), "kernel");
 }
 

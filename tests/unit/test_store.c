@@ -223,6 +223,38 @@ static void test_reopen_keeps_records(void **state)
     assert_int_equal(vm.state, BG_VM_STATE_RUNNING);
 }
 
+/* Version 4 gives images a vmlinux; images built before it lose the firecracker bit (their
+ * kernel is a bzImage), imported ones keep what their kernel earned. */
+static void test_migrate_v3_images(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_error err = {0};
+    struct bg_image got;
+
+    bg_store_close(f->s);
+    f->s = NULL;
+    /* back to a version 3 file holding one built and one imported image */
+    raw_exec(f->path, "ALTER TABLE images DROP COLUMN vmlinux_path;"
+                      "ALTER TABLE images DROP COLUMN vmlinux_size;"
+                      "ALTER TABLE images DROP COLUMN vmlinux_sha256;"
+                      "INSERT INTO images VALUES ('default', 'ready', 'x86_64', 3, '/i/vmlinuz', "
+                      "1, '', NULL, 0, '', '/i/initrd.img', 1, '', 'build:debian', NULL, 1);"
+                      "INSERT INTO images VALUES ('fc', 'ready', 'x86_64', 3, '/f/vmlinux', 1, '', "
+                      "NULL, 0, '', NULL, 0, '', 'import', NULL, 1);"
+                      "PRAGMA user_version = 3");
+    assert_int_equal(bg_store_open(f->path, BG_STORE_READ_WRITE, &f->s, &err), 0);
+    assert_int_equal(bg_store_schema_version(f->s), BG_STORE_SCHEMA_VERSION);
+    assert_int_equal(bg_store_image_get(f->s, "default", &got, &err), 0);
+    assert_int_equal(got.vmms, BG_VMM_QEMU);
+    assert_null(got.files[BG_IMAGE_VMLINUX].path);
+    assert_string_equal(got.files[BG_IMAGE_INITRD].path, "/i/initrd.img");
+    bg_image_done(&got);
+    assert_int_equal(bg_store_image_get(f->s, "fc", &got, &err), 0);
+    assert_int_equal(got.vmms, BG_VMM_QEMU | BG_VMM_FIRECRACKER);
+    assert_string_equal(got.files[BG_IMAGE_KERNEL].path, "/f/vmlinux");
+    bg_image_done(&got);
+}
+
 static void test_open_missing_dir(void **state)
 {
     struct fixture *f = *state;
@@ -426,6 +458,7 @@ static void test_image_crud(void **state)
     assert_string_equal(got.files[BG_IMAGE_KERNEL].path, "/images/base/vmlinux");
     assert_int_equal(got.files[BG_IMAGE_ROOTFS].size_bytes, 1ULL << 33);
     assert_null(got.files[BG_IMAGE_INITRD].path);
+    assert_null(got.files[BG_IMAGE_VMLINUX].path);
     assert_string_equal(got.files[BG_IMAGE_KERNEL].sha256, "");
     assert_int_equal(got.vmms, BG_VMM_QEMU | BG_VMM_FIRECRACKER);
     assert_string_equal(got.source, "import");
@@ -436,12 +469,19 @@ static void test_image_crud(void **state)
     img.state = BG_IMAGE_STATE_FAILED;
     img.error = bg_strdup("kernel is not an ELF vmlinux");
     memset(img.files[BG_IMAGE_KERNEL].sha256, 'a', BG_SHA256_HEX_LEN);
+    img.files[BG_IMAGE_VMLINUX].path = bg_strdup("/images/base/vmlinux.elf");
+    img.files[BG_IMAGE_VMLINUX].size_bytes = 53000000;
+    memset(img.files[BG_IMAGE_VMLINUX].sha256, 'b', BG_SHA256_HEX_LEN);
     img.created_at = 1; /* fixed at insert: ignored */
     assert_int_equal(bg_store_image_update(f->s, &img, NULL, &err), 0);
     assert_int_equal(bg_store_image_get(f->s, "base", &got, &err), 0);
     assert_int_equal(got.state, BG_IMAGE_STATE_FAILED);
     assert_string_equal(got.error, "kernel is not an ELF vmlinux");
     assert_int_equal(strlen(got.files[BG_IMAGE_KERNEL].sha256), BG_SHA256_HEX_LEN);
+    assert_string_equal(got.files[BG_IMAGE_VMLINUX].path, "/images/base/vmlinux.elf");
+    assert_int_equal(got.files[BG_IMAGE_VMLINUX].size_bytes, 53000000);
+    assert_string_equal(got.files[BG_IMAGE_VMLINUX].sha256, img.files[BG_IMAGE_VMLINUX].sha256);
+    assert_string_equal(got.source, "import");
     assert_int_equal(got.created_at, 1700000000);
     bg_image_done(&got);
     bg_image_done(&img);
@@ -885,6 +925,7 @@ int main(void)
         T(test_read_only_beside_writer, setup_open),
         T(test_read_only_missing, setup_dir),
         T(test_read_only_unmigrated, setup_dir),
+        T(test_migrate_v3_images, setup_open),
         T(test_newer_schema_refused, setup_open),
         T(test_garbage_refused, setup_dir),
         T(test_other_application_refused, setup_dir),

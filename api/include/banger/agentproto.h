@@ -19,6 +19,7 @@
 /* Channel 0 is the control channel; exec sessions use 1..BG_AGENT_CHANNEL_MAX. */
 #define BG_AGENT_CHANNEL_MAX 0xffffu
 #define BG_AGENT_SESSIONS_MAX 64
+#define BG_AGENT_VSOCK_PORT 52 /* the guest port the agent listens on when the channel is vsock */
 
 /* Frame types. "h>g" host to guest, "g>h" guest to host. */
 enum bg_agent_type {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The image resource: a kernel, an optional rootfs and initrd, and what is known of them. */
+/* The image resource: a kernel, an optional rootfs, initrd and Firecracker vmlinux, and what is
+ * known of them. */
 #pragma once
 
 #include <jansson.h>
@@ -20,6 +21,7 @@ enum bg_image_file_kind {
     BG_IMAGE_KERNEL,
     BG_IMAGE_ROOTFS,
     BG_IMAGE_INITRD,
+    BG_IMAGE_VMLINUX, /* an ELF kernel for Firecracker beside a bzImage kernel */
     BG_IMAGE_FILE_COUNT_,
 };
 
@@ -56,7 +58,7 @@ struct bg_image_import {
 /* "importing"/"ready"/"failed" and back; parse returns 0 or -EINVAL. */
 BG_PUBLIC const char *bg_image_state_name(enum bg_image_state s);
 BG_PUBLIC int bg_image_state_parse(const char *s, enum bg_image_state *ret);
-/* "kernel", "rootfs", "initrd". */
+/* "kernel", "rootfs", "initrd", "vmlinux". */
 BG_PUBLIC const char *bg_image_file_key(enum bg_image_file_kind k);
 
 /* Decode and syntactically validate an import request (paths absolute and normalised).

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for agent/listener.c: banger.agent= on the kernel command line, and the unix and
+ * vsock listening sockets. The accept loop behind them is driven through the real agent's
+ * --serve-unix mode in test_agentconn. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+/* The agent is its own static program, not part of a library the tests link: compile its
+ * listener module into this test. */
+#include "../../agent/listener.c"
+
+static void test_channel(void **state)
+{
+    static const struct {
+        const char *cmdline;
+        enum bg_agent_channel want;
+    } good[] = {
+        {"", BG_AGENT_CHANNEL_PORT},
+        {"console=ttyS0 banger.root=/dev/vda\n", BG_AGENT_CHANNEL_PORT},
+        {"console=ttyS0 banger.agent=vsock reboot=k panic=1", BG_AGENT_CHANNEL_VSOCK},
+        {"banger.agent=vsock\n", BG_AGENT_CHANNEL_VSOCK},
+        {"banger.agent=port", BG_AGENT_CHANNEL_PORT},
+        /* the last word wins, as the kernel's own parameters do */
+        {"banger.agent=vsock banger.agent=port", BG_AGENT_CHANNEL_PORT},
+        /* a look-alike key that is not ours */
+        {"xbanger.agent=vsock", BG_AGENT_CHANNEL_PORT},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < BG_ARRAY_SIZE(good); i++) {
+        enum bg_agent_channel ch = (enum bg_agent_channel) - 1;
+        struct bg_error err = {0};
+
+        if (bg_agent_channel_parse(good[i].cmdline, &ch, &err) < 0)
+            fail_msg("'%s': %s", good[i].cmdline, err.msg);
+        if (ch != good[i].want)
+            fail_msg("'%s': channel %d, want %d", good[i].cmdline, ch, good[i].want);
+    }
+}
+
+static void test_channel_refused(void **state)
+{
+    static const char *const bad[] = {"banger.agent=", "banger.agent=vsock2",
+                                      "a banger.agent=serial b", "banger.agent=VSOCK"};
+
+    (void)state;
+    for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
+        enum bg_agent_channel ch = BG_AGENT_CHANNEL_VSOCK;
+        struct bg_error err = {0};
+
+        assert_err(bg_agent_channel_parse(bad[i], &ch, &err), err, -EINVAL,
+                   "want 'vsock' or 'port'");
+        assert_int_equal(ch, BG_AGENT_CHANNEL_VSOCK); /* untouched */
+    }
+}
+
+static void test_unix_replaces_stale_socket(void **state)
+{
+    bg_autofree char *path = bg_asprintf("%s/a.sock", bg_test_dir());
+    struct bg_error err = {0};
+    struct sockaddr_un sa;
+    socklen_t len = sizeof(sa);
+    int fd = -1, fd2 = -1;
+
+    (void)state;
+    assert_int_equal(bg_listener_unix(path, &fd, &err), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    assert_string_equal(sa.sun_path, path);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    (void)close(fd);
+    /* the socket file of a listener that is gone is stale: replaced */
+    assert_int_equal(bg_listener_unix(path, &fd2, &err), 0);
+    (void)close(fd2);
+    (void)unlink(path);
+}
+
+static void test_unix_refusals(void **state)
+{
+    bg_autofree char *file = bg_asprintf("%s/not-a-socket", bg_test_dir());
+    char longpath[200];
+    struct bg_error err = {0};
+    struct stat st;
+    int fd = -1;
+
+    (void)state;
+    free(bg_test_write_file(file, "keep", 4));
+    assert_err(bg_listener_unix(file, &fd, &err), err, -EADDRINUSE, "bind");
+    assert_int_equal(stat(file, &st), 0); /* any other file is left alone */
+    assert_int_equal(st.st_size, 4);
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[0] = '/';
+    longpath[sizeof(longpath) - 1] = '\0';
+    assert_err(bg_listener_unix(longpath, &fd, &err), err, -ENAMETOOLONG, "too long");
+    assert_int_equal(fd, -1);
+}
+
+/* Where the host has vsock (a VM, or a host with vsock_loopback or vhost) the listener binds
+ * the port on any CID; where it has none, the retries end at the deadline saying why. */
+static void test_vsock(void **state)
+{
+    struct bg_error err = {0};
+    int64_t start = bg_now_ms();
+    int fd = -1;
+    int r = bg_listener_vsock(52052, start + 200, &fd, &err);
+
+    (void)state;
+    if (r == 0) {
+        struct sockaddr_vm sa;
+        socklen_t len = sizeof(sa);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        assert_int_equal(sa.svm_family, AF_VSOCK);
+        assert_int_equal(sa.svm_port, 52052);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        (void)close(fd);
+        return;
+    }
+    assert_int_equal(err.code, r);
+    assert_non_null(strstr(err.msg, "listen on vsock port 52052: "));
+    assert_true(bg_now_ms() - start >= 200);
+    assert_int_equal(fd, -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_channel),
+        cmocka_unit_test(test_channel_refused),
+        cmocka_unit_test(test_unix_replaces_stale_socket),
+        cmocka_unit_test(test_unix_refusals),
+        cmocka_unit_test(test_vsock),
+    };
+    return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
+}
