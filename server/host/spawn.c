@@ -73,7 +73,7 @@ static int collect(const struct bg_spawn_opts *o, pid_t pid, int out_fd, int err
 
     while (p[0].fd >= 0 || p[1].fd >= 0) {
         if (!killed && o->cancelled && o->cancelled(o->userdata)) {
-            (void)kill(o->own_pgroup ? -pid : pid, SIGTERM);
+            (void)kill(o->own_pgroup ? -pid : pid, o->cancel_signal ? o->cancel_signal : SIGTERM);
             killed = true;
         }
         if (poll(p, 2, o->cancelled ? BG_SPAWN_POLL_MS : -1) < 0 && errno != EINTR)

@@ -20,7 +20,8 @@ struct bg_spawn_opts {
     const char *cwd;         /* working directory; NULL: bangerd's */
     char *const *env;        /* the environment; NULL: bangerd's own */
     bool own_pgroup;         /* start a process group, so cancelling stops what it started */
-    bool (*cancelled)(void *userdata); /* NULL: never; true: SIGTERM to the program (group) */
+    bool (*cancelled)(void *userdata); /* NULL: never; true: cancel_signal to the program */
+    int cancel_signal;                 /* sent (to the group) on cancel; 0: SIGTERM */
     int out_fd;                        /* stdout goes to this fd; -1: to on_out */
     bg_spawn_sink_fn on_out;           /* stdout chunks when out_fd is -1 */
     bg_spawn_sink_fn on_err;           /* stderr chunks */

@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "banger/alloc.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
+#include "host/spawn.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -165,91 +165,62 @@ int bg_proc_find_program(const char *name, char **ret, struct bg_error *err)
     return bg_error_set(err, -ENOENT, "%s not found in PATH", name);
 }
 
-/* Read what the child writes until EOF or the deadline. Returns 0, or -ETIMEDOUT. */
-static int drain(int fd, int64_t deadline, char *out, size_t out_len)
-{
-    size_t n = 0;
-    char sink[4096];
+/* bg_proc_run's output buffer and deadline, fed by bg_spawn_run. */
+struct capture {
+    char *out;
+    size_t len, used;
+    int64_t deadline_ms;
+    bool timed_out;
+};
 
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - bg_now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r == 0 ? -ETIMEDOUT : -errno;
-        bool room = out && n + 1 < out_len;
-        ssize_t got = read(fd, room ? out + n : sink, room ? out_len - 1 - n : sizeof(sink));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        if (room)
-            n += (size_t)got;
-    }
-    if (out && out_len)
-        out[n] = '\0';
+static int capture_chunk(void *userdata, const char *buf, size_t len, struct bg_error *err)
+{
+    struct capture *c = userdata;
+
+    (void)err;
+    if (!c->out || c->len == 0)
+        return 0; /* not kept, but read: the program must not block on a full pipe */
+    size_t room = c->len - 1 - c->used;
+    size_t n = len < room ? len : room;
+    memcpy(c->out + c->used, buf, n);
+    c->used += n;
+    c->out[c->used] = '\0';
     return 0;
 }
 
-static void spawn_attr_defaults(posix_spawnattr_t *attr)
+static bool capture_expired(void *userdata)
 {
-    sigset_t none, all;
+    struct capture *c = userdata;
 
-    sigemptyset(&none);
-    sigfillset(&all);
-    (void)posix_spawnattr_init(attr);
-    /* the daemon blocks SIGTERM/SIGINT and ignores SIGPIPE; children must not inherit that */
-    (void)posix_spawnattr_setsigmask(attr, &none);
-    (void)posix_spawnattr_setsigdefault(attr, &all);
-    (void)posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-}
-
-static int wait_status(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (bg_now_ms() >= c->deadline_ms)
+        c->timed_out = true;
+    return c->timed_out;
 }
 
 int bg_proc_run(const char *const *argv, int timeout_ms, char *out, size_t out_len,
                 struct bg_error *err)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int pipefd[2];
-    pid_t pid;
+    struct capture c = {.out = out, .len = out_len, .deadline_ms = bg_now_ms() + timeout_ms};
+    struct bg_spawn_opts o = {
+        .argv = argv,
+        .env = child_env,
+        .own_pgroup = true, /* the kill reaches what it started, which may hold the pipes */
+        .cancelled = capture_expired,
+        .cancel_signal = SIGKILL,
+        .out_fd = -1,
+        .on_out = capture_chunk,
+        .on_err = capture_chunk,
+        .userdata = &c,
+    };
+    int status, r;
 
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return bg_error_errno(err, "pipe");
-    (void)posix_spawn_file_actions_init(&fa);
-    (void)posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    (void)posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    (void)posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-    spawn_attr_defaults(&attr);
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, child_env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    (void)close(pipefd[1]);
-    if (rc != 0) {
-        (void)close(pipefd[0]);
-        return bg_error_set(err, -rc, "run %s: %s", argv[0], strerror(rc));
-    }
-    int r = drain(pipefd[0], bg_now_ms() + timeout_ms, out, out_len);
-    (void)close(pipefd[0]);
-    if (r == -ETIMEDOUT)
-        (void)kill(pid, SIGKILL);
-    int status = wait_status(pid);
-    if (r < 0)
-        return bg_error_set(err, r, "run %s: %s after %d ms", argv[0],
-                            r == -ETIMEDOUT ? "killed" : strerror(-r), timeout_ms);
-    return status;
+    if (out && out_len)
+        out[0] = '\0';
+    if ((r = bg_spawn_run(&o, &status, err)) < 0)
+        return r;
+    if (c.timed_out)
+        return bg_error_set(err, -ETIMEDOUT, "run %s: killed after %d ms", argv[0], timeout_ms);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* A message from the detached spawn's helpers: kind 'p' (pid) or 'e' (errno of a step). */
@@ -344,7 +315,8 @@ int bg_proc_spawn_detached(const char *const *argv, const char *log_path, pid_t 
     (void)close(pipefd[1]);
     int r = spawn_collect(pipefd[0], &grandchild, &e);
     (void)close(pipefd[0]);
-    (void)wait_status(pid);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
     if (r < 0)
         return bg_error_set(err, e ? -e : -ECHILD, "start %s: %s", argv[0],
                             e ? strerror(e) : "the launcher died");

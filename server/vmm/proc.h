@@ -34,9 +34,10 @@ int bg_proc_pidfd_signal(int pidfd, int sig, struct bg_error *err);
  * *ret is owned by the caller. */
 int bg_proc_find_program(const char *name, char **ret, struct bg_error *err);
 
-/* Run argv (argv[0] an absolute path or found in PATH) to completion with stdin /dev/null and a
- * minimal environment, capturing up to out_len - 1 bytes of stdout+stderr into out (NUL
- * terminated; out may be NULL). Killed after timeout_ms (-ETIMEDOUT). Returns the exit status
+/* Run argv (argv[0] an absolute path or found in PATH) to completion through bg_spawn_run, in
+ * its own process group, with stdin /dev/null and a minimal environment, capturing up to
+ * out_len - 1 bytes of stdout and stderr as they arrive into out (NUL terminated; out may be
+ * NULL). The group is killed (SIGKILL) after timeout_ms: -ETIMEDOUT. Returns the exit status
  * (>= 0; a signal gives 128 + signo) or a negative errno when it could not be run. */
 int bg_proc_run(const char *const *argv, int timeout_ms, char *out, size_t out_len,
                 struct bg_error *err);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "banger/timefmt.h"
 #include "testutil.h"
 #include "vmm/driver.h"
 #include "vmm/proc.h"
@@ -210,6 +211,30 @@ static void test_proc_run(void **state)
     assert_err(bg_proc_run(none, 100, NULL, 0, &err), err, -ENOENT, "/nonexistent/tool");
 }
 
+static void test_proc_run_output_and_kill(void **state)
+{
+    (void)state;
+    struct bg_error err = {0};
+    char out[16];
+    const char *both[] = {"sh", "-c", "echo out; sleep 0.1; echo err >&2", NULL};
+    const char *much[] = {"sh", "-c", "seq 1 100000", NULL};
+    const char *sig[] = {"sh", "-c", "kill -9 $$", NULL};
+    /* ignores SIGTERM, and its child holds the output pipe open */
+    const char *stubborn[] = {"sh", "-c", "trap '' TERM; sleep 60 & wait", NULL};
+
+    assert_int_equal(bg_proc_run(both, 5000, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "out\nerr\n");
+    /* more than fits: kept up to the buffer, the rest read and dropped */
+    assert_int_equal(bg_proc_run(much, 5000, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "1\n2\n3\n4\n5\n6\n7\n8");
+    assert_int_equal(bg_proc_run(sig, 5000, NULL, 0, &err), 128 + 9);
+    int64_t t0 = bg_now_ms();
+    assert_err(bg_proc_run(stubborn, 200, out, sizeof(out), &err), err, -ETIMEDOUT,
+               "killed after 200 ms");
+    /* not the 60 s of the sleep: the whole group was killed */
+    assert_true(bg_now_ms() - t0 < 30000);
+}
+
 static void test_spawn_detached_and_stop(void **state)
 {
     (void)state;
@@ -333,11 +358,17 @@ static void test_select_explicit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_argv_kvm),      cmocka_unit_test(test_argv_tcg_nat_workdisk),
-        cmocka_unit_test(test_argv_refusals), cmocka_unit_test(test_version_parse),
-        cmocka_unit_test(test_stat_parse),    cmocka_unit_test(test_stat_parse_malformed),
-        cmocka_unit_test(test_proc_run),      cmocka_unit_test(test_spawn_detached_and_stop),
-        cmocka_unit_test(test_select_auto),   cmocka_unit_test(test_select_explicit),
+        cmocka_unit_test(test_argv_kvm),
+        cmocka_unit_test(test_argv_tcg_nat_workdisk),
+        cmocka_unit_test(test_argv_refusals),
+        cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_stat_parse),
+        cmocka_unit_test(test_stat_parse_malformed),
+        cmocka_unit_test(test_proc_run),
+        cmocka_unit_test(test_proc_run_output_and_kill),
+        cmocka_unit_test(test_spawn_detached_and_stop),
+        cmocka_unit_test(test_select_auto),
+        cmocka_unit_test(test_select_explicit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
