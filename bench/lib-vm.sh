@@ -20,10 +20,7 @@ bench_build() {
     fi
   fi
   BUILD=$src/build/bench
-  # BANGER_WERROR=OFF: GCC 12's -O2 -Wstringop-overread false positive in
-  # server/imagebuild.c (keep_out) stops a Release build with -Werror.
-  cmake -S "$src" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBANGER_TESTS=OFF \
-    -DBANGER_WERROR=OFF >/dev/null
+  cmake -S "$src" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBANGER_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j"$(nproc)" --target bangerd banger banger-agent >/dev/null 2>&1 ||
     cmake --build "$BUILD" -j"$(nproc)" --target bangerd banger banger-agent
   echo "built $(git -C "$src" rev-parse --short HEAD 2>/dev/null || git rev-parse --short HEAD)$([[ $src == . ]] && ! git diff --quiet HEAD -- . ':!bench' && echo ' + working-tree changes') in $BUILD"

@@ -146,7 +146,7 @@ static int run_program(struct build *b, const char *const argv[], const char *cw
     if (r < 0)
         bg_imagebuild_run_done(ret);
     else if (!ret->out)
-        keep_out(ret, "", 0);
+        ret->out = bg_strdup(""); /* nothing captured (or out_fd took it): still a string */
     return r;
 }
 

@@ -55,8 +55,10 @@ static size_t parse(const unsigned char *buf, size_t len, struct entry *e, size_
         memcpy(e[n].name, buf + off + 110, namesize);
         off = (off + 110 + namesize + 3) & ~(size_t)3;
         assert_true(size < sizeof(e[n].data) && off + size <= len);
-        memcpy(e[n].data, buf + off, size);
-        e[n].data[size] = '\0';
+        /* what the assertion checked, said again for GCC's -O3 overflow analysis */
+        size_t keep = size < sizeof(e[n].data) ? size : sizeof(e[n].data) - 1;
+        memcpy(e[n].data, buf + off, keep);
+        e[n].data[keep] = '\0';
         off = (off + size + 3) & ~(size_t)3;
         if (!strcmp(e[n++].name, "TRAILER!!!"))
             break;
