@@ -34,8 +34,10 @@ expect_status 201 "create keep1"
 api POST /v1/vms '{"name":"keep2","image":"base","vcpus":4}'
 expect_status 201 "create keep2"
 
-# --- SIGTERM: a clean exit that removes the socket, while an event stream is open
-curl -sN --unix-socket "$SOCK" http://b/v1/events >"$T/stream" 2>/dev/null &
+# --- SIGTERM: a clean exit that removes the socket, while an event stream is open. When the
+# stream ends, curl sends its next request on the same kept-alive connection: 503.
+curl -sN --unix-socket "$SOCK" http://b/v1/events -o "$T/stream" \
+  http://b/v1/system/info -o "$T/after" -w '%{http_code} %{num_connects}\n' >"$T/codes" 2>/dev/null &
 stream_pid=$!
 # The stream is live once it shows a change made after it was opened.
 stream_live() {
@@ -50,6 +52,10 @@ expect_contains "$(cat "$DAEMON_LOG")" "stop: done" "shutdown log"
 stream_rc=0
 wait "$stream_pid" || stream_rc=$?
 expect_eq "$stream_rc" 0 "event stream ends cleanly on shutdown"
+expect_eq "$(paste -sd, "$T/codes")" "200 1,503 0" "a request on a kept-alive connection while stopping"
+BODY=$(cat "$T/after")
+expect_json .code shutting_down
+expect_json .detail "bangerd is shutting down; retry once it is back"
 
 # --- restart keeps every record
 start_daemon
