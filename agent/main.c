@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "banger/alloc.h"
 #include "banger/error.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
@@ -84,7 +85,7 @@ static int serve_unix(const char *path)
  * when the port never appeared. */
 static int serve_port(struct bg_serve *s, struct bg_error *err)
 {
-    int fd = -1;
+    bg_autoclose int fd = -1;
 
     if (bg_port_open(bg_now_ms() + CHANNEL_WAIT_MS, &fd, err) < 0)
         return -1;
