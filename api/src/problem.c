@@ -39,6 +39,7 @@ static const struct {
     [BG_PROBLEM_WORKSPACE_FAILED] = {"workspace_failed", 500, "Workspace transfer failed"},
     [BG_PROBLEM_VM_RUNNING] = {"vm_running", 409, "VM is running"},
     [BG_PROBLEM_VM_START_FAILED] = {"vm_start_failed", 500, "VM failed to start"},
+    [BG_PROBLEM_IMAGE_UNSUPPORTED] = {"image_unsupported", 409, "Image not bootable by this VMM"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

@@ -82,7 +82,8 @@ int bg_handle_vms_get(struct bg_http_request *req)
     return reply_vm(req, MHD_HTTP_OK, &vm);
 }
 
-/* The image a new VM names must exist and be ready. Returns 0 or replies and returns <0. */
+/* The image a new VM names must exist, be ready and suit the selected VMM. Returns 0 or
+ * replies and returns <0. */
 static int check_image(struct bg_http_request *req, const char *name, int *ret_mhd)
 {
     struct bg_image img = {0};
@@ -98,8 +99,12 @@ static int check_image(struct bg_http_request *req, const char *name, int *ret_m
         return -1;
     }
     if (img.state == BG_IMAGE_STATE_READY) {
+        int r = bg_vm_image_check(req->daemon->runtime, &img, &err);
         bg_image_done(&img);
-        return 0;
+        if (r < 0)
+            *ret_mhd =
+                bg_http_reply_problem(req, BG_PROBLEM_IMAGE_UNSUPPORTED, "image", "%s", err.msg);
+        return r;
     }
     if (img.state == BG_IMAGE_STATE_IMPORTING)
         *ret_mhd = bg_http_reply_problem(
@@ -134,6 +139,8 @@ static int reply_start_error(struct bg_http_request *req, const char *name,
         return bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL, "%s", err->msg);
     case -ENOMEDIUM:
         return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, NULL, "%s", err->msg);
+    case -EMEDIUMTYPE:
+        return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_UNSUPPORTED, NULL, "%s", err->msg);
     default:
         break;
     }

@@ -77,6 +77,8 @@ static int load_for_start(struct start_ctx *c, const char *name, struct bg_error
                             name, bg_image_state_name(c->img.state));
     if (!d->runtime->vmm)
         return bg_error_set(err, -ENXIO, "no usable VMM: %s", d->runtime->reason);
+    if ((r = bg_vm_image_check(d->runtime, &c->img, err)) < 0)
+        return r;
     c->drv = d->runtime->vmm;
     bg_vm_paths_init(d->cfg, name, &c->paths);
     return 0;

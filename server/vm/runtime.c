@@ -76,6 +76,21 @@ json_t *bg_vm_runtime_vmm_json(const struct bg_vm_runtime *rt)
                      "reason", rt->reason, "version", rt->probe.version);
 }
 
+int bg_vm_image_check(const struct bg_vm_runtime *rt, const struct bg_image *img,
+                      struct bg_error *err)
+{
+    if (!rt->vmm || (img->vmms & rt->vmm->image_vmm))
+        return 0;
+    if (rt->vmm->elf_kernel_only)
+        return bg_error_set(err, -EMEDIUMTYPE,
+                            "image '%s' cannot boot under %s: its kernel is not an uncompressed "
+                            "ELF vmlinux and it has no vmlinux; import it again with --vmlinux "
+                            "(docs/images.md) or set vmm = \"qemu\"",
+                            img->name, rt->vmm->name);
+    return bg_error_set(err, -EMEDIUMTYPE, "image '%s' cannot boot under %s", img->name,
+                        rt->vmm->name);
+}
+
 struct bg_vm_entry *bg_vm_entry_lock(struct bg_vm_runtime *rt, const char *name)
 {
     struct bg_vm_entry *e;

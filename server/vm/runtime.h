@@ -13,6 +13,7 @@ struct bg_daemon;
 struct bg_config;
 struct bg_agent_conn;
 struct bg_vm_runtime;
+struct bg_image;
 
 /* How long the steps of one start took, reported in the start response as "timings". */
 struct bg_vm_timings {
@@ -31,6 +32,11 @@ void bg_vm_runtime_free(struct bg_vm_runtime *rt);
 /* The VMM choice for GET /v1/system/info: {"selected","accel","reason","version"} (selected,
  * accel and version are null when no VMM is usable). New reference. */
 json_t *bg_vm_runtime_vmm_json(const struct bg_vm_runtime *rt);
+
+/* 0 when the selected VMM can boot img (or when none is usable: starting says why);
+ * -EMEDIUMTYPE with err saying what to do when img's vmms lack it. */
+int bg_vm_image_check(const struct bg_vm_runtime *rt, const struct bg_image *img,
+                      struct bg_error *err);
 
 /* At daemon start, before serving: every VM recorded as starting, running or stopping is
  * adopted when its VMM process still runs (the agent is reconnected; state running), else

@@ -49,6 +49,8 @@ struct bg_vmm_driver {
     bool stop_by_reboot;
     /* Boots only an uncompressed ELF kernel: given the image's vmlinux when it has one. */
     bool elf_kernel_only;
+    /* The BG_VMM_* bit an image's vmms must have for this driver to boot it. */
+    unsigned image_vmm;
     /* Fill *ret; returns 0 (usability is in ret->usable) or a negative errno. */
     int (*probe)(struct bg_vmm_probe *ret);
     /* Start the VMM in its own session, detached from the daemon (it survives a daemon

@@ -15,6 +15,7 @@
 
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
+#include "banger/image.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
 #include "host/unixsock.h"
@@ -463,6 +464,7 @@ const struct bg_vmm_driver bg_vmm_firecracker = {
     .name = "firecracker",
     .stop_by_reboot = true,
     .elf_kernel_only = true,
+    .image_vmm = BG_VMM_FIRECRACKER,
     .probe = fc_probe,
     .start = fc_start,
     .agent_connect = fc_agent_connect,

@@ -17,6 +17,7 @@
 #include <x86intrin.h>
 
 #include "banger/alloc.h"
+#include "banger/image.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
 #include "host/unixsock.h"
@@ -470,6 +471,7 @@ static json_t *qemu_describe(const struct bg_vmm_instance *vi)
 
 const struct bg_vmm_driver bg_vmm_qemu = {
     .name = "qemu",
+    .image_vmm = BG_VMM_QEMU,
     .probe = qemu_probe,
     .start = qemu_start,
     .agent_connect = qemu_agent_connect,

@@ -87,12 +87,33 @@ api GET /v1/vms/s2
 expect_contains "$(jq -r .error <<<"$BODY")" "PUT /boot-source: HTTP 400: The kernel file cannot be opened" \
   "bad kernel path surfaced"
 
-# a kernel that is not an ELF vmlinux is refused, saying what to do
+# an image whose kernel is not an ELF vmlinux (and that has no vmlinux) is refused at create,
+# saying what to do
 head -c 8192 /dev/urandom >"$T/bzImage"
 import_image bz "$T/bzImage"
 api POST /v1/vms '{"name":"s3","image":"bz"}'
-run_cli 1 vm start s3
+expect_problem 409 image_unsupported image
+expect_contains "$(jq -r .detail <<<"$BODY")" "import it again with --vmlinux" \
+  "image_unsupported says what to do"
+run_cli 1 vm run --rm --image bz -- true
+expect_contains "$ERR" "cannot boot under firecracker" "vm run refused"
+# ... and at start, for a VM created while bangerd ran QEMU
+stop_daemon
+BANGERD_VMM=qemu start_daemon
+api POST /v1/vms '{"name":"s3","image":"bz"}'
+expect_status 201 "a bzImage VM under qemu"
+restart none
+api POST /v1/vms/s3/start
+expect_problem 409 image_unsupported
 api GET /v1/vms/s3
+expect_json .error null "a refused start is not a failed VM"
+# ... and by the driver itself when the file changed after the import
+cp "$T/vmlinux" "$T/vmlinux3"
+import_image fc3 "$T/vmlinux3"
+api POST /v1/vms '{"name":"s4","image":"fc3"}'
+cp "$T/bzImage" "$T/vmlinux3"
+run_cli 1 vm start s4
+api GET /v1/vms/s4
 expect_contains "$(jq -r .error <<<"$BODY")" "not an uncompressed ELF vmlinux" "non-ELF refused"
 
 # the same bzImage with an ELF vmlinux beside it (what `image build` makes): Firecracker is

@@ -83,6 +83,7 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_IMAGE_EXISTS, "image_exists", 409},
         {BG_PROBLEM_IMAGE_IN_USE, "image_in_use", 409},
         {BG_PROBLEM_IMAGE_NOT_READY, "image_not_ready", 409},
+        {BG_PROBLEM_IMAGE_UNSUPPORTED, "image_unsupported", 409},
         {BG_PROBLEM_EVENTS_GONE, "events_gone", 410},
         {BG_PROBLEM_SHUTTING_DOWN, "shutting_down", 503},
         {BG_PROBLEM_INTERNAL, "internal", 500},
