@@ -31,17 +31,30 @@ static uint64_t image_bytes(const json_t *image)
            bg_cli_json_u64(json_object_get(image, "vmlinux"), "size_bytes");
 }
 
-/* "firecracker,qemu" into buf. */
-static char *join_vmms(const json_t *image, char buf[BG_CLI_TEXT_MAX])
+/* Whether vmm is listed in the image's vmms_unproven. */
+static bool unproven(const json_t *image, const char *vmm)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach (json_object_get(image, "vmms_unproven"), i, v)
+        if (json_string_value(v) && !strcmp(json_string_value(v), vmm))
+            return true;
+    return false;
+}
+
+/* "firecracker,qemu" into buf; with marked, "firecracker (not yet proven),qemu". */
+static char *join_vmms(const json_t *image, bool marked, char buf[BG_CLI_TEXT_MAX])
 {
     size_t i;
     json_t *v;
 
     buf[0] = '\0';
     json_array_foreach (json_object_get(image, "vmms"), i, v) {
+        const char *name = json_string_value(v) ? json_string_value(v) : "?";
         size_t len = strlen(buf);
-        snprintf(buf + len, BG_CLI_TEXT_MAX - len, "%s%s", i ? "," : "",
-                 json_string_value(v) ? json_string_value(v) : "?");
+        snprintf(buf + len, BG_CLI_TEXT_MAX - len, "%s%s%s", i ? "," : "", name,
+                 marked && unproven(image, name) ? " (not yet proven)" : "");
     }
     return buf[0] ? buf : strcpy(buf, "-");
 }
@@ -62,7 +75,7 @@ static void print_image_table(const json_t *answer)
             bg_cli_json_str(img, "name"),
             bg_cli_json_str(img, "state"),
             bg_cli_json_str(img, "arch"),
-            join_vmms(img, vmms),
+            join_vmms(img, false, vmms),
             file_base(img, "kernel"),
             file_base(img, "rootfs"),
             bg_cli_output_size(image_bytes(img), size),
@@ -101,7 +114,7 @@ static void print_image(const json_t *img)
     bg_cli_output_field(stdout, "name", bg_cli_json_str(img, "name"));
     bg_cli_output_field(stdout, "state", bg_cli_json_str(img, "state"));
     bg_cli_output_field(stdout, "arch", bg_cli_json_str(img, "arch"));
-    bg_cli_output_field(stdout, "vmms", join_vmms(img, vmms));
+    bg_cli_output_field(stdout, "vmms", join_vmms(img, true, vmms));
     print_file_field("kernel", json_object_get(img, "kernel"));
     print_file_field("rootfs", json_object_get(img, "rootfs"));
     print_file_field("initrd", json_object_get(img, "initrd"));

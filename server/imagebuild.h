@@ -11,7 +11,6 @@
 
 struct bg_daemon;
 
-#define BG_IMAGEBUILD_SOURCE "build:debian" /* the image's `source` */
 #define BG_IMAGEBUILD_DEFAULT_NAME "default"
 #define BG_IMAGEBUILD_META_PACKAGE "linux-image-cloud-amd64"
 #define BG_IMAGEBUILD_BUSYBOX_PACKAGE "busybox-static"
@@ -22,7 +21,7 @@ struct bg_daemon;
 /* Modules the agent needs, in no particular order; their dependencies come along. */
 extern const char *const bg_imagebuild_modules[];
 
-/* Record image `name` (state importing, source BG_IMAGEBUILD_SOURCE) and a running
+/* Record image `name` (state importing, source BG_IMAGE_SOURCE_BUILD) and a running
  * "image_build" operation, then build in a background job: download the packages into
  * <cache_dir>/debs (reusing what is there), unpack them, and write vmlinuz and initrd.img into
  * <state_dir>/images/<name>/. The image ends ready or failed (with the reason, also the

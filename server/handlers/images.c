@@ -131,7 +131,7 @@ int bg_handle_images_delete(struct bg_http_request *req)
     if (bg_store_image_get(d->store, req->params[0], &img, &err) < 0)
         return reply_image_error(req, &err);
     enum bg_image_state state = img.state;
-    bool built = img.source && !strcmp(img.source, BG_IMAGEBUILD_SOURCE);
+    bool built = img.source && !strcmp(img.source, BG_IMAGE_SOURCE_BUILD);
     bg_image_done(&img);
     if (state == BG_IMAGE_STATE_IMPORTING)
         return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, NULL,

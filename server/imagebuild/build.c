@@ -408,7 +408,7 @@ static struct build *build_new(struct bg_daemon *d, const char *name)
     /* QEMU boots the bzImage (vmlinuz); Firecracker the ELF vmlinux extracted from it, a route
      * not yet proven on a real Firecracker (docs/images.md). */
     b->img.vmms = BG_VMM_QEMU | BG_VMM_FIRECRACKER;
-    b->img.source = bg_strdup(BG_IMAGEBUILD_SOURCE);
+    b->img.source = bg_strdup(BG_IMAGE_SOURCE_BUILD);
     b->img.created_at = time(NULL);
     b->imgdir = bg_asprintf("%s/images/%s", d->cfg->state_dir, name);
     b->img.files[BG_IMAGE_KERNEL].path = bg_asprintf("%s/vmlinuz", b->imgdir);

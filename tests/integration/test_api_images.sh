@@ -64,6 +64,7 @@ expect_json '.vmms | join(",")' qemu "vmms of random bytes"
 import_image elfy "$elf"
 api GET /v1/images/elfy
 expect_json '.vmms | join(",")' firecracker,qemu "vmms of an ELF kernel"
+expect_json '.vmms_unproven | length' 0 "an imported image marks nothing unproven"
 expect_json .kernel.sha256 "$(sha "$elf")" "ELF kernel sha256"
 
 # A bzImage for QEMU with an ELF vmlinux beside it for Firecracker: both hashed.

@@ -47,6 +47,7 @@ expect_json .result.state ready
 api GET /v1/images/default
 expect_json .state ready
 expect_json '.vmms | join(",")' firecracker,qemu
+expect_json '.vmms_unproven | join(",")' firecracker "firecracker marked as not yet proven"
 expect_json .rootfs null
 expect_json .arch x86_64
 expect_json .kernel.path "$images/default/vmlinuz"
@@ -94,6 +95,7 @@ before_cache=$(ls -l --time-style=full-iso "$debs")
 run_cli 0 image build second
 expect_contains "$OUT" "state:        ready" "CLI shows the image"
 expect_contains "$OUT" "source:       build:debian" "CLI shows the source"
+expect_contains "$OUT" "vmms:         firecracker (not yet proven),qemu" "CLI marks firecracker"
 # Off a terminal the CLI prints one line per step it sees; it polls, so only the first
 # (the operation as accepted) is certain.
 expect_contains "$ERR" "building second  [1/7] queued" "CLI progress"

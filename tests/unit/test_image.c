@@ -163,11 +163,12 @@ static void test_to_json_shape(void **state)
     json_t *j = bg_image_to_json(&img);
 
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 11);
+    assert_int_equal(json_object_size(j), 12);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "base");
     assert_string_equal(json_string_value(json_object_get(j, "state")), "ready");
     assert_string_equal(json_string_value(json_object_get(j, "arch")), "x86_64");
     assert_string_equal(json_string_value(json_object_get(j, "source")), "import");
+    assert_int_equal(json_array_size(json_object_get(j, "vmms_unproven")), 0);
     assert_true(json_is_null(json_object_get(j, "error")));
     assert_string_equal(json_string_value(json_object_get(j, "created_at")),
                         "2025-01-31T12:00:00Z");
@@ -275,6 +276,27 @@ static void test_state_names(void **state)
     }
 }
 
+/* A built image's Firecracker boot is marked as not yet proven; an imported one's is not, and
+ * a built image without the firecracker bit has nothing to mark. */
+static void test_to_json_unproven(void **state)
+{
+    (void)state;
+    struct bg_image img;
+    sample_image(&img);
+    img.source = bg_strdup(BG_IMAGE_SOURCE_BUILD);
+
+    json_t *j = bg_image_to_json(&img);
+    json_t *u = json_object_get(j, "vmms_unproven");
+    assert_int_equal(json_array_size(u), 1);
+    assert_string_equal(json_string_value(json_array_get(u, 0)), "firecracker");
+    json_decref(j);
+    img.vmms = BG_VMM_QEMU;
+    j = bg_image_to_json(&img);
+    assert_int_equal(json_array_size(json_object_get(j, "vmms_unproven")), 0);
+    json_decref(j);
+    bg_image_done(&img);
+}
+
 static void test_file_keys(void **state)
 {
     (void)state;
@@ -292,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_import_all_files),
         cmocka_unit_test(test_import_refusals),
         cmocka_unit_test(test_to_json_shape),
+        cmocka_unit_test(test_to_json_unproven),
         cmocka_unit_test(test_to_json_null_rootfs_and_failure),
         cmocka_unit_test(test_to_json_vmms_order),
         cmocka_unit_test(test_state_names),

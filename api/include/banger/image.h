@@ -31,6 +31,8 @@ enum bg_image_file_kind {
 
 #define BG_SHA256_HEX_LEN 64
 
+#define BG_IMAGE_SOURCE_BUILD "build:debian" /* `source` of an image made by image build */
+
 struct bg_image_file {
     char *path;                         /* absolute path, owned; NULL when absent */
     uint64_t size_bytes;                /* size when registered */
