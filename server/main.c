@@ -98,6 +98,8 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
     int sig = wait_for_signal(signals);
     int budget_ms = (int)cfg->shutdown_timeout_s * 1000;
     bg_log_info("stop: %s received; draining for up to %d ms", strsignal(sig), budget_ms);
+    /* 503 from now on: a client whose stream ends below must not get a fresh answer */
+    bg_http_server_quiesce(srv);
     bg_events_close(d.events);
     /* Exec streams hold their connection threads; end them so the server can stop. */
     bg_exec_registry_close(d.execs);

@@ -37,8 +37,11 @@ typedef void (*bg_http_upgrade_fn)(void *cls, int fd, const char *extra, size_t 
  * server owns it from here). Returns 0 or a negative errno with err set. */
 int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_server **ret,
                          struct bg_error *err);
-/* Stop accepting connections, let in-flight requests finish for up to timeout_ms, then
- * close everything. Accepts NULL. */
+/* The first step of a shutdown: stop accepting connections and answer 503 shutting_down to
+ * every new request on a kept-alive one. Idempotent; accepts NULL. */
+void bg_http_server_quiesce(struct bg_http_server *srv);
+/* Quiesce, let in-flight requests finish for up to timeout_ms, then close everything.
+ * Accepts NULL. */
 void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms);
 
 /* The route table served by bangerd, for --print-routes and the contract check. */

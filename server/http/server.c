@@ -26,6 +26,7 @@ struct bg_http_server {
     struct bg_daemon *daemon;
     atomic_int in_flight; /* requests received and not yet completed */
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
+    int quiesced_fd;      /* the listening socket MHD gave back when quiesced, or -1 */
 };
 
 /* An upgrade handed to bg_http_reply_upgrade: runs once 101 is out, or is released unrun. */
@@ -404,6 +405,7 @@ int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_serv
     struct bg_http_server *srv = bg_calloc(1, sizeof(*srv));
 
     srv->daemon = d;
+    srv->quiesced_fd = -1;
     /* Thread per connection: event streams and ?wait= block their own thread only. */
     srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                     MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE,
@@ -422,12 +424,19 @@ int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_serv
     return 0;
 }
 
+void bg_http_server_quiesce(struct bg_http_server *srv)
+{
+    if (!srv || srv->stopping)
+        return;
+    srv->stopping = true;
+    srv->quiesced_fd = MHD_quiesce_daemon(srv->mhd);
+}
+
 void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
 {
     if (!srv)
         return;
-    int fd = MHD_quiesce_daemon(srv->mhd);
-    srv->stopping = true;
+    bg_http_server_quiesce(srv);
     int64_t deadline = bg_now_ms() + timeout_ms;
     while (srv->in_flight > 0 && bg_now_ms() < deadline) {
         struct timespec ts = {.tv_nsec = 10 * 1000000};
@@ -437,7 +446,7 @@ void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
         bg_log_warn("stop http: %d requests still in flight after %d ms; closing them",
                     (int)srv->in_flight, timeout_ms);
     MHD_stop_daemon(srv->mhd);
-    if (fd >= 0)
-        (void)close(fd);
+    if (srv->quiesced_fd >= 0)
+        (void)close(srv->quiesced_fd);
     free(srv);
 }

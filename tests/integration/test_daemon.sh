@@ -35,7 +35,8 @@ api POST /v1/vms '{"name":"keep2","image":"base","vcpus":4}'
 expect_status 201 "create keep2"
 
 # --- SIGTERM: a clean exit that removes the socket, while an event stream is open. When the
-# stream ends, curl sends its next request on the same kept-alive connection: 503.
+# stream ends, curl sends its next request on the same kept-alive connection: 503. A slow
+# upload in flight keeps bangerd draining meanwhile, and is still answered.
 curl -sN --unix-socket "$SOCK" http://b/v1/events -o "$T/stream" \
   http://b/v1/system/info -o "$T/after" -w '%{http_code} %{num_connects}\n' >"$T/codes" 2>/dev/null &
 stream_pid=$!
@@ -45,6 +46,13 @@ stream_live() {
   grep -q '"vm.updated"' "$T/stream"
 }
 wait_until 10 stream_live && pass || fail "event stream never showed the update"
+printf '{"name":"Not A Name"%3000s}' "" >"$T/slow.json"
+curl -s --unix-socket "$SOCK" --limit-rate 1000 -H 'Content-Type: application/json' \
+  --data-binary @"$T/slow.json" --trace-ascii "$T/slow.trace" -o "$T/slow.out" \
+  -w '%{http_code}' http://b/v1/vms >"$T/slow.code" 2>/dev/null &
+slow_pid=$!
+slow_sending() { grep -q '^=> Send data' "$T/slow.trace" 2>/dev/null; }
+wait_until 10 slow_sending && pass || fail "the slow upload never started"
 stop_daemon
 expect_eq "$DAEMON_RC" 0 "exit code after SIGTERM"
 [[ ! -e "$SOCK" ]] && pass || fail "socket left behind after SIGTERM"
@@ -56,6 +64,8 @@ expect_eq "$(paste -sd, "$T/codes")" "200 1,503 0" "a request on a kept-alive co
 BODY=$(cat "$T/after")
 expect_json .code shutting_down
 expect_json .detail "bangerd is shutting down; retry once it is back"
+wait "$slow_pid" || true
+expect_eq "$(cat "$T/slow.code")" 400 "the request in flight is answered (invalid_name)"
 
 # --- restart keeps every record
 start_daemon
