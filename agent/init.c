@@ -16,6 +16,7 @@
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "cmdline.h"
 #include "net.h"
 
 #define MODULES_ORDER "/lib/banger/modules.order"
@@ -98,25 +99,11 @@ static void load_modules(void)
             load_module(line);
 }
 
-static void copy_arg(const char *word, const char *key, char *dst, size_t size)
+static void parse_cmdline(const char *cmdline, struct boot_args *a)
 {
-    size_t n = strlen(key);
-
-    if (!strncmp(word, key, n) && word[n] == '=')
-        snprintf(dst, size, "%s", word + n + 1);
-}
-
-static void parse_cmdline(const char *text, struct boot_args *a)
-{
-    bg_autofree char *cmdline = bg_strdup(text);
-    char *save = NULL;
-
-    memset(a, 0, sizeof(*a));
-    for (char *w = strtok_r(cmdline, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-        copy_arg(w, "banger.root", a->root, sizeof(a->root));
-        copy_arg(w, "banger.overlay", a->overlay, sizeof(a->overlay));
-        copy_arg(w, "banger.work", a->work, sizeof(a->work));
-    }
+    (void)bg_cmdline_value(cmdline, "banger.root", a->root, sizeof(a->root));
+    (void)bg_cmdline_value(cmdline, "banger.overlay", a->overlay, sizeof(a->overlay));
+    (void)bg_cmdline_value(cmdline, "banger.work", a->work, sizeof(a->work));
 }
 
 /* virtio-blk probes asynchronously after its module loads: wait for the node. */

@@ -13,29 +13,22 @@
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "cmdline.h"
 
 #define LISTEN_BACKLOG 4
 #define VSOCK_RETRY_US 20000
+#define CHANNEL_VALUE_MAX 32 /* bytes of a bad banger.agent= value quoted in the error */
 
 int bg_agent_channel_parse(const char *cmdline, enum bg_agent_channel *ret, struct bg_error *err)
 {
-    static const char key[] = "banger.agent=";
-    enum bg_agent_channel ch = BG_AGENT_CHANNEL_PORT;
+    char v[CHANNEL_VALUE_MAX + 1];
 
-    for (const char *w = cmdline; (w = strstr(w, key)); w += sizeof(key) - 1) {
-        if (w != cmdline && w[-1] != ' ' && w[-1] != '\t')
-            continue;
-        const char *v = w + sizeof(key) - 1;
-        size_t n = strcspn(v, " \t\n");
-        if (n == 5 && !strncmp(v, "vsock", n))
-            ch = BG_AGENT_CHANNEL_VSOCK;
-        else if (n == 4 && !strncmp(v, "port", n))
-            ch = BG_AGENT_CHANNEL_PORT;
-        else
-            return bg_error_set(err, -EINVAL, "banger.agent=%.*s: want 'vsock' or 'port'",
-                                (int)(n > 32 ? 32 : n), v);
-    }
-    *ret = ch;
+    if (!bg_cmdline_value(cmdline, "banger.agent", v, sizeof(v)) || !strcmp(v, "port"))
+        *ret = BG_AGENT_CHANNEL_PORT;
+    else if (!strcmp(v, "vsock"))
+        *ret = BG_AGENT_CHANNEL_VSOCK;
+    else
+        return bg_error_set(err, -EINVAL, "banger.agent=%s: want 'vsock' or 'port'", v);
     return 0;
 }
 

@@ -14,7 +14,8 @@ enum bg_agent_channel {
     BG_AGENT_CHANNEL_VSOCK, /* "vsock": listen on BG_AGENT_VSOCK_PORT (Firecracker) */
 };
 
-/* The channel cmdline asks for. Returns 0, or -EINVAL with err for another value. */
+/* The channel the last banger.agent= word of cmdline asks for. Returns 0, or -EINVAL with err
+ * for another value (*ret untouched). */
 int bg_agent_channel_parse(const char *cmdline, enum bg_agent_channel *ret, struct bg_error *err);
 
 /* Listen on vsock port on any local CID, retrying until deadline_ms (bg_now_ms clock) while

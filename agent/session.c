@@ -138,13 +138,6 @@ static char **build_env(const struct bg_agentreq_exec *req)
     return env;
 }
 
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* In the child: never returns. Reports a failure through status_fd, then exits 127. */
 static void child_run(const struct bg_agentreq_exec *req, const char *cwd, struct stdio_fds *f,
                       char **env, int status_fd)
@@ -217,7 +210,7 @@ static pid_t spawn(const struct bg_agentreq_exec *req, const char *cwd, struct s
     pid_t pid = fork();
     if (pid == 0)
         child_run(req, cwd, f, env, status_wr);
-    free_strv(env);
+    bg_strv_free(env);
     if (pid < 0)
         return bg_error_errno(err, "fork");
     /* Also in the parent, so a signal sent before the child ran setpgid finds the group. */

@@ -142,24 +142,59 @@ static int hash_file(struct import_job *job, struct bg_image_file *file, struct 
     return 0;
 }
 
-static void finish(struct import_job *job, const struct bg_error *failure)
+void bg_image_op_init(struct bg_operation *op, const char *kind, const char *name, const char *unit,
+                      uint64_t total)
+{
+    unsigned char rnd[8];
+
+    randombytes_buf(rnd, sizeof(rnd));
+    memcpy(op->id, "op-", 3);
+    sodium_bin2hex(op->id + 3, sizeof(op->id) - 3, rnd, sizeof(rnd));
+    snprintf(op->kind, sizeof(op->kind), "%s", kind);
+    snprintf(op->target, sizeof(op->target), "/v1/images/%s", name);
+    snprintf(op->unit, sizeof(op->unit), "%s", unit);
+    op->state = BG_OPERATION_STATE_RUNNING;
+    op->total = total;
+    op->created_at = op->updated_at = time(NULL);
+}
+
+int bg_image_op_record(struct bg_daemon *d, const struct bg_image *img,
+                       const struct bg_operation *op, struct bg_error *err)
+{
+    int r = bg_store_image_insert(d->store, img, NULL, err);
+
+    if (r >= 0 && (r = bg_store_op_insert(d->store, op, NULL, err)) < 0)
+        (void)bg_store_image_delete(d->store, img->name, NULL, NULL);
+    return r;
+}
+
+void bg_image_op_settle(struct bg_daemon *d, struct bg_image *img, struct bg_operation *op,
+                        const struct bg_error *failure)
 {
     struct bg_error err;
 
     if (failure) {
-        job->img.state = BG_IMAGE_STATE_FAILED;
-        job->img.error = bg_strdup(failure->msg);
-        job->op.state = BG_OPERATION_STATE_FAILED;
-        job->op.error = bg_problem_to_json(BG_PROBLEM_INTERNAL, failure->msg, job->op.target);
-        bg_log_warn("import image '%s': %s", job->img.name, failure->msg);
+        img->state = BG_IMAGE_STATE_FAILED;
+        img->error = bg_strdup(failure->msg);
+        op->state = BG_OPERATION_STATE_FAILED;
+        op->error = bg_problem_to_json(BG_PROBLEM_INTERNAL, failure->msg, op->target);
     } else {
-        job->img.state = BG_IMAGE_STATE_READY;
-        job->op.state = BG_OPERATION_STATE_SUCCEEDED;
-        job->op.result = bg_image_to_json(&job->img);
-        bg_log_info("import image '%s': ready", job->img.name);
+        img->state = BG_IMAGE_STATE_READY;
+        op->state = BG_OPERATION_STATE_SUCCEEDED;
+        op->done = op->total;
+        op->result = bg_image_to_json(img);
     }
-    if (bg_store_image_update(job->d->store, &job->img, NULL, &err) < 0)
-        bg_log_error("import image '%s': %s", job->img.name, err.msg);
+    if (bg_store_image_update(d->store, img, NULL, &err) < 0)
+        bg_log_error("%s image '%s': %s", op->kind, img->name, err.msg);
+}
+
+static void finish(struct import_job *job, const struct bg_error *failure)
+{
+    bg_image_op_settle(job->d, &job->img, &job->op, failure);
+    if (failure)
+        bg_log_warn("import image '%s': %s", job->img.name, failure->msg);
+    else
+        bg_log_info("import image '%s': ready", job->img.name);
     report(job, true);
 }
 
@@ -187,22 +222,6 @@ static void image_copy(struct bg_image *dst, const struct bg_image *src)
     dst->error = src->error ? bg_strdup(src->error) : NULL;
 }
 
-static void op_init(struct bg_operation *op, const struct bg_image *img)
-{
-    unsigned char rnd[8];
-
-    randombytes_buf(rnd, sizeof(rnd));
-    memcpy(op->id, "op-", 3);
-    sodium_bin2hex(op->id + 3, sizeof(op->id) - 3, rnd, sizeof(rnd));
-    snprintf(op->kind, sizeof(op->kind), "image_import");
-    snprintf(op->target, sizeof(op->target), "/v1/images/%s", img->name);
-    snprintf(op->unit, sizeof(op->unit), "bytes");
-    op->state = BG_OPERATION_STATE_RUNNING;
-    for (int k = 0; k < BG_IMAGE_FILE_COUNT_; k++)
-        op->total += img->files[k].size_bytes;
-    op->created_at = op->updated_at = time(NULL);
-}
-
 int bg_import_start(struct bg_daemon *d, const struct bg_image *img, struct bg_operation *ret_op,
                     struct bg_error *err)
 {
@@ -211,11 +230,12 @@ int bg_import_start(struct bg_daemon *d, const struct bg_image *img, struct bg_o
 
     job->d = d;
     image_copy(&job->img, img);
-    op_init(&job->op, img);
-    if ((r = bg_store_image_insert(d->store, img, NULL, err)) < 0)
+    uint64_t total = 0;
+    for (int k = 0; k < BG_IMAGE_FILE_COUNT_; k++)
+        total += img->files[k].size_bytes;
+    bg_image_op_init(&job->op, "image_import", img->name, "bytes", total);
+    if ((r = bg_image_op_record(d, img, &job->op, err)) < 0)
         goto fail;
-    if ((r = bg_store_op_insert(d->store, &job->op, NULL, err)) < 0)
-        goto fail_image;
     *ret_op = job->op; /* plain data while running: error and result are NULL */
     if ((r = bg_jobs_spawn(d->jobs, import_main, job, err)) < 0) {
         struct bg_error e = *err;
@@ -224,8 +244,6 @@ int bg_import_start(struct bg_daemon *d, const struct bg_image *img, struct bg_o
     }
     return 0;
 
-fail_image:
-    (void)bg_store_image_delete(d->store, img->name, NULL, NULL);
 fail:
     bg_image_done(&job->img);
     bg_operation_done(&job->op);

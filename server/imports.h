@@ -20,6 +20,22 @@ int bg_import_check(const struct bg_image_import *req, struct bg_image *ret,
 int bg_import_start(struct bg_daemon *d, const struct bg_image *img, struct bg_operation *ret_op,
                     struct bg_error *err);
 
+/* A new running operation of kind ("image_import", "image_build") on image name, counting
+ * total units: a fresh random id, created now. */
+void bg_image_op_init(struct bg_operation *op, const char *kind, const char *name, const char *unit,
+                      uint64_t total);
+
+/* Record a new image job: img (importing) and op (running), both or neither. -EEXIST when the
+ * image name is taken. */
+int bg_image_op_record(struct bg_daemon *d, const struct bg_image *img,
+                       const struct bg_operation *op, struct bg_error *err);
+
+/* The end of an image job. Without failure img becomes ready and op succeeded (done = total)
+ * with img as its result; with one both are failed with its message. img is stored; op stays
+ * the caller's to store. */
+void bg_image_op_settle(struct bg_daemon *d, struct bg_image *img, struct bg_operation *op,
+                        const struct bg_error *failure);
+
 /* After a restart: operations (imports, builds) that were running can never finish; mark them
  * and their images failed. */
 int bg_import_recover(struct bg_daemon *d, struct bg_error *err);

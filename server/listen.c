@@ -15,29 +15,13 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
+#include "host/fileio.h"
 #include "host/unixsock.h"
-
-int bg_mkdir_p(const char *path, struct bg_error *err)
-{
-    bg_autofree char *p = bg_strdup(path);
-
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            return bg_error_errno(err, "create directory '%s'", p);
-        *s = c;
-        if (!c)
-            return 0;
-    }
-}
 
 int bg_state_lock(const char *state_dir, int *ret_fd, struct bg_error *err)
 {
     bg_autofree char *path = bg_asprintf("%s/bangerd.lock", state_dir);
-    int r = bg_mkdir_p(state_dir, err);
+    int r = bg_mkdir_p(state_dir, 0700, err);
     if (r < 0)
         return r;
 
@@ -106,7 +90,7 @@ int bg_listen_unix(const char *path, int *ret_fd, struct bg_error *err)
     *strrchr(dir, '/') = '\0';
     if ((r = fill_addr(path, &addr, err)) < 0)
         return r;
-    if (dir[0] && (r = bg_mkdir_p(dir, err)) < 0)
+    if (dir[0] && (r = bg_mkdir_p(dir, 0700, err)) < 0)
         return r;
     if ((r = clear_stale(path, err)) < 0)
         return r;

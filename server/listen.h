@@ -4,9 +4,6 @@
 
 #include "banger/error.h"
 
-/* mkdir -p with mode 0700 for every directory created. Existing ones are left alone. */
-int bg_mkdir_p(const char *path, struct bg_error *err);
-
 /* Create state_dir if needed and take its exclusive lock (state_dir/bangerd.lock, which
  * records our pid). -EBUSY when a live bangerd holds it, naming its pid. *ret_fd keeps the
  * lock until closed. */

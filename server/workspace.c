@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "banger/jsonutil.h"
 #include "banger/timefmt.h"
 #include "banger/validate.h"
+#include "host/fileio.h"
 #include "host/spawn.h"
 
 #define CAPTURE_MAX (256u << 20) /* largest git output read (ls-files of a huge tree) */
@@ -547,24 +547,11 @@ int bg_workspace_clone(const char *top, const char *from, const char *branch,
         r = git_run(co, "git checkout", -EINVAL, err);
     }
     if (r < 0) {
-        bg_workspace_remove_tree(dir);
+        (void)bg_rm_tree(dir, NULL);
         return r;
     }
     *ret_dir = bg_steal_ptr(&dir);
     return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    (void)(flag == FTW_DP ? rmdir(path) : unlink(path));
-    return 0;
-}
-
-void bg_workspace_remove_tree(const char *dir)
-{
-    (void)nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- into the guest ---- */
@@ -701,7 +688,7 @@ int bg_workspace_push(struct bg_agent_conn *conn, const struct bg_workspace_requ
     if (r >= 0)
         r = push_archive(conn, req, top, clone_dir, &res, err);
     if (clone_dir)
-        bg_workspace_remove_tree(clone_dir);
+        (void)bg_rm_tree(clone_dir, NULL);
     if (r < 0)
         return r;
     res.ms = bg_now_ms() - t0;

@@ -78,12 +78,10 @@ int bg_workspace_tar_tree(struct bg_workspace_tar *t, const char *dir, struct bg
 
 /* Make a full clone of top in a new directory below tmp_parent (created as needed):
  * `git clone --no-hardlinks --quiet`, then with branch `git checkout -q -b BRANCH FROM`.
- * *ret_dir is the clone (caller removes it with bg_workspace_remove_tree and frees it).
+ * *ret_dir is the clone (caller removes it with bg_rm_tree and frees it).
  * -EINVAL when from is not a commit in the repository. */
 int bg_workspace_clone(const char *top, const char *from, const char *branch,
                        const char *tmp_parent, char **ret_dir, struct bg_error *err);
-/* rm -rf dir, best effort. */
-void bg_workspace_remove_tree(const char *dir);
 
 /* The whole transfer into the VM whose agent connection is conn: resolve the work tree,
  * clone if asked, `mkdir -p /root/repo`, then `tar -x -C /root/repo -f -` fed with the

@@ -65,3 +65,10 @@ char *bg_asprintf(const char *fmt, ...)
         oom();
     return p;
 }
+
+void bg_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}

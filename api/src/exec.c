@@ -171,17 +171,10 @@ int bg_exec_request_decode(const json_t *body, struct bg_exec_request *ret,
     return 0;
 }
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 void bg_exec_request_done(struct bg_exec_request *r)
 {
-    strv_free(r->argv);
-    strv_free(r->env);
+    bg_strv_free(r->argv);
+    bg_strv_free(r->env);
     free(r->cwd);
     *r = (struct bg_exec_request){0};
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading a whole host file into memory. */
+/* Host files and directories: whole-file reads, the printable tail of a log, mkdir -p, and
+ * removing a tree. */
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "banger/error.h"
 
@@ -10,3 +12,16 @@
  * parsed in place); *ret_len excludes the NUL, *ret is the caller's. -EFBIG when the file is
  * not regular or larger than max, -EIO when it shrank while read, else -errno from open/read. */
 int bg_file_read(const char *path, size_t max, char **ret, size_t *ret_len, struct bg_error *err);
+
+/* The last len - 1 bytes of path into buf, NUL terminated, with every byte that is not
+ * printable ASCII or a newline replaced (tab and CR by a space, others by '?'), so the text
+ * fits a log line or a JSON string; "" when path cannot be read. */
+void bg_file_tail_text(const char *path, char *buf, size_t len);
+
+/* mkdir -p: create path and its missing parents with mode (existing ones are kept).
+ * -ENOTDIR when path exists and is not a directory. */
+int bg_mkdir_p(const char *path, mode_t mode, struct bg_error *err);
+
+/* Remove path and everything below it, staying on its filesystem; an absent path is fine.
+ * Removes what it can and returns the first failure (-errno), or 0. */
+int bg_rm_tree(const char *path, struct bg_error *err);

@@ -85,9 +85,3 @@ int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err);
 
 /* Copy src to dst (created 0644, replaced) and fsync it. */
 int bg_imagebuild_copy_file(const char *src, const char *dst, struct bg_error *err);
-
-/* mkdir -p path with mode for the directories it makes. */
-int bg_imagebuild_mkdir_p(const char *path, mode_t mode, struct bg_error *err);
-
-/* Remove a directory tree; entries that cannot be removed are left (logged by the caller). */
-void bg_imagebuild_rm_tree(const char *path);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,8 @@
 #include "banger/alloc.h"
 #include "cpio.h"
 #include "daemon.h"
+#include "host/fileio.h"
+#include "imports.h"
 #include "vmlinux.h"
 
 const char *const bg_imagebuild_modules[] = {
@@ -267,7 +268,7 @@ static int make_files(struct build *b, struct bg_error *err)
     if (stat(kernel, &st) < 0)
         r = bg_error_errno(err, "stat '%s'", kernel);
     if (r >= 0)
-        r = bg_imagebuild_mkdir_p(b->imgdir, 0700, err);
+        r = bg_mkdir_p(b->imgdir, 0700, err);
     if (r >= 0)
         r = write_initrd(b, moddir, paths, n, st.st_mtime, err);
     if (r >= 0)
@@ -282,7 +283,7 @@ static int make_files(struct build *b, struct bg_error *err)
 
 static int build_run(struct build *b, struct bg_error *err)
 {
-    int r = bg_imagebuild_mkdir_p(b->debs, 0755, err);
+    int r = bg_mkdir_p(b->debs, 0755, err);
 
     if (r < 0 || (r = make_tmp(b, err)) < 0)
         return r;
@@ -306,24 +307,12 @@ static int build_run(struct build *b, struct bg_error *err)
 
 static void finish(struct build *b, const struct bg_error *failure)
 {
-    struct bg_error err;
-
-    if (failure) {
-        b->img.state = BG_IMAGE_STATE_FAILED;
-        b->img.error = bg_strdup(failure->msg);
-        b->op.state = BG_OPERATION_STATE_FAILED;
-        b->op.error = bg_problem_to_json(BG_PROBLEM_INTERNAL, failure->msg, b->op.target);
+    bg_image_op_settle(b->d, &b->img, &b->op, failure);
+    if (failure)
         bg_log_warn("build image '%s': %s", b->img.name, failure->msg);
-    } else {
-        b->img.state = BG_IMAGE_STATE_READY;
-        b->op.state = BG_OPERATION_STATE_SUCCEEDED;
-        b->op.done = b->op.total;
-        b->op.result = bg_image_to_json(&b->img);
+    else
         bg_log_info("build image '%s': ready (kernel %s, %u package(s) downloaded)", b->img.name,
                     b->kver, b->downloaded);
-    }
-    if (bg_store_image_update(b->d->store, &b->img, NULL, &err) < 0)
-        bg_log_error("build image '%s': %s", b->img.name, err.msg);
     report(b);
 }
 
@@ -374,27 +363,11 @@ static void build_main(void *arg)
     int r = build_run(b, &err);
 
     if (b->tmp)
-        bg_imagebuild_rm_tree(b->tmp);
+        (void)bg_rm_tree(b->tmp, NULL);
     if (r < 0)
         remove_partial(b);
     finish(b, r < 0 ? &err : NULL);
     build_free(b);
-}
-
-static void op_init(struct bg_operation *op, const char *name)
-{
-    unsigned char rnd[8];
-
-    randombytes_buf(rnd, sizeof(rnd));
-    memcpy(op->id, "op-", 3);
-    sodium_bin2hex(op->id + 3, sizeof(op->id) - 3, rnd, sizeof(rnd));
-    snprintf(op->kind, sizeof(op->kind), "image_build");
-    snprintf(op->target, sizeof(op->target), "/v1/images/%s", name);
-    snprintf(op->unit, sizeof(op->unit), "steps");
-    snprintf(op->step, sizeof(op->step), "queued");
-    op->state = BG_OPERATION_STATE_RUNNING;
-    op->total = BG_IMAGEBUILD_STEPS;
-    op->created_at = op->updated_at = time(NULL);
 }
 
 static struct build *build_new(struct bg_daemon *d, const char *name)
@@ -414,7 +387,8 @@ static struct build *build_new(struct bg_daemon *d, const char *name)
     b->img.files[BG_IMAGE_KERNEL].path = bg_asprintf("%s/vmlinuz", b->imgdir);
     b->img.files[BG_IMAGE_VMLINUX].path = bg_asprintf("%s/vmlinux", b->imgdir);
     b->debs = bg_asprintf("%s/debs", d->cfg->cache_dir);
-    op_init(&b->op, name);
+    bg_image_op_init(&b->op, "image_build", name, "steps", BG_IMAGEBUILD_STEPS);
+    snprintf(b->op.step, sizeof(b->op.step), "queued");
     return b;
 }
 
@@ -424,10 +398,8 @@ int bg_imagebuild_start(struct bg_daemon *d, const char *name, struct bg_operati
     struct build *b = build_new(d, name);
     int r;
 
-    if ((r = bg_store_image_insert(d->store, &b->img, NULL, err)) < 0)
+    if ((r = bg_image_op_record(d, &b->img, &b->op, err)) < 0)
         goto fail;
-    if ((r = bg_store_op_insert(d->store, &b->op, NULL, err)) < 0)
-        goto fail_image;
     *ret_op = b->op; /* plain data while running: error and result are NULL */
     if ((r = bg_jobs_spawn(d->jobs, build_main, b, err)) < 0) {
         struct bg_error e = *err;
@@ -436,8 +408,6 @@ int bg_imagebuild_start(struct bg_daemon *d, const char *name, struct bg_operati
     }
     return 0;
 
-fail_image:
-    (void)bg_store_image_delete(d->store, name, NULL, NULL);
 fail:
     build_free(b);
     return r;

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* File steps of image builds: sha256, bounded reads, copies, mkdir -p, rm -r. */
+/* File steps of image builds: sha256, text reads, copies. */
 #include "imagebuild/build-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,38 +87,4 @@ int bg_imagebuild_copy_file(const char *src, const char *dst, struct bg_error *e
     if (fsync(out) < 0)
         return bg_error_errno(err, "fsync '%s'", dst);
     return 0;
-}
-
-int bg_imagebuild_mkdir_p(const char *path, mode_t mode, struct bg_error *err)
-{
-    bg_autofree char *p = bg_strdup(path);
-
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return bg_error_errno(err, "create directory '%s'", p);
-        *s = c;
-        if (!c)
-            return 0;
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP)
-        (void)rmdir(path);
-    else
-        (void)unlink(path);
-    return 0;
-}
-
-/* Remove a directory tree; entries that cannot be removed are left (logged by the caller). */
-void bg_imagebuild_rm_tree(const char *path)
-{
-    (void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -336,7 +336,7 @@ int bg_imagebuild_plain_module(struct build *b, const char *moddir, const char *
             bg_asprintf("%s/%s.ko", dir, bg_imagebuild_module_name(rel, name, sizeof(name)));
         const char *argv[] = {tools[i][1], "-dc", "--", src, NULL};
         struct run run;
-        int r = bg_imagebuild_mkdir_p(dir, 0700, err);
+        int r = bg_mkdir_p(dir, 0700, err);
         bg_autoclose int fd =
             r < 0 ? -1 : open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (r >= 0 && fd < 0)

@@ -56,13 +56,6 @@ static char **clean_env(void)
     return env;
 }
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void keep_err(struct run *r, const char *buf, size_t n)
 {
     if (n >= BG_IMAGEBUILD_ERR_KEEP) {
@@ -142,7 +135,7 @@ static int run_program(struct build *b, const char *const argv[], const char *cw
                               .on_err = program_err,
                               .userdata = &p};
     r = bg_spawn_run(&o, &ret->status, err);
-    strv_free(env);
+    bg_strv_free(env);
     if (r < 0)
         bg_imagebuild_run_done(ret);
     else if (!ret->out)

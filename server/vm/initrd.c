@@ -15,6 +15,7 @@
 #include "banger/alloc.h"
 #include "config.h"
 #include "cpio.h"
+#include "host/fileio.h"
 #include "vm/vm-internal.h"
 
 #define ALIGN 512 /* the kernel finds each appended archive at a 4-byte boundary; use a block */
@@ -148,7 +149,7 @@ int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img
     if (f->path && (r = sha256_file(f->path, img_sha, err)) < 0)
         return r;
     bg_autofree char *dir = bg_asprintf("%s/initrd", cfg->cache_dir);
-    if ((r = bg_vm_mkdirs(dir, 0700, err)) < 0)
+    if ((r = bg_mkdir_p(dir, 0700, err)) < 0)
         return r;
     bg_autofree char *path =
         bg_asprintf("%s/%.*s-%.*s.img", dir, HASH_PREFIX, img_sha, HASH_PREFIX, agent_sha);

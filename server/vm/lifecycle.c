@@ -14,6 +14,7 @@
 #include "banger/log.h"
 #include "banger/timefmt.h"
 #include "daemon.h"
+#include "host/fileio.h"
 #include "vm/vm-internal.h"
 
 #define AGENT_DEADLINE_KVM_MS 30000
@@ -89,8 +90,8 @@ static int prepare_files(struct start_ctx *c, struct bg_error *err)
 {
     int r;
 
-    if ((r = bg_vm_mkdirs(c->paths.run_dir, 0700, err)) < 0 ||
-        (r = bg_vm_mkdirs(c->paths.state_dir, 0700, err)) < 0)
+    if ((r = bg_mkdir_p(c->paths.run_dir, 0700, err)) < 0 ||
+        (r = bg_mkdir_p(c->paths.state_dir, 0700, err)) < 0)
         return r;
     (void)chmod(c->paths.run_dir, 0700);
     bg_vm_run_files_remove(c->paths.run_dir);
@@ -164,8 +165,8 @@ static int connect_agent(struct start_ctx *c, struct bg_error *err)
     if ((r = c->drv->agent_connect(&c->vi, deadline, &fd, err)) < 0)
         return r;
     if ((r = bg_agent_conn_open(fd, deadline, &conn, err)) < 0)
-        return bg_error_prefix(err, c->drv->alive(&c->vi) ? "agent did not answer"
-                                                          : "the VMM exited during boot");
+        return bg_error_prefix(err, bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
+                                                                  : "the VMM exited during boot");
     bg_vm_entry_attach(c->d->runtime, c->e, conn);
     return 0;
 }
@@ -189,10 +190,10 @@ static void start_fail(struct start_ctx *c, struct bg_error *err)
     /* the VMM's own complaints (bad kernel, locked disk) first: they are short and decisive */
     bg_autofree char *log = bg_asprintf("%s/%s.log", c->paths.run_dir, c->drv->name);
     size_t n = (size_t)snprintf(msg, sizeof(msg), "%s", err->msg);
-    bg_vm_file_tail_text(log, tail, VMM_LOG_TAIL_IN_ERROR + 1);
+    bg_file_tail_text(log, tail, VMM_LOG_TAIL_IN_ERROR + 1);
     if (tail[0] && n < sizeof(msg))
         n += (size_t)snprintf(msg + n, sizeof(msg) - n, "\n%s log tail:\n%s", c->drv->name, tail);
-    bg_vm_file_tail_text(c->paths.console, tail, sizeof(tail));
+    bg_file_tail_text(c->paths.console, tail, sizeof(tail));
     if (tail[0] && n < sizeof(msg))
         snprintf(msg + n, sizeof(msg) - n, "\nconsole tail:\n%s", tail);
     if (set_state(c->d, &c->vm, BG_VM_STATE_FAILED, msg, &e2) < 0)
@@ -325,8 +326,8 @@ int bg_vm_destroy(struct bg_daemon *d, const char *name, bool force, struct bg_e
         r = stop_locked(d, e, &vm, 0, err);
     if (r == 0) {
         bg_vm_paths_init(d->cfg, name, &p);
-        if ((r = bg_vm_rm_tree(p.run_dir, err)) == 0)
-            r = bg_vm_rm_tree(p.state_dir, err);
+        if ((r = bg_rm_tree(p.run_dir, err)) == 0)
+            r = bg_rm_tree(p.state_dir, err);
     }
     if (r == 0)
         r = bg_store_vm_delete(d->store, name, NULL, err);

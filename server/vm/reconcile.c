@@ -15,6 +15,7 @@
 #include "banger/parse.h"
 #include "banger/timefmt.h"
 #include "daemon.h"
+#include "host/fileio.h"
 #include "vm/vm-internal.h"
 #include "vmm/proc.h"
 #include "vmm/qemu.h"
@@ -55,7 +56,7 @@ static void find_unrecorded(struct bg_vm_entry *e, const char *run_dir)
     char buf[4096], state;
     uint64_t pid, st;
 
-    bg_vm_file_tail_text(pidfile, buf, 32);
+    bg_file_tail_text(pidfile, buf, 32);
     buf[strcspn(buf, "\n")] = '\0';
     if (!buf[0] || bg_parse_u64(buf, 1, 1u << 22, &pid, NULL) < 0 ||
         bg_proc_stat((pid_t)pid, &state, &st, NULL) < 0)
@@ -110,7 +111,7 @@ static void reconcile_one(struct bg_daemon *d, struct bg_vm *vm)
     bool known = bg_vm_entry_load_instance(d, e) == 0;
     if (known && e->vi.pid == 0)
         find_unrecorded(e, p.run_dir);
-    bool alive = known && e->drv->alive(&e->vi);
+    bool alive = known && bg_vmm_instance_alive(&e->vi);
 
     if (alive && was != BG_VM_STATE_STOPPING && adopt_agent(d, e, &err) == 0) {
         vm->state = BG_VM_STATE_RUNNING;

@@ -80,10 +80,6 @@ struct bg_vm_paths {
 void bg_vm_paths_init(const struct bg_config *cfg, const char *name, struct bg_vm_paths *ret);
 void bg_vm_paths_done(struct bg_vm_paths *p);
 
-/* mkdir -p path with mode for the directories it creates (existing ones are kept). */
-int bg_vm_mkdirs(const char *path, mode_t mode, struct bg_error *err);
-/* Remove path and everything below it; absent is fine. */
-int bg_vm_rm_tree(const char *path, struct bg_error *err);
 /* Remove the runtime files of a stopped VMM in run_dir, keeping its console and qemu logs. */
 void bg_vm_run_files_remove(const char *run_dir);
 
@@ -98,7 +94,3 @@ int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img
 
 /* The kernel command line for vm (new string). */
 char *bg_vm_cmdline(const struct bg_vm *vm, bool rootfs, bool workdisk);
-
-/* The last max bytes of path into buf (len >= max + 1), non-printable bytes replaced, NUL
- * terminated; "" when unreadable. */
-void bg_vm_file_tail_text(const char *path, char *buf, size_t len);

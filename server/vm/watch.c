@@ -72,7 +72,7 @@ static void watch_pass(struct bg_daemon *d)
             pthread_mutex_unlock(&rt->lock);
             continue;
         }
-        if (e->drv && !e->drv->alive(&e->vi))
+        if (e->drv && !bg_vmm_instance_alive(&e->vi))
             reap(d, e);
         bg_vm_entry_unlock(rt, e); /* drops the pin; frees the entry when idle */
     }

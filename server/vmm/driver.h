@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The VMM driver seam: probe, start, agent connect, stop, alive, describe; and selection. */
+/* The VMM driver seam: probe, start, agent connect, stop, describe; liveness and selection. */
 #pragma once
 
 #include <jansson.h>
@@ -62,8 +62,6 @@ struct bg_vmm_driver {
     /* Wait up to timeout_ms for the process to exit on its own (the caller asked the guest to
      * power off), then force it: VMM quit command, SIGTERM, SIGKILL. Returns 0 once it is gone. */
     int (*stop)(struct bg_vmm_instance *vi, int timeout_ms, struct bg_error *err);
-    /* The process exists with the recorded start time (and is not a zombie). */
-    bool (*alive)(const struct bg_vmm_instance *vi);
     /* {"pid","accel","agent_socket","control_socket","console"} (new reference). */
     json_t *(*describe)(const struct bg_vmm_instance *vi);
 };
@@ -83,6 +81,8 @@ const struct bg_vmm_driver *bg_vmm_find(const char *name);
 
 /* Free the strings of vi and zero it; accepts a zeroed vi. */
 void bg_vmm_instance_done(struct bg_vmm_instance *vi);
+/* The VMM process of vi exists with the recorded start time and is not a zombie. */
+bool bg_vmm_instance_alive(const struct bg_vmm_instance *vi);
 
 /* 0 when /dev/kvm opens read-write and answers KVM_GET_API_VERSION, else -errno; -ENOTSUP
  * when the only KVM is kvm_pvm, which cannot boot ordinary kernels. */

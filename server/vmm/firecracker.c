@@ -18,6 +18,7 @@
 #include "banger/image.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "host/fileio.h"
 #include "host/unixsock.h"
 #include "vmm/fcapi.h"
 #include "vmm/proc.h"
@@ -134,13 +135,6 @@ BG_TESTABLE char **bg_firecracker_argv(const char *binary, const char *id, const
     return argv;
 }
 
-static void argv_free(char **argv)
-{
-    for (char **p = argv; p && *p; p++)
-        free(*p);
-    free(argv);
-}
-
 static void add_req(json_t *reqs, const char *path, json_t *body)
 {
     /* "o" steals body */
@@ -185,41 +179,12 @@ BG_TESTABLE json_t *bg_firecracker_boot_requests(const struct bg_vmm_launch *l)
     return reqs;
 }
 
-/* The last bytes of path, printable, for error messages. */
-static void file_tail(const char *path, char *buf, size_t len)
-{
-    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-
-    buf[0] = '\0';
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return;
-    off_t off = st.st_size > (off_t)(len - 1) ? st.st_size - (off_t)(len - 1) : 0;
-    ssize_t n = pread(fd, buf, len - 1, off);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    for (ssize_t i = 0; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
-            buf[i] = buf[i] == '\n' ? '\n' : ' ';
-}
-
 static void unlink_sockets(const struct bg_vmm_instance *vi)
 {
     if (vi->control_path)
         (void)unlink(vi->control_path);
     if (vi->agent_path)
         (void)unlink(vi->agent_path);
-}
-
-static bool fc_alive(const struct bg_vmm_instance *vi)
-{
-    char state;
-    uint64_t st;
-
-    if (vi->pid <= 0 || bg_proc_stat(vi->pid, &state, &st, NULL) < 0)
-        return false;
-    return st == vi->start_time && state != 'Z' && state != 'X';
 }
 
 /* Why the process is gone: its log and console tails. */
@@ -229,8 +194,8 @@ static int exited_error(const struct bg_vmm_instance *vi, const char *run_dir, c
     bg_autofree char *log = bg_asprintf("%s/" BG_FC_LOG, run_dir);
     char tail[LOG_TAIL_MAX], ctail[LOG_TAIL_MAX];
 
-    file_tail(log, tail, sizeof(tail));
-    file_tail(vi->console_path, ctail, sizeof(ctail));
+    bg_file_tail_text(log, tail, sizeof(tail));
+    bg_file_tail_text(vi->console_path, ctail, sizeof(ctail));
     return bg_error_set(err, -ECHILD, "firecracker exited %s: %s%s%s", what,
                         tail[0] ? tail : "(empty log)", ctail[0] ? "\nstdout: " : "", ctail);
 }
@@ -246,7 +211,7 @@ static int await_api(const struct bg_vmm_instance *vi, struct bg_fcapi *api, con
         if (access(vi->control_path, F_OK) == 0 &&
             bg_fcapi_call(api, "GET", "/", NULL, NULL, &e) == 0)
             return 0;
-        if (!fc_alive(vi))
+        if (!bg_vmm_instance_alive(vi))
             return exited_error(vi, run_dir, "before its API socket answered", err);
         if (bg_now_ms() > deadline)
             return bg_error_set(err, -ETIMEDOUT, "firecracker API socket %s not ready in %d ms%s%s",
@@ -289,7 +254,7 @@ static int spawn(const struct bg_vmm_launch *l, struct bg_vmm_instance *vi, stru
         return bg_error_errno(err, "create %s", log);
     char **argv = bg_firecracker_argv(bin, l->id, l->run_dir);
     r = bg_proc_spawn_detached((const char *const *)argv, vi->console_path, &vi->pid, err);
-    argv_free(argv);
+    bg_strv_free(argv);
     if (r < 0)
         return r;
     if (bg_proc_stat(vi->pid, &state, &vi->start_time, NULL) < 0)
@@ -397,7 +362,7 @@ static int fc_agent_connect(const struct bg_vmm_instance *vi, int64_t deadline_m
     for (;;) {
         if ((r = vsock_attempt(vi->agent_path, ret_fd, why, sizeof(why))) == 0)
             return 0;
-        if (!fc_alive(vi))
+        if (!bg_vmm_instance_alive(vi))
             return bg_error_set(err, -ECONNREFUSED, "firecracker (pid %d) is no longer running",
                                 (int)vi->pid);
         if (bg_now_ms() + VSOCK_RETRY_MS >= deadline_ms)
@@ -469,6 +434,5 @@ const struct bg_vmm_driver bg_vmm_firecracker = {
     .start = fc_start,
     .agent_connect = fc_agent_connect,
     .stop = fc_stop,
-    .alive = fc_alive,
     .describe = fc_describe,
 };

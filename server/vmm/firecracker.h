@@ -33,7 +33,7 @@ int bg_firecracker_version(char **ret_bin, struct bg_fc_version *ret, struct bg_
 int bg_firecracker_kernel_check(const char *path, struct bg_error *err);
 
 #ifdef BANGER_TESTING
-/* The argv (NULL-terminated, owned strings: free each and the array) of a launch. */
+/* The argv (NULL-terminated, owned: bg_strv_free) of a launch. */
 char **bg_firecracker_argv(const char *binary, const char *id, const char *run_dir);
 /* The JSON bodies of the boot sequence, in order: each element {"path":..., "body":...}.
  * /network-interfaces/eth0 only when l->tap is set. New reference. */

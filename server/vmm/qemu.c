@@ -20,6 +20,7 @@
 #include "banger/image.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "host/fileio.h"
 #include "host/unixsock.h"
 #include "vmm/proc.h"
 #include "vmm/qmp.h"
@@ -176,15 +177,6 @@ static void add_devices(struct argv_builder *b, const struct bg_vmm_launch *l, c
     add(b, "%s/" BG_QEMU_PIDFILE, l->run_dir);
 }
 
-BG_TESTABLE void bg_qemu_argv_free(char **argv)
-{
-    if (!argv)
-        return;
-    for (char **p = argv; *p; p++)
-        free(*p);
-    free(argv);
-}
-
 BG_TESTABLE int bg_qemu_argv_build(const char *binary, const char *accel,
                                    const struct bg_vmm_launch *l, char ***ret, struct bg_error *err)
 {
@@ -253,25 +245,6 @@ static int qemu_probe(struct bg_vmm_probe *ret)
     return 0;
 }
 
-/* The last bytes of path, printable, for error messages. */
-static void file_tail(const char *path, char *buf, size_t len)
-{
-    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-
-    buf[0] = '\0';
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return;
-    off_t off = st.st_size > (off_t)(len - 1) ? st.st_size - (off_t)(len - 1) : 0;
-    ssize_t n = pread(fd, buf, len - 1, off);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    for (ssize_t i = 0; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
-            buf[i] = buf[i] == '\n' ? '\n' : ' ';
-}
-
 static void unlink_run_files(const char *run_dir)
 {
     /* qemu.log too: each boot's log starts empty, like its console */
@@ -299,7 +272,7 @@ static int await_sockets(const struct bg_vmm_instance *vi, const char *log_path,
         bool gone =
             bg_proc_stat(vi->pid, &state, &st, &e) < 0 || state == 'Z' || st != vi->start_time;
         if (gone || bg_now_ms() > deadline) {
-            file_tail(log_path, tail, sizeof(tail));
+            bg_file_tail_text(log_path, tail, sizeof(tail));
             return bg_error_set(err, gone ? -ECHILD : -ETIMEDOUT, "qemu %s: %s",
                                 gone ? "exited at once" : "did not create its sockets",
                                 tail[0] ? tail : "(no output)");
@@ -323,7 +296,7 @@ static int qemu_spawn(const struct bg_vmm_launch *l, const char *accel, struct b
         return r;
     unlink_run_files(l->run_dir);
     r = bg_proc_spawn_detached((const char *const *)argv, log_path, &vi->pid, err);
-    bg_qemu_argv_free(argv);
+    bg_strv_free(argv);
     if (r < 0)
         return r;
     if ((r = bg_proc_stat(vi->pid, &state, &vi->start_time, err)) < 0)
@@ -406,7 +379,7 @@ static int qemu_agent_connect(const struct bg_vmm_instance *vi, int64_t deadline
     for (;;) {
         if ((r = bg_unix_connect(vi->agent_path, ret_fd)) == 0)
             return 0;
-        if (!bg_vmm_qemu.alive(vi))
+        if (!bg_vmm_instance_alive(vi))
             return bg_error_set(err, -ECONNREFUSED, "qemu (pid %d) is no longer running",
                                 (int)vi->pid);
         if (bg_now_ms() >= deadline_ms)
@@ -452,16 +425,6 @@ static int qemu_stop(struct bg_vmm_instance *vi, int timeout_ms, struct bg_error
     return bg_error_set(err, -ETIMEDOUT, "qemu pid %d survived SIGKILL", (int)vi->pid);
 }
 
-static bool qemu_alive(const struct bg_vmm_instance *vi)
-{
-    char state;
-    uint64_t st;
-
-    if (vi->pid <= 0 || bg_proc_stat(vi->pid, &state, &st, NULL) < 0)
-        return false;
-    return st == vi->start_time && state != 'Z' && state != 'X';
-}
-
 static json_t *qemu_describe(const struct bg_vmm_instance *vi)
 {
     return json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "pid", (json_int_t)vi->pid, "accel",
@@ -476,6 +439,5 @@ const struct bg_vmm_driver bg_vmm_qemu = {
     .start = qemu_start,
     .agent_connect = qemu_agent_connect,
     .stop = qemu_stop,
-    .alive = qemu_alive,
     .describe = qemu_describe,
 };

@@ -20,13 +20,11 @@
 void bg_qemu_set_accel(const char *accel);
 
 #ifdef BANGER_TESTING
-/* The argv (NULL-terminated, owned: bg_qemu_argv_free) that boots l with binary and accel
+/* The argv (NULL-terminated, owned: bg_strv_free) that boots l with binary and accel
  * ("kvm" | "tcg"). Pure: no file is touched. -EINVAL when l lacks a required member or
  * -ENAMETOOLONG when a socket path in run_dir does not fit a sockaddr_un. */
 int bg_qemu_argv_build(const char *binary, const char *accel, const struct bg_vmm_launch *l,
                        char ***ret, struct bg_error *err);
-/* Free an argv from bg_qemu_argv_build; accepts NULL. */
-void bg_qemu_argv_free(char **argv);
 /* "7.2.22" from the first line of `qemu-system-x86_64 --version`, into buf (len bytes). */
 int bg_qemu_version_parse(const char *text, char *buf, size_t len);
 #endif

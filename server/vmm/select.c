@@ -36,6 +36,16 @@ void bg_vmm_instance_done(struct bg_vmm_instance *vi)
     memset(vi, 0, sizeof(*vi));
 }
 
+bool bg_vmm_instance_alive(const struct bg_vmm_instance *vi)
+{
+    char state;
+    uint64_t st;
+
+    if (vi->pid <= 0 || bg_proc_stat(vi->pid, &state, &st, NULL) < 0)
+        return false;
+    return st == vi->start_time && state != 'Z' && state != 'X';
+}
+
 /* kvm_pvm (Pagetable-based Virtual Machine, found on some cloud hosts) serves /dev/kvm and its
  * API, but boots only PVM-enabled guest kernels: an ordinary kernel hangs in early boot. So
  * /dev/kvm counts only when a hardware KVM module (or none of these: built in) is present. */

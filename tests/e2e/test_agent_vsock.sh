@@ -38,10 +38,8 @@ cat "$images/initrd.img" "$T/agent.cpio" >"$T/boot.img"
 
 # boot ARGS LOG: QEMU in the background on the vmlinux, console to LOG
 boot() {
-  qemu-system-x86_64 -M microvm,acpi=on -m 256 -nodefaults -no-user-config -display none \
-    -no-reboot -kernel "$images/vmlinux" -initrd "$T/boot.img" \
-    -append "console=ttyS0 panic=-1 tsc_early_khz=2000000 $1" -serial "file:$2" \
-    >"$2.qemu" 2>&1 &
+  raw_qemu_argv "$images/vmlinux" "$T/boot.img" "$2" "$1"
+  "${QEMU_ARGV[@]}" >"$2.qemu" 2>&1 &
   QEMU_PID=$!
 }
 console_has() { grep -q -- "$2" "$1" 2>/dev/null; }

@@ -154,13 +154,7 @@ expect_contains "$ERR" "Connection refused" "restrict=on refuses the connection"
 run_cli 0 vm rm --force r2
 run_cli 0 vm rm --force r1
 run_cli 0 image rm rootfs-test
-api GET /v1/vms
-expect_json '.vms | length' 0 "no VM records left"
-if pgrep -f "qemu-system.*$T" >/dev/null; then fail "qemu processes left: $(pgrep -af "qemu-system.*$T")"; else pass; fi
-left=$(find "$RUNTIME/vms" -mindepth 1 2>/dev/null | head -5)
-expect_eq "$left" "" "runtime files left"
-left=$(find "$XDG_STATE_HOME/banger/vms" -mindepth 1 2>/dev/null | head -5)
-expect_eq "$left" "" "overlays left"
+expect_no_vm_left
 if [[ -f "$T/rootfs.ext4" ]]; then pass; else fail "deleting the imported image removed its rootfs"; fi
 echo "total: $((SECONDS - t0)) s"
 

@@ -200,6 +200,30 @@ need_vm() {
   mkdir -p "$XDG_CACHE_HOME"
 }
 
+# raw_qemu_argv KERNEL INITRD LOG [APPEND...]: sets QEMU_ARGV to a QEMU microvm boot of KERNEL
+# and INITRD with no devices and no reboot, the console to LOG. tsc_early_khz: under TCG on a
+# busy host the kernel can fail to calibrate the TSC against the PIT and hang before /init.
+raw_qemu_argv() {
+  local kernel=$1 initrd=$2 log=$3
+  shift 3
+  QEMU_ARGV=(qemu-system-x86_64 -M microvm,acpi=on -m 256 -nodefaults -no-user-config
+    -display none -no-reboot -kernel "$kernel" -initrd "$initrd"
+    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 $*" -serial "file:$log")
+}
+
+# expect_no_vm_left: no VM record, no QEMU process of this test, nothing under the runtime
+# and state directories' vms/ (the directories themselves may stay).
+expect_no_vm_left() {
+  api GET /v1/vms
+  expect_json '.vms | length' 0 "no VM records left"
+  if pgrep -f "qemu-system.*$T" >/dev/null; then fail "qemu processes left: $(pgrep -af "qemu-system.*$T")"; else pass; fi
+  local left
+  left=$(find "$XDG_RUNTIME_DIR/banger/vms" -mindepth 1 2>/dev/null | head -5)
+  expect_eq "$left" "" "runtime files left"
+  left=$(find "$XDG_STATE_HOME/banger/vms" -mindepth 1 2>/dev/null | head -5)
+  expect_eq "$left" "" "overlays left"
+}
+
 # build_default_image: `banger image build`; a failure ends the test with the CLI's output.
 build_default_image() {
   if ! "$BANGER" image build >"$T/build.out" 2>&1; then

@@ -125,22 +125,16 @@ EOF
   chmod 0755 "$T/extra/init"
   (cd "$T/extra" && echo init | cpio -o -H newc --quiet) >"$T/extra.cpio"
   cat "$images/default/initrd.img" "$T/extra.cpio" >"$T/boot.img"
-  # tsc_early_khz: under TCG on a busy host the kernel can fail to calibrate the TSC against
-  # the PIT and then hang before /init; a given frequency skips that calibration.
   rc=0
-  timeout 60 qemu-system-x86_64 -M microvm,acpi=on -m 256 -nodefaults -no-user-config \
-    -display none -no-reboot -kernel "$images/default/vmlinuz" -initrd "$T/boot.img" \
-    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=2000000" \
-    -serial "file:$T/serial.log" >"$T/qemu.out" 2>&1 || rc=$?
+  raw_qemu_argv "$images/default/vmlinuz" "$T/boot.img" "$T/serial.log"
+  timeout 60 "${QEMU_ARGV[@]}" >"$T/qemu.out" 2>&1 || rc=$?
   expect_eq "$rc" 0 "qemu exit"
   expect_contains "$(cat "$T/serial.log")" "modules loaded: 12" "every module loads"
   expect_contains "$(cat "$T/serial.log")" "banger-ok" "boot reaches /init"
   # The extracted ELF vmlinux boots too, through its PVH entry (how Firecracker enters it).
   rc=0
-  timeout 60 qemu-system-x86_64 -M microvm,acpi=on -m 256 -nodefaults -no-user-config \
-    -display none -no-reboot -kernel "$images/default/vmlinux" -initrd "$T/boot.img" \
-    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=2000000" \
-    -serial "file:$T/serial-pvh.log" >"$T/qemu-pvh.out" 2>&1 || rc=$?
+  raw_qemu_argv "$images/default/vmlinux" "$T/boot.img" "$T/serial-pvh.log"
+  timeout 60 "${QEMU_ARGV[@]}" >"$T/qemu-pvh.out" 2>&1 || rc=$?
   expect_eq "$rc" 0 "qemu exit (vmlinux)"
   expect_contains "$(cat "$T/serial-pvh.log")" "banger-ok" "vmlinux boot reaches /init"
 else

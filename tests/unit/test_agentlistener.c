@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for agent/listener.c: banger.agent= on the kernel command line, and the unix and
- * vsock listening sockets. The accept loop behind them is driven through the real agent's
+/* Unit tests for agent/cmdline.c and agent/listener.c: words of the kernel command line,
+ * banger.agent= among them, and the unix and vsock listening sockets. The accept loop behind them
+ * is driven through the real agent's
  * --serve-unix mode in test_agentconn. */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +17,31 @@
 #include "testutil.h"
 
 /* The agent is its own static program, not part of a library the tests link: compile its
- * listener module into this test. */
+ * command-line and listener modules into this test. */
+#include "../../agent/cmdline.c"
 #include "../../agent/listener.c"
+
+static void test_cmdline_value(void **state)
+{
+    char v[16];
+
+    (void)state;
+    assert_true(
+        bg_cmdline_value("console=ttyS0 banger.root=/dev/vda\n", "banger.root", v, sizeof(v)));
+    assert_string_equal(v, "/dev/vda");
+    /* the last word wins; tabs and newlines separate words too */
+    assert_true(bg_cmdline_value("a=1\ta=2\na=3", "a", v, sizeof(v)));
+    assert_string_equal(v, "3");
+    /* present but empty, absent, a look-alike key, a key without '=' */
+    assert_true(bg_cmdline_value("  a=  b=2", "a", v, sizeof(v)));
+    assert_string_equal(v, "");
+    assert_false(bg_cmdline_value("", "a", v, sizeof(v)));
+    assert_false(bg_cmdline_value("xa=1 ab=2 a", "a", v, sizeof(v)));
+    assert_string_equal(v, "");
+    /* truncated to the buffer */
+    assert_true(bg_cmdline_value("a=0123456789abcdefghij", "a", v, sizeof(v)));
+    assert_string_equal(v, "0123456789abcde");
+}
 
 static void test_channel(void **state)
 {
@@ -133,11 +157,9 @@ static void test_vsock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_channel),
-        cmocka_unit_test(test_channel_refused),
-        cmocka_unit_test(test_unix_replaces_stale_socket),
-        cmocka_unit_test(test_unix_refusals),
-        cmocka_unit_test(test_vsock),
+        cmocka_unit_test(test_cmdline_value),   cmocka_unit_test(test_channel),
+        cmocka_unit_test(test_channel_refused), cmocka_unit_test(test_unix_replaces_stale_socket),
+        cmocka_unit_test(test_unix_refusals),   cmocka_unit_test(test_vsock),
     };
     return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }

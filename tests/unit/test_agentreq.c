@@ -29,13 +29,6 @@ static char **strv(const char *first, ...)
     return v;
 }
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static int decode(const char *json, struct bg_agentreq_exec *r, struct bg_error *err)
 {
     return bg_agentreq_exec_decode(json, strlen(json), r, err);
@@ -110,8 +103,8 @@ static void test_exec_encode(void **state)
     assert_true(out.tty);
     bg_agentreq_exec_done(&out);
     free(json);
-    strv_free(argv);
-    strv_free(env);
+    bg_strv_free(argv);
+    bg_strv_free(env);
 }
 
 static void test_exec_encode_refusals(void **state)
@@ -155,10 +148,10 @@ static void test_exec_encode_refusals(void **state)
     assert_int_equal(bg_agentreq_exec_encode(&b, &json, &len, &err), -EMSGSIZE);
     assert_non_null(strstr(err.msg, "over 65536"));
     free(big);
-    strv_free(argv);
-    strv_free(bad_env);
-    strv_free(bad_name);
-    strv_free(bad_utf8);
+    bg_strv_free(argv);
+    bg_strv_free(bad_env);
+    bg_strv_free(bad_name);
+    bg_strv_free(bad_utf8);
 }
 
 struct bad_case {

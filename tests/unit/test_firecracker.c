@@ -39,13 +39,6 @@ static const struct bg_vmm_launch sample = {
     .nat = false,
 };
 
-static void argv_free(char **argv)
-{
-    for (char **p = argv; p && *p; p++)
-        free(*p);
-    free(argv);
-}
-
 /* ---- argv ---- */
 
 static void test_argv(void **state)
@@ -71,7 +64,7 @@ static void test_argv(void **state)
             assert_null(strchr(argv[n], '='));
     }
     assert_int_equal(n, sizeof(want) / sizeof(want[0]));
-    argv_free(argv);
+    bg_strv_free(argv);
 }
 
 static void test_argv_id_allowed_by_firecracker(void **state)
@@ -91,7 +84,7 @@ static void test_argv_id_allowed_by_firecracker(void **state)
                                      "0123456789-"),
                      strlen(id));
     assert_int_equal(strlen(argv[4]), 63);
-    argv_free(argv);
+    bg_strv_free(argv);
 }
 
 /* ---- the boot sequence ---- */

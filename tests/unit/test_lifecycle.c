@@ -21,6 +21,7 @@
 #include "banger/alloc.h"
 #include "config.h"
 #include "daemon.h"
+#include "host/fileio.h"
 #include "testutil.h"
 #include "vm/runtime.h"
 #include "vm/vm-internal.h"
@@ -119,7 +120,7 @@ static int teardown(void **state)
 
     bg_vm_runtime_free(f->d.runtime);
     bg_store_close(f->d.store);
-    (void)bg_vm_rm_tree(f->dir, NULL);
+    (void)bg_rm_tree(f->dir, NULL);
     free(f->kernel);
     free(f->initrd);
     free(f->agent);
@@ -296,7 +297,7 @@ static void put_runtime(struct fixture *f, const char *name, pid_t pid, uint64_t
     struct bg_store_runtime rt = {.pid = pid, .start_time = start};
 
     bg_vm_paths_init(&f->cfg, name, &p);
-    assert_int_equal(bg_vm_mkdirs(p.run_dir, 0700, &err), 0);
+    assert_int_equal(bg_mkdir_p(p.run_dir, 0700, &err), 0);
     snprintf(sock, sizeof(sock), "%s/qmp.sock", p.run_dir);
     free(write_file(sock, 1));
     free(write_file(p.console, 10));
@@ -432,8 +433,8 @@ static void test_stop_destroy_acquire(void **state)
     /* destroy leaves nothing: record, disks, run dir */
     struct bg_vm_paths p;
     bg_vm_paths_init(&f->cfg, "web1", &p);
-    assert_int_equal(bg_vm_mkdirs(p.run_dir, 0700, &err), 0);
-    assert_int_equal(bg_vm_mkdirs(p.state_dir, 0700, &err), 0);
+    assert_int_equal(bg_mkdir_p(p.run_dir, 0700, &err), 0);
+    assert_int_equal(bg_mkdir_p(p.state_dir, 0700, &err), 0);
     assert_int_equal(bg_vm_disk_ensure(p.overlay, 512, &err), 0);
     free(write_file(p.console, 5));
     assert_int_equal(bg_vm_destroy(&f->d, "web1", false, &err), 0);
@@ -463,7 +464,7 @@ static void test_console_tail(void **state)
     assert_int_equal(len, 0); /* never booted */
     free(text);
     bg_vm_paths_init(&f->cfg, "web1", &p);
-    assert_int_equal(bg_vm_mkdirs(p.run_dir, 0700, &err), 0);
+    assert_int_equal(bg_mkdir_p(p.run_dir, 0700, &err), 0);
     free(write_file(p.console, 52));
     assert_int_equal(bg_vm_console_tail(&f->d, "web1", 4, &text, &len, &err), 0);
     assert_int_equal(len, 4);

@@ -78,7 +78,7 @@ static void check_golden(const struct bg_vmm_launch *l, const char *accel, const
         fail_msg("argv differs from %s:\n%s", golden, got);
     free(got);
     free(want);
-    bg_qemu_argv_free(argv);
+    bg_strv_free(argv);
 }
 
 static void test_argv_kvm(void **state)

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "host/fileio.h"
 #include "workspace.h"
 
 static char tmp[] = "/tmp/banger-ws-test.XXXXXX";
@@ -57,7 +58,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    bg_workspace_remove_tree(tmp);
+    (void)bg_rm_tree(tmp, NULL);
     return 0;
 }
 
@@ -212,7 +213,7 @@ static void test_clone_branch(void **state)
                    dir, dir, dir);
     assert_string_equal(out, "feature\n1\n1\n");
     free(out);
-    bg_workspace_remove_tree(dir);
+    (void)bg_rm_tree(dir, NULL);
     assert_int_equal(access(dir, F_OK), -1);
     free(dir);
     assert_int_equal(bg_workspace_clone(repo, "nosuchref", "x", parent, &dir, &err), -EINVAL);

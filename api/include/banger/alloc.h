@@ -14,3 +14,5 @@ BG_PUBLIC char *bg_strdup(const char *s);
 BG_PUBLIC char *bg_strndup(const char *s, size_t n);
 /* printf into a new string; aborts on exhaustion. */
 BG_PUBLIC char *bg_asprintf(const char *fmt, ...) BG_PRINTF(1, 2);
+/* Free a NULL-terminated array of strings and each of them (argv, envp). Accepts NULL. */
+BG_PUBLIC void bg_strv_free(char **v);
