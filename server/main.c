@@ -11,10 +11,10 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
-#include "daemon.h"
+#include "host/listen.h"
 #include "http/http.h"
-#include "imports.h"
-#include "listen.h"
+#include "image/import.h"
+#include "rest/daemon.h"
 
 extern char **environ;
 

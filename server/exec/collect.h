@@ -7,10 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/agentconn.h"
 #include "banger/error.h"
 #include "banger/exec.h"
 #include "exec/registry.h"
+#include "guest/agentconn.h"
 
 /* Seconds a killed command gets to close its output before the session is abandoned
  * (a daemonised grandchild may hold the pipes open forever). */

@@ -17,9 +17,9 @@
 #include "banger/log.h"
 #include "banger/timefmt.h"
 #include "banger/validate.h"
-#include "daemon.h"
 #include "exec/collect.h"
 #include "exec/registry.h"
+#include "rest/daemon.h"
 #include "vm/runtime.h"
 
 #define POLL_MS 500               /* how often blocked waits look at timeouts and shutdown */

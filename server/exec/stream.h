@@ -4,8 +4,8 @@
  * flow control end to end. */
 #pragma once
 
-#include "agent/agentconn.h"
 #include "banger/exec.h"
+#include "guest/agentconn.h"
 
 struct bg_daemon;
 struct bg_exec_stream;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Host files and directories bangerd reads, creates and removes. */
-#include "fileio.h"
+#include "host/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* One place that turns a socket path into a connected fd. */
-#include "unixsock.h"
+#include "host/unixsock.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* If-None-Match parsing: a comma-separated list of entity tags, weak comparison. */
-#include "etag.h"
+#include "http/etag.h"
 
 #include <string.h>
 

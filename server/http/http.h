@@ -10,7 +10,7 @@
 #include "banger/error.h"
 #include "banger/macro.h"
 #include "banger/problem.h"
-#include "router.h"
+#include "http/router.h"
 
 struct bg_daemon;
 struct bg_http_server;

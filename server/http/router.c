@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Segment-wise matching of request paths against route templates. */
-#include "router.h"
+#include "http/router.h"
 
 #include <stdbool.h>
 #include <string.h>

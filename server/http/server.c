@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libmicrohttpd glue: request intake (routing, media type, body cap), replies, shutdown. */
-#include "http.h"
+#include "http/http.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
-#include "daemon.h"
+#include "rest/daemon.h"
 
 #define ALLOW_MAX 64
 #define IDLE_TIMEOUT_S 120

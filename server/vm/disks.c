@@ -9,8 +9,8 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
+#include "host/proc.h"
 #include "vm/vm-internal.h"
-#include "vmm/proc.h"
 
 #define MKFS_TIMEOUT_MS 120000
 #define TOOL_OUT_MAX 1024

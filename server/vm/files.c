@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
-#include "config.h"
+#include "core/config.h"
 #include "vm/vm-internal.h"
-#include "vmm/qemu.h"
+#include "vmm/qemu/qemu.h"
 
 void bg_vm_paths_init(const struct bg_config *cfg, const char *name, struct bg_vm_paths *ret)
 {

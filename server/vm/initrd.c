@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
-#include "config.h"
-#include "cpio.h"
+#include "core/config.h"
 #include "host/fileio.h"
+#include "image/cpio.h"
 #include "vm/vm-internal.h"
 
 #define ALIGN 512 /* the kernel finds each appended archive at a 4-byte boundary; use a block */

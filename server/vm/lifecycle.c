@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/agentconn.h"
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
-#include "daemon.h"
+#include "guest/agentconn.h"
 #include "host/fileio.h"
+#include "rest/daemon.h"
 #include "vm/vm-internal.h"
 
 #define AGENT_DEADLINE_KVM_MS 30000

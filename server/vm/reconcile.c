@@ -9,16 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/agentconn.h"
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
-#include "daemon.h"
+#include "guest/agentconn.h"
 #include "host/fileio.h"
+#include "host/proc.h"
+#include "rest/daemon.h"
 #include "vm/vm-internal.h"
-#include "vmm/proc.h"
-#include "vmm/qemu.h"
+#include "vmm/qemu/qemu.h"
 
 #define ADOPT_AGENT_MS 10000
 

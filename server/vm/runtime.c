@@ -7,14 +7,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agentconn.h"
 #include "banger/alloc.h"
 #include "banger/log.h"
-#include "config.h"
-#include "daemon.h"
+#include "core/config.h"
+#include "guest/agentconn.h"
+#include "rest/daemon.h"
 #include "vm/vm-internal.h"
-#include "vmm/firecracker.h"
-#include "vmm/qemu.h"
+#include "vmm/firecracker/firecracker.h"
+#include "vmm/qemu/qemu.h"
 
 struct bg_vm_runtime *bg_vm_runtime_new(const struct bg_config *cfg)
 {

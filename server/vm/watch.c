@@ -9,7 +9,7 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
-#include "daemon.h"
+#include "rest/daemon.h"
 #include "vm/vm-internal.h"
 
 #define WATCH_PERIOD_MS 500

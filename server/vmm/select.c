@@ -12,9 +12,9 @@
 
 #include "banger/alloc.h"
 #include "banger/parse.h"
-#include "vmm/fcversion.h"
-#include "vmm/firecracker.h"
-#include "vmm/proc.h"
+#include "host/proc.h"
+#include "vmm/firecracker/fcversion.h"
+#include "vmm/firecracker/firecracker.h"
 
 static const struct bg_vmm_driver *const drivers[] = {&bg_vmm_qemu, &bg_vmm_firecracker};
 

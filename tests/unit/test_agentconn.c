@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for server/agent/agentconn.c against the real banger-agent in --serve-unix mode. */
+/* Tests for server/guest/agentconn.c against the real banger-agent in --serve-unix mode. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "agent/agentconn.h"
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "guest/agentconn.h"
 
 #define BIG_SIZE (10 * 1024 * 1024)
 #define DEADLINE_MS 20000

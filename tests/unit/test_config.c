@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/config.c: layers, provenance, refusals and the JSON view. */
+/* Unit tests for server/core/config.c: layers, provenance, refusals and the JSON view. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "config.h"
+#include "core/config.h"
 #include "testutil.h"
 
 /* Write content to <test dir>/name; returns the path (caller frees). */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/cpio.c: entries read back, alignment, trailer, refusals, write errors. */
+/* Unit tests for server/image/cpio.c: entries read back, alignment, trailer, refusals, write errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "cpio.h"
+#include "image/cpio.h"
 #include "testutil.h"
 
 #define MTIME 1700000000

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/fcversion.h"
+#include "vmm/firecracker/fcversion.h"
 
 /* One row: the output, then either the version it parses to or the error it gives. */
 struct row {

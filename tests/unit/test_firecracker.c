@@ -22,8 +22,8 @@
 #include "banger/alloc.h"
 #include "testutil.h"
 #include "vmm/driver.h"
-#include "vmm/fcapi.h"
-#include "vmm/firecracker.h"
+#include "vmm/firecracker/fcapi.h"
+#include "vmm/firecracker/firecracker.h"
 
 static const struct bg_vmm_launch sample = {
     .id = "web1",

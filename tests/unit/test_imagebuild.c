@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the pure parts of server/imagebuild.c: Depends, apt URIs, .modinfo, load order. */
+/* Unit tests for the pure parts of server/image/ (build, debs, kmod): Depends, apt URIs, .modinfo, load order. */
 #include <elf.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "imagebuild.h"
+#include "image/build.h"
 
 /* ---- Depends ---- */
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/vmm/jailer.c: golden argv, jail layout, and each refusal. */
+/* Unit tests for server/vmm/firecracker/jailer.c: golden argv, jail layout, and each refusal. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/jailer.h"
+#include "vmm/firecracker/jailer.h"
 
 static const char *const limits[] = {"cpu.max=50000 100000", "memory.max=1073741824", NULL};
 

@@ -19,13 +19,13 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "config.h"
-#include "daemon.h"
+#include "core/config.h"
 #include "host/fileio.h"
+#include "host/proc.h"
+#include "rest/daemon.h"
 #include "testutil.h"
 #include "vm/runtime.h"
 #include "vm/vm-internal.h"
-#include "vmm/proc.h"
 
 /* A daemon with a real store in a temporary directory, and no HTTP. */
 struct fixture {

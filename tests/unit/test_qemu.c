@@ -15,10 +15,10 @@
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "host/proc.h"
 #include "testutil.h"
 #include "vmm/driver.h"
-#include "vmm/proc.h"
-#include "vmm/qemu.h"
+#include "vmm/qemu/qemu.h"
 #include "vmm/select.h"
 
 static const struct bg_vmm_launch sample = {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/vmlinux.c: a synthetic bzImage around an LZ4-legacy tiny ELF. */
+/* Unit tests for server/image/vmlinux.c: a synthetic bzImage around an LZ4-legacy tiny ELF. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "vmlinux.h"
+#include "image/vmlinux.h"
 
 #define SETUP_SECTS 1      /* protected-mode code at 1024 */
 #define PAYLOAD_OFFSET 100 /* from there */

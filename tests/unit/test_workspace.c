@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/workspace.c: the tar writer (listed back with tar -tvf), the tracked
+/* Unit tests for server/workspace/workspace.c: the tar writer (listed back with tar -tvf), the tracked
  * file walk of a real git work tree, clones, and the request decoder's refusals. */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 
 #include "banger/alloc.h"
 #include "host/fileio.h"
-#include "workspace.h"
+#include "workspace/workspace.h"
 
 static char tmp[] = "/tmp/banger-ws-test.XXXXXX";
 

@@ -1,0 +1,779 @@
+/* SPDX-License-Identifier: MIT */
+/* Builds bangerd's configuration from defaults, a TOML-subset file, BANGERD_* and flags. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "banger/alloc.h"
+#include "banger/parse.h"
+#include "banger/validate.h"
+
+/*
+ * Config file format: a small subset of TOML, one setting per line.
+ *
+ *     # a comment; blank lines are fine too
+ *     state_dir = "/srv/banger"        # double-quoted string; escapes \" and \\ only
+ *     shutdown_timeout_s = 30          # decimal integer, no sign, no leading zero
+ *
+ * Keys are the names of enum bg_config_key (except config_file), each at most once.
+ * Booleans (true/false) are understood but no key takes one yet. Sections ("[x]"), arrays,
+ * tables, other escapes and lines over BG_CONFIG_LINE_MAX bytes are refused, and every
+ * refusal names the file, the line and (when known) the key.
+ */
+
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+enum kind {
+    KIND_MODE,      /* "user" | "system" */
+    KIND_PATH,      /* bg_path_validate */
+    KIND_LOG_LEVEL, /* bg_log_level_parse */
+    KIND_U64,       /* bg_parse_u64 within [min, max] */
+    KIND_CHOICE,    /* one of choices[key], stored in a char[16] at offset */
+};
+
+#define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
+_Static_assert(sizeof(((struct bg_config *)0)->vmm) == CHOICE_MAX &&
+                   sizeof(((struct bg_config *)0)->accel) == CHOICE_MAX,
+               "choice keys are char[CHOICE_MAX]");
+
+/* The values a KIND_CHOICE key takes, the first being its default. */
+static const char *const choices[][4] = {
+    [BG_CONFIG_KEY_VMM] = {"auto", "qemu", "firecracker", NULL},
+    [BG_CONFIG_KEY_ACCEL] = {"auto", "kvm", "tcg", NULL},
+};
+
+struct key_desc {
+    const char *name; /* file and JSON name */
+    const char *env;  /* environment variable */
+    enum kind kind;
+    size_t offset;            /* of the char * or uint64_t in struct bg_config */
+    uint64_t min, max, value; /* KIND_U64: range and default */
+};
+
+#define PATH_KEY(k, n, e) [k] = {#n, e, KIND_PATH, offsetof(struct bg_config, n), 0, 0, 0}
+#define U64_KEY(k, n, e, lo, hi, def)                                                              \
+    [k] = {#n, e, KIND_U64, offsetof(struct bg_config, n), lo, hi, def}
+
+static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
+    [BG_CONFIG_KEY_MODE] = {"mode", "BANGERD_MODE", KIND_MODE, 0, 0, 0, 0},
+    PATH_KEY(BG_CONFIG_KEY_SOCKET, socket, "BANGERD_SOCKET"),
+    PATH_KEY(BG_CONFIG_KEY_STATE_DIR, state_dir, "BANGERD_STATE_DIR"),
+    PATH_KEY(BG_CONFIG_KEY_RUNTIME_DIR, runtime_dir, "BANGERD_RUNTIME_DIR"),
+    PATH_KEY(BG_CONFIG_KEY_CACHE_DIR, cache_dir, "BANGERD_CACHE_DIR"),
+    PATH_KEY(BG_CONFIG_KEY_CONFIG_FILE, config_file, "BANGERD_CONFIG"),
+    [BG_CONFIG_KEY_LOG_LEVEL] = {"log_level", "BANGERD_LOG_LEVEL", KIND_LOG_LEVEL, 0, 0, 0, 0},
+    U64_KEY(BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S, shutdown_timeout_s, "BANGERD_SHUTDOWN_TIMEOUT_S", 1,
+            300, 10),
+    U64_KEY(BG_CONFIG_KEY_BODY_MAX_BYTES, body_max_bytes, "BANGERD_BODY_MAX_BYTES", 1024, 1048576,
+            65536),
+    U64_KEY(BG_CONFIG_KEY_EVENT_HISTORY, event_history, "BANGERD_EVENT_HISTORY", 100, 1000000,
+            10000),
+    U64_KEY(BG_CONFIG_KEY_VM_DEFAULT_VCPUS, vm_default_vcpus, "BANGERD_VM_DEFAULT_VCPUS", 1, 32, 2),
+    U64_KEY(BG_CONFIG_KEY_VM_DEFAULT_MEMORY_MIB, vm_default_memory_mib,
+            "BANGERD_VM_DEFAULT_MEMORY_MIB", 128, 65536, 1024),
+    U64_KEY(BG_CONFIG_KEY_VM_DEFAULT_DISK_MIB, vm_default_disk_mib, "BANGERD_VM_DEFAULT_DISK_MIB",
+            512, 1048576, 8192),
+    [BG_CONFIG_KEY_VMM] = {"vmm", "BANGERD_VMM", KIND_CHOICE, offsetof(struct bg_config, vmm), 0, 0,
+                           0},
+    [BG_CONFIG_KEY_ACCEL] = {"accel", "BANGERD_ACCEL", KIND_CHOICE,
+                             offsetof(struct bg_config, accel), 0, 0, 0},
+    PATH_KEY(BG_CONFIG_KEY_FIRECRACKER_PATH, firecracker_path, "BANGERD_FIRECRACKER_PATH"),
+};
+
+#define NO_KEY (-1)
+
+struct flag_desc {
+    const char *name;             /* "--socket" */
+    int key;                      /* enum bg_config_key it sets, or NO_KEY */
+    enum bg_config_action action; /* for NO_KEY flags */
+};
+
+static const struct flag_desc flags[] = {
+    {"--system", BG_CONFIG_KEY_MODE, BG_CONFIG_ACTION_RUN},
+    {"--config", BG_CONFIG_KEY_CONFIG_FILE, BG_CONFIG_ACTION_RUN},
+    {"--socket", BG_CONFIG_KEY_SOCKET, BG_CONFIG_ACTION_RUN},
+    {"--state-dir", BG_CONFIG_KEY_STATE_DIR, BG_CONFIG_ACTION_RUN},
+    {"--runtime-dir", BG_CONFIG_KEY_RUNTIME_DIR, BG_CONFIG_ACTION_RUN},
+    {"--cache-dir", BG_CONFIG_KEY_CACHE_DIR, BG_CONFIG_ACTION_RUN},
+    {"--log-level", BG_CONFIG_KEY_LOG_LEVEL, BG_CONFIG_ACTION_RUN},
+    {"--shutdown-timeout", BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S, BG_CONFIG_ACTION_RUN},
+    {"--print-routes", NO_KEY, BG_CONFIG_ACTION_PRINT_ROUTES},
+    {"--version", NO_KEY, BG_CONFIG_ACTION_VERSION},
+    {"--help", NO_KEY, BG_CONFIG_ACTION_HELP},
+    {"-h", NO_KEY, BG_CONFIG_ACTION_HELP},
+};
+
+/* Working state of one bg_config_load() call. */
+struct loader {
+    struct bg_config *cfg;
+    const struct bg_config_env *env;
+    const char *flag_value[BG_CONFIG_KEY_COUNT]; /* borrowed from argv */
+    const char *flag_name[BG_CONFIG_KEY_COUNT];  /* which flag gave it */
+    const char *mode_origin;                     /* "--system"/"BANGERD_MODE", or NULL */
+    bool config_explicit;                        /* named by --config or BANGERD_CONFIG */
+    unsigned file_line[BG_CONFIG_KEY_COUNT];     /* line that set each key, 0 if none */
+};
+
+const char *bg_config_key_name(enum bg_config_key key)
+{
+    return (unsigned)key < BG_CONFIG_KEY_COUNT ? keys[key].name : NULL;
+}
+
+const char *bg_config_mode_name(enum bg_config_mode mode)
+{
+    return mode == BG_CONFIG_MODE_SYSTEM ? "system" : "user";
+}
+
+static char **path_slot(struct bg_config *cfg, enum bg_config_key k)
+{
+    return (char **)((char *)cfg + keys[k].offset);
+}
+
+static uint64_t *u64_slot(struct bg_config *cfg, enum bg_config_key k)
+{
+    return (uint64_t *)((char *)cfg + keys[k].offset);
+}
+
+static const char *env_get(const struct bg_config_env *env, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (char *const *e = env->envp; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return (*e)[n + 1] ? *e + n + 1 : NULL; /* empty counts as unset */
+    return NULL;
+}
+
+static int path_check(enum bg_config_key k, const char *text, struct bg_error *err)
+{
+    int r = bg_path_validate(text, err);
+    if (r < 0)
+        return r;
+    if (k == BG_CONFIG_KEY_SOCKET && strlen(text) > SOCKET_PATH_MAX)
+        return bg_error_set(err, -EINVAL, "'%s' is longer than a unix socket path (%zu bytes)",
+                            text, SOCKET_PATH_MAX);
+    return 0;
+}
+
+static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
+                        struct bg_error *err)
+{
+    const char *const *c = choices[k];
+
+    for (size_t i = 0; c[i]; i++)
+        if (!strcmp(text, c[i])) {
+            snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", text);
+            return 0;
+        }
+    return bg_error_set(err, -EINVAL, "'%.64s' is not one of %s, %s, %s", text, c[0], c[1], c[2]);
+}
+
+/* Parse text as key k's kind and store it; the caller records the source. */
+static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
+                     struct bg_error *err)
+{
+    const struct key_desc *d = &keys[k];
+    int r;
+
+    switch (d->kind) {
+    case KIND_MODE:
+        if (!strcmp(text, "user") || !strcmp(text, "system")) {
+            cfg->mode = text[0] == 's' ? BG_CONFIG_MODE_SYSTEM : BG_CONFIG_MODE_USER;
+            return 0;
+        }
+        return bg_error_set(err, -EINVAL, "'%.64s' is not one of user, system", text);
+    case KIND_LOG_LEVEL:
+        if (bg_log_level_parse(text, &cfg->log_level) == 0)
+            return 0;
+        return bg_error_set(err, -EINVAL, "'%.64s' is not one of error, warn, info, debug", text);
+    case KIND_PATH:
+        r = path_check(k, text, err);
+        if (r < 0)
+            return r;
+        free(*path_slot(cfg, k));
+        *path_slot(cfg, k) = bg_strdup(text);
+        return 0;
+    case KIND_U64:
+        return bg_parse_u64(text, d->min, d->max, u64_slot(cfg, k), err);
+    case KIND_CHOICE:
+        return choice_store(cfg, k, text, err);
+    }
+    return bg_error_set(err, -EINVAL, "key '%s' has no kind", d->name);
+}
+
+static void source_set(struct bg_config *cfg, enum bg_config_key k, char *take)
+{
+    free(cfg->source[k]);
+    cfg->source[k] = take;
+}
+
+static int apply_env(struct loader *ld, enum bg_config_key k, struct bg_error *err)
+{
+    const char *text = env_get(ld->env, keys[k].env);
+
+    if (!text)
+        return 0;
+    if (key_store(ld->cfg, k, text, err) < 0)
+        return bg_error_prefix(err, "environment variable %s", keys[k].env);
+    source_set(ld->cfg, k, bg_asprintf("env:%s", keys[k].env));
+    return 1;
+}
+
+static int apply_flag(struct loader *ld, enum bg_config_key k, struct bg_error *err)
+{
+    if (!ld->flag_value[k])
+        return 0;
+    if (key_store(ld->cfg, k, ld->flag_value[k], err) < 0)
+        return bg_error_prefix(err, "option %s", ld->flag_name[k]);
+    source_set(ld->cfg, k, bg_asprintf("flag:%s", ld->flag_name[k]));
+    return 1;
+}
+
+/* ---- argv ---- */
+
+static const struct flag_desc *flag_find(const char *arg, size_t len)
+{
+    for (size_t i = 0; i < BG_ARRAY_SIZE(flags); i++)
+        if (strlen(flags[i].name) == len && !strncmp(flags[i].name, arg, len))
+            return &flags[i];
+    return NULL;
+}
+
+/* Record one flag; *i advances past a separate value. */
+static int flag_take(struct loader *ld, int argc, char *const *argv, int *i, struct bg_error *err)
+{
+    const char *arg = argv[*i];
+    const char *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
+    const struct flag_desc *fd = flag_find(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+
+    if (!fd && arg[0] != '-')
+        return bg_error_set(err, -EINVAL, "unexpected argument '%.64s' (see --help)", arg);
+    if (!fd)
+        return bg_error_set(err, -EINVAL, "unknown option '%.64s' (see --help)", arg);
+    bool takes_value = fd->key != NO_KEY && fd->key != BG_CONFIG_KEY_MODE;
+    if (!takes_value && eq)
+        return bg_error_set(err, -EINVAL, "option %s takes no value", fd->name);
+    if (fd->key == NO_KEY) {
+        if (fd->action > ld->cfg->action)
+            ld->cfg->action = fd->action;
+        return 0;
+    }
+    const char *value = "system"; /* --system */
+    if (takes_value) {
+        value = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+        if (!value)
+            return bg_error_set(err, -EINVAL, "option %s needs a value", fd->name);
+    }
+    if (ld->flag_value[fd->key])
+        return bg_error_set(err, -EINVAL, "option %s given twice", fd->name);
+    ld->flag_value[fd->key] = value;
+    ld->flag_name[fd->key] = fd->name;
+    return 0;
+}
+
+static int flags_parse(struct loader *ld, int argc, char *const *argv, struct bg_error *err)
+{
+    for (int i = 1; i < argc; i++) {
+        int r = flag_take(ld, argc, argv, &i, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- default paths ---- */
+
+/* base (trailing slashes dropped) + suffix, checked; *ret is NULL when base is unset. */
+static int path_join(const char *var, const char *base, const char *suffix, char **ret,
+                     struct bg_error *err)
+{
+    size_t n = strlen(base);
+
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    bg_autofree char *p = bg_asprintf("%.*s%s", (int)n, base, suffix);
+    int r = bg_path_validate(p, err);
+    if (r < 0)
+        return bg_error_prefix(err, "cannot derive a path from %s", var);
+    *ret = bg_steal_ptr(&p);
+    return 0;
+}
+
+/* $xdg/leaf when xdg is set and absolute (XDG says to ignore relative values), else
+ * $HOME/home_rel/leaf, else *ret = NULL. */
+static int xdg_path(const struct bg_config_env *env, const char *xdg, const char *home_rel,
+                    const char *leaf, char **ret, struct bg_error *err)
+{
+    const char *base = env_get(env, xdg);
+    const char *home = env_get(env, "HOME");
+
+    *ret = NULL;
+    if (base && base[0] == '/') {
+        bg_autofree char *suffix = bg_asprintf("/%s", leaf);
+        return path_join(xdg, base, suffix, ret, err);
+    }
+    if (!home)
+        return 0;
+    bg_autofree char *suffix = bg_asprintf("/%s/%s", home_rel, leaf);
+    return path_join("HOME", home, suffix, ret, err);
+}
+
+static int default_config_file(const struct loader *ld, char **ret, struct bg_error *err)
+{
+    if (ld->cfg->mode == BG_CONFIG_MODE_SYSTEM) {
+        *ret = bg_strdup("/etc/banger/bangerd.toml");
+        return 0;
+    }
+    return xdg_path(ld->env, "XDG_CONFIG_HOME", ".config", "banger/bangerd.toml", ret, err);
+}
+
+static int default_state_dir(const struct loader *ld, char **ret, struct bg_error *err)
+{
+    if (ld->cfg->mode == BG_CONFIG_MODE_SYSTEM) {
+        *ret = bg_strdup("/var/lib/banger");
+        return 0;
+    }
+    int r = xdg_path(ld->env, "XDG_STATE_HOME", ".local/state", "banger", ret, err);
+    if (r < 0)
+        return r;
+    if (!*ret)
+        return bg_error_set(err, -EINVAL,
+                            "cannot derive state_dir: neither XDG_STATE_HOME nor "
+                            "HOME is set; use --state-dir or BANGERD_STATE_DIR");
+    return 0;
+}
+
+static int default_runtime_dir(const struct loader *ld, char **ret, struct bg_error *err)
+{
+    const char *xdg = env_get(ld->env, "XDG_RUNTIME_DIR");
+
+    if (ld->cfg->mode == BG_CONFIG_MODE_SYSTEM)
+        *ret = bg_strdup("/run/banger");
+    else if (xdg && xdg[0] == '/')
+        return path_join("XDG_RUNTIME_DIR", xdg, "/banger", ret, err);
+    else
+        *ret = bg_asprintf("/run/user/%u/banger", (unsigned)ld->env->uid);
+    return 0;
+}
+
+static int default_cache_dir(const struct loader *ld, char **ret, struct bg_error *err)
+{
+    if (ld->cfg->mode == BG_CONFIG_MODE_SYSTEM) {
+        *ret = bg_strdup("/var/cache/banger");
+        return 0;
+    }
+    int r = xdg_path(ld->env, "XDG_CACHE_HOME", ".cache", "banger", ret, err);
+    /* Without XDG_CACHE_HOME and HOME (a service with only --state-dir), keep the cache
+     * beside the state rather than refuse to start. */
+    if (r >= 0 && !*ret)
+        *ret = bg_asprintf("%s/cache", ld->cfg->state_dir);
+    return r;
+}
+
+/* Fill state_dir, runtime_dir, cache_dir and socket that no layer set, from the final mode. */
+static int derive_paths(struct loader *ld, struct bg_error *err)
+{
+    struct bg_config *cfg = ld->cfg;
+    int r = 0;
+
+    if (!cfg->state_dir)
+        r = default_state_dir(ld, &cfg->state_dir, err);
+    if (r >= 0 && !cfg->runtime_dir)
+        r = default_runtime_dir(ld, &cfg->runtime_dir, err);
+    if (r >= 0 && !cfg->cache_dir)
+        r = default_cache_dir(ld, &cfg->cache_dir, err);
+    if (r < 0 || cfg->socket)
+        return r;
+    bg_autofree char *sock = bg_asprintf("%s/bangerd.sock", cfg->runtime_dir);
+    r = path_check(BG_CONFIG_KEY_SOCKET, sock, err);
+    if (r < 0)
+        return bg_error_prefix(err, "socket derived from runtime_dir (set socket explicitly)");
+    cfg->socket = bg_steal_ptr(&sock);
+    return 0;
+}
+
+/* ---- config file ---- */
+
+enum value_type { VALUE_STRING, VALUE_INTEGER, VALUE_BOOL };
+
+static const char *const value_type_names[] = {"a string", "an integer", "a boolean"};
+
+struct value {
+    enum value_type type;
+    char *text; /* owned: unescaped string, integer digits, "true"/"false" */
+};
+
+/* Read one line without its newline into buf (size > BG_CONFIG_LINE_MAX). Returns 1, 0 at
+ * end of file, -E2BIG for an over-long line, -EINVAL for a NUL byte, or -errno. */
+static int line_read(FILE *f, char *buf, size_t size, struct bg_error *err)
+{
+    size_t n = 0;
+    int c;
+
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (n == size - 1)
+            return bg_error_set(err, -E2BIG, "line is longer than %d bytes", BG_CONFIG_LINE_MAX);
+        if (c == '\0')
+            return bg_error_set(err, -EINVAL, "line contains a NUL byte");
+        buf[n++] = (char)c;
+    }
+    if (c == EOF && ferror(f))
+        return bg_error_errno(err, "read");
+    if (c == EOF && n == 0)
+        return 0;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return 1;
+}
+
+static const char *skip_blank(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static bool is_key_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/* A double-quoted string at *pp; advances *pp past the closing quote. */
+static int string_parse(const char **pp, char **ret, struct bg_error *err)
+{
+    const char *p = *pp + 1;
+    bg_autofree char *out = bg_malloc(strlen(p) + 1);
+    size_t n = 0;
+
+    for (; *p != '"'; p++) {
+        if (*p == '\0' || (*p == '\\' && p[1] == '\0'))
+            return bg_error_set(err, -EINVAL, "unterminated string");
+        if (*p == '\\' && p[1] != '"' && p[1] != '\\')
+            return bg_error_set(err, -EINVAL,
+                                "unsupported escape '\\%c' (only \\\" and \\\\ are allowed)", p[1]);
+        if (*p == '\\')
+            p++;
+        else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return bg_error_set(err, -EINVAL, "control character in string");
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    *pp = p + 1;
+    *ret = bg_steal_ptr(&out);
+    return 0;
+}
+
+/* The value at p, then nothing but blanks and an optional comment. */
+static int value_parse(const char *p, struct value *v, struct bg_error *err)
+{
+    int r;
+
+    if (*p == '"') {
+        r = string_parse(&p, &v->text, err);
+        if (r < 0)
+            return r;
+        v->type = VALUE_STRING;
+    } else {
+        size_t n = strcspn(p, " \t#");
+        if (n == 0)
+            return bg_error_set(err, -EINVAL, "missing value after '='");
+        v->text = bg_strndup(p, n);
+        p += n;
+        if (!strcmp(v->text, "true") || !strcmp(v->text, "false"))
+            v->type = VALUE_BOOL;
+        else if ((v->text[0] >= '0' && v->text[0] <= '9') || strchr("+-", v->text[0]))
+            v->type = VALUE_INTEGER;
+        else
+            return bg_error_set(err, -EINVAL,
+                                "'%.64s' is not a string, integer or boolean (quote strings)",
+                                v->text);
+    }
+    p = skip_blank(p);
+    if (*p && *p != '#')
+        return bg_error_set(err, -EINVAL, "unexpected '%.32s' after the value", p);
+    return 0;
+}
+
+static int key_lookup(const char *name, size_t len, enum bg_config_key *ret)
+{
+    for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++)
+        if (strlen(keys[k].name) == len && !strncmp(keys[k].name, name, len)) {
+            *ret = (enum bg_config_key)k;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+static bool kind_accepts(enum kind kind, enum value_type type)
+{
+    return kind == KIND_U64 ? type == VALUE_INTEGER : type == VALUE_STRING;
+}
+
+/* A file's mode applies unless flags or environment chose one; contradicting them is an
+ * error rather than a silent override, since that mode already chose which file was read.
+ * Returns 1 when the file agrees with them (they keep the provenance). */
+static int file_mode_store(struct loader *ld, const char *text, struct bg_error *err)
+{
+    struct bg_config probe = {0};
+    int r = key_store(&probe, BG_CONFIG_KEY_MODE, text, err);
+
+    if (r < 0)
+        return r;
+    if (!ld->mode_origin) {
+        ld->cfg->mode = probe.mode;
+        return 0;
+    }
+    if (probe.mode != ld->cfg->mode)
+        return bg_error_set(err, -EINVAL, "'%s' conflicts with %s", text, ld->mode_origin);
+    return 1;
+}
+
+/* Check and apply the value of key k (already known) found on line. */
+static int file_key_apply(struct loader *ld, enum bg_config_key k, const char *p,
+                          const char *source, struct bg_error *err)
+{
+    struct value v = {0};
+    bg_autofree char *text = NULL;
+    int r = value_parse(p, &v, err);
+
+    text = v.text;
+    if (r < 0)
+        return r;
+    if (!kind_accepts(keys[k].kind, v.type))
+        return bg_error_set(
+            err, -EINVAL, "expected %s, got %s",
+            value_type_names[keys[k].kind == KIND_U64 ? VALUE_INTEGER : VALUE_STRING],
+            value_type_names[v.type]);
+    if (k == BG_CONFIG_KEY_MODE)
+        r = file_mode_store(ld, text, err);
+    else
+        r = key_store(ld->cfg, k, text, err);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    source_set(ld->cfg, k, bg_strdup(source));
+    return 0;
+}
+
+/* One line: blank, comment, or key = value. Errors carry no file:line prefix yet. */
+static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
+                           struct bg_error *err)
+{
+    const char *p = skip_blank(line);
+    const char *name = p;
+    enum bg_config_key k;
+
+    if (*p == '\0' || *p == '#')
+        return 0;
+    if (*p == '[')
+        return bg_error_set(err, -EINVAL,
+                            "sections like '%.64s' are not supported; "
+                            "write every key at the top level",
+                            p);
+    while (is_key_char(*p))
+        p++;
+    int len = (int)(p - name);
+    if (len == 0)
+        return bg_error_set(err, -EINVAL, "malformed line, expected 'key = value'");
+    p = skip_blank(p);
+    if (*p != '=')
+        return bg_error_set(err, -EINVAL, "key '%.*s': expected '=' after the key", len, name);
+    if (key_lookup(name, (size_t)len, &k) < 0 || k == BG_CONFIG_KEY_CONFIG_FILE)
+        return bg_error_set(err, -EINVAL, "unknown key '%.*s'", len, name);
+    if (ld->file_line[k])
+        return bg_error_set(err, -EINVAL, "key '%s': duplicate, first set on line %u", keys[k].name,
+                            ld->file_line[k]);
+    bg_autofree char *source = bg_asprintf("file:%s:%u", ld->cfg->config_file, lineno);
+    int r = file_key_apply(ld, k, skip_blank(p + 1), source, err);
+    if (r < 0)
+        return bg_error_prefix(err, "key '%s'", keys[k].name);
+    ld->file_line[k] = lineno;
+    return 0;
+}
+
+static void fclosep(FILE **f)
+{
+    if (*f)
+        (void)fclose(*f);
+}
+
+static int file_load(struct loader *ld, struct bg_error *err)
+{
+    const char *path = ld->cfg->config_file;
+    char line[BG_CONFIG_LINE_MAX + 2];
+    int r;
+
+    if (!path)
+        return 0;
+    bg_auto(fclosep) FILE *f = fopen(path, "re");
+    if (!f && errno == ENOENT && !ld->config_explicit)
+        return 0;
+    if (!f)
+        return bg_error_errno(err, "open config file %s", path);
+    for (unsigned lineno = 1;; lineno++) {
+        r = line_read(f, line, BG_CONFIG_LINE_MAX + 1, err);
+        if (r == 0)
+            break;
+        if (r > 0)
+            r = file_line_apply(ld, line, lineno, err);
+        if (r < 0)
+            return bg_error_prefix(err, "%s:%u", path, lineno);
+    }
+    ld->cfg->config_file_loaded = true;
+    return 0;
+}
+
+/* ---- layers ---- */
+
+static void defaults_set(struct bg_config *cfg)
+{
+    cfg->mode = BG_CONFIG_MODE_USER;
+    cfg->log_level = BG_LOG_INFO;
+    for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
+        if (keys[k].kind == KIND_U64)
+            *u64_slot(cfg, (enum bg_config_key)k) = keys[k].value;
+        if (keys[k].kind == KIND_CHOICE)
+            snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", choices[k][0]);
+        cfg->source[k] = bg_strdup("default");
+    }
+}
+
+/* Mode and config file first (flags, then environment), since they pick the file. */
+static int early_resolve(struct loader *ld, struct bg_error *err)
+{
+    int r = apply_flag(ld, BG_CONFIG_KEY_MODE, err);
+    if (r == 0)
+        r = apply_env(ld, BG_CONFIG_KEY_MODE, err);
+    if (r < 0)
+        return r;
+    if (r > 0)
+        ld->mode_origin = ld->flag_value[BG_CONFIG_KEY_MODE] ? "--system" : "BANGERD_MODE";
+
+    r = apply_flag(ld, BG_CONFIG_KEY_CONFIG_FILE, err);
+    if (r == 0)
+        r = apply_env(ld, BG_CONFIG_KEY_CONFIG_FILE, err);
+    if (r < 0)
+        return r;
+    ld->config_explicit = r > 0;
+    if (!ld->config_explicit)
+        return default_config_file(ld, &ld->cfg->config_file, err);
+    return 0;
+}
+
+/* Environment, then flags, for every key but the two early_resolve() handled. */
+static int late_apply(struct loader *ld, struct bg_error *err)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < BG_CONFIG_KEY_COUNT; i++) {
+            enum bg_config_key k = (enum bg_config_key)i;
+            if (k == BG_CONFIG_KEY_MODE || k == BG_CONFIG_KEY_CONFIG_FILE)
+                continue;
+            int r = pass == 0 ? apply_env(ld, k, err) : apply_flag(ld, k, err);
+            if (r < 0)
+                return r;
+        }
+    return 0;
+}
+
+int bg_config_load(struct bg_config *cfg, int argc, char *const *argv,
+                   const struct bg_config_env *env, struct bg_error *err)
+{
+    struct loader ld = {.cfg = cfg, .env = env};
+    int r;
+
+    memset(cfg, 0, sizeof(*cfg));
+    r = flags_parse(&ld, argc, argv, err);
+    if (r < 0 || cfg->action != BG_CONFIG_ACTION_RUN)
+        goto out;
+    defaults_set(cfg);
+    r = early_resolve(&ld, err);
+    if (r >= 0)
+        r = file_load(&ld, err);
+    if (r >= 0)
+        r = late_apply(&ld, err);
+    if (r >= 0)
+        r = derive_paths(&ld, err);
+out:
+    if (r < 0)
+        bg_config_done(cfg);
+    return r < 0 ? r : 0;
+}
+
+void bg_config_done(struct bg_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
+        if (keys[k].kind == KIND_PATH)
+            free(*path_slot(cfg, (enum bg_config_key)k));
+        free(cfg->source[k]);
+    }
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
+{
+    const char *base = (const char *)cfg + keys[k].offset;
+    const char *s;
+    uint64_t n;
+
+    switch (keys[k].kind) {
+    case KIND_MODE:
+        return json_string(bg_config_mode_name(cfg->mode));
+    case KIND_LOG_LEVEL:
+        return json_string(bg_log_level_name(cfg->log_level));
+    case KIND_PATH:
+        memcpy(&s, base, sizeof(s));
+        return s ? json_string(s) : json_null();
+    case KIND_U64:
+        memcpy(&n, base, sizeof(n));
+        return json_integer((json_int_t)n);
+    case KIND_CHOICE:
+        return json_string(base);
+    }
+    return json_null();
+}
+
+json_t *bg_config_to_json(const struct bg_config *cfg)
+{
+    json_t *obj = json_object();
+
+    for (int i = 0; i < BG_CONFIG_KEY_COUNT; i++) {
+        enum bg_config_key k = (enum bg_config_key)i;
+        const char *src = cfg->source[k] ? cfg->source[k] : "default";
+        /* json_pack's "o" steals the value reference; set_new steals the entry. */
+        json_object_set_new(obj, keys[k].name,
+                            json_pack("{s:o,s:s}", "value", key_value_json(cfg, k), "source", src));
+    }
+    return obj;
+}
+
+const char *bg_config_usage(void)
+{
+    return "usage: bangerd [--system] [--config PATH] [--socket PATH] [--state-dir PATH]\n"
+           "               [--runtime-dir PATH] [--cache-dir PATH] [--log-level LEVEL]\n"
+           "               [--shutdown-timeout S] [--print-routes] [--help] [--version]\n"
+           "\n"
+           "  --system              system mode: /etc/banger, /var/lib/banger, /run/banger,\n"
+           "                        /var/cache/banger\n"
+           "  --config PATH         config file (default: $XDG_CONFIG_HOME/banger/bangerd.toml,\n"
+           "                        or /etc/banger/bangerd.toml with --system)\n"
+           "  --socket PATH         API socket (default: <runtime-dir>/bangerd.sock)\n"
+           "  --state-dir PATH      disks and database (default: $XDG_STATE_HOME/banger)\n"
+           "  --runtime-dir PATH    sockets and logs (default: $XDG_RUNTIME_DIR/banger)\n"
+           "  --cache-dir PATH      downloaded packages (default: $XDG_CACHE_HOME/banger)\n"
+           "  --log-level LEVEL     error, warn, info or debug (default: info)\n"
+           "  --shutdown-timeout S  seconds to stop gracefully, 1..300 (default: 10)\n"
+           "  --print-routes        list the API routes and exit\n"
+           "  --help, -h            show this help and exit\n"
+           "  --version             show the version and exit\n"
+           "\n"
+           "Every config file key can also be set as BANGERD_<KEY> (e.g. BANGERD_LOG_LEVEL);\n"
+           "BANGERD_CONFIG names the config file. Flags beat the environment, which beats\n"
+           "the file, which beats the built-in defaults.\n";
+}

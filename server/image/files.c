@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* File steps of image builds: sha256, text reads, copies. */
+#include "image/build-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banger/alloc.h"
+#include "host/fileio.h"
+
+#define COPY_CHUNK (1u << 20)
+
+/* ---- files ---- */
+
+int bg_imagebuild_sha256_file(const char *path, char hex[BG_SHA256_HEX_LEN + 1], uint64_t *ret_size,
+                              struct bg_error *err)
+{
+    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    bg_autofree unsigned char *buf = bg_malloc(COPY_CHUNK);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state st;
+    uint64_t size = 0;
+
+    if (fd < 0)
+        return bg_error_errno(err, "open '%s'", path);
+    crypto_hash_sha256_init(&st);
+    for (;;) {
+        ssize_t n = read(fd, buf, COPY_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return bg_error_errno(err, "read '%s'", path);
+        if (n == 0)
+            break;
+        crypto_hash_sha256_update(&st, buf, (size_t)n);
+        size += (uint64_t)n;
+    }
+    crypto_hash_sha256_final(&st, digest);
+    sodium_bin2hex(hex, BG_SHA256_HEX_LEN + 1, digest, sizeof(digest));
+    *ret_size = size;
+    return 0;
+}
+
+int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err)
+{
+    size_t len;
+    int r = bg_file_read(path, BG_IMAGEBUILD_TEXT_MAX, ret, &len, err);
+
+    if (r >= 0 && strlen(*ret) != len) {
+        free(bg_steal_ptr(ret));
+        return bg_error_set(err, -EINVAL, "'%s' holds a NUL byte", path);
+    }
+    return r;
+}
+
+/* Copy src to dst (created 0644, replaced) and fsync it. */
+int bg_imagebuild_copy_file(const char *src, const char *dst, struct bg_error *err)
+{
+    bg_autoclose int in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    bg_autoclose int out = -1;
+    bg_autofree char *buf = bg_malloc(COPY_CHUNK);
+
+    if (in < 0)
+        return bg_error_errno(err, "open '%s'", src);
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (out < 0)
+        return bg_error_errno(err, "create '%s'", dst);
+    for (;;) {
+        ssize_t n = read(in, buf, COPY_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return bg_error_errno(err, "read '%s'", src);
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno != EINTR)
+                return bg_error_errno(err, "write '%s'", dst);
+            off += w > 0 ? w : 0;
+        }
+    }
+    if (fsync(out) < 0)
+        return bg_error_errno(err, "fsync '%s'", dst);
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's shared state, handed to every request handler and job. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/events.h"
+#include "core/jobs.h"
+#include "exec/registry.h"
+#include "rest/vmlist.h"
+#include "store/store.h"
+#include "vm/runtime.h"
+
+struct bg_daemon {
+    const struct bg_config *cfg;    /* effective configuration, borrowed */
+    struct bg_store *store;         /* owned */
+    struct bg_events *events;       /* owned; the store's event hook */
+    struct bg_jobs *jobs;           /* owned; background operations */
+    struct bg_vmlist *vmlist;       /* owned; cached GET /v1/vms body */
+    struct bg_vm_runtime *runtime;  /* owned; running VMs and the chosen VMM (vm/runtime.h) */
+    struct bg_exec_registry *execs; /* owned; recent and running execs */
+    char *db_path;                  /* owned */
+    int64_t started_at;             /* seconds since the epoch */
+};

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /v1/system/version and /v1/system/info. */
+#include <unistd.h>
+
+#include "banger/timefmt.h"
+#include "rest/daemon.h"
+#include "rest/handlers.h"
+
+/* Features a client can test for instead of comparing version numbers. */
+static const char *const features[] = {
+    "images",          "images.import", "vms",          "vms.patch",     "operations",
+    "operations.wait", "events",        "events.since", "vms.lifecycle", "vms.console",
+};
+
+int bg_handle_system_version(struct bg_http_request *req)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < BG_ARRAY_SIZE(features); i++)
+        json_array_append_new(list, json_string(features[i]));
+    return bg_http_reply_json(req, MHD_HTTP_OK,
+                              json_pack("{s:s, s:s, s:o}", "api_version", "v1", "version",
+                                        BANGER_VERSION, "features", list));
+}
+
+int bg_handle_system_info(struct bg_http_request *req)
+{
+    struct bg_daemon *d = req->daemon;
+    const struct bg_config *cfg = d->cfg;
+    struct bg_error err;
+    int64_t vms, images;
+    char started[BG_TIME_STR_MAX];
+
+    if (bg_store_vm_count(d->store, &vms, &err) < 0 ||
+        bg_store_image_count(d->store, &images, &err) < 0)
+        return bg_http_reply_internal(req, &err);
+    json_t *info = json_pack(
+        "{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I}}", "version", BANGER_VERSION,
+        "mode", bg_config_mode_name(cfg->mode), "pid", (json_int_t)getpid(), "started_at",
+        bg_time_format(d->started_at, started), "socket", cfg->socket, "state_dir", cfg->state_dir,
+        "runtime_dir", cfg->runtime_dir, "database", d->db_path, "config", bg_config_to_json(cfg),
+        "counts", "vms", (json_int_t)vms, "images", (json_int_t)images);
+    /* set_new steals the new object */
+    json_object_set_new(info, "vmm", bg_vm_runtime_vmm_json(d->runtime));
+    return bg_http_reply_json(req, MHD_HTTP_OK, info);
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/* /v1/vms: VM records (create, list, get, patch, delete) and their lifecycle (start, stop,
+ * console). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "banger/jsonutil.h"
+#include "banger/parse.h"
+#include "http/etag.h"
+#include "rest/daemon.h"
+#include "rest/handlers.h"
+#include "vm/runtime.h"
+
+#define STOP_TIMEOUT_DEFAULT_S 30
+#define STOP_TIMEOUT_MAX_S 300
+#define CONSOLE_TAIL_DEFAULT 65536
+#define CONSOLE_TAIL_MAX (1u << 20)
+
+static int reply_vm(struct bg_http_request *req, unsigned status, const struct bg_vm *vm)
+{
+    if (status == MHD_HTTP_CREATED) {
+        char location[96];
+        snprintf(location, sizeof(location), "/v1/vms/%s", vm->spec.name);
+        return bg_http_reply_json_located(req, status, bg_vm_to_json(vm), location);
+    }
+    return bg_http_reply_json(req, status, bg_vm_to_json(vm));
+}
+
+/* Reply for a failed store lookup of the VM in the path. */
+static int reply_vm_error(struct bg_http_request *req, const struct bg_error *err)
+{
+    if (err->code == -ENOENT)
+        return bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
+                                     "no VM named '%s'; 'banger vm ls' lists them", req->params[0]);
+    return bg_http_reply_internal(req, err);
+}
+
+int bg_handle_vms_list(struct bg_http_request *req)
+{
+    struct bg_daemon *d = req->daemon;
+    const char *state_arg = bg_http_query(req, "state");
+    enum bg_vm_state state;
+    char etag[32];
+
+    if (state_arg && bg_vm_state_parse(state_arg, &state) < 0)
+        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
+                                     "state must be one of created, starting, running, "
+                                     "stopping, stopped, failed (got '%.32s')",
+                                     state_arg);
+    /* Read the seq before the store, so the tag never claims newer data than the body. */
+    int64_t seq = bg_events_latest(d->events);
+    snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", seq);
+    const char *inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "If-None-Match");
+    if (inm && bg_http_etag_match(inm, etag)) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        (void)MHD_add_response_header(resp, "ETag", etag);
+        return bg_http_reply_response(req, MHD_HTTP_NOT_MODIFIED, resp);
+    }
+
+    struct bg_blob *body;
+    struct bg_error err;
+    if (bg_vmlist_get(d->vmlist, d->store, seq, state_arg ? &state : NULL, &body, &err) < 0)
+        return bg_http_reply_internal(req, &err);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        body->len, body->data, bg_blob_unref, body);
+    (void)MHD_add_response_header(resp, "Content-Type", "application/json");
+    (void)MHD_add_response_header(resp, "ETag", etag);
+    return bg_http_reply_response(req, MHD_HTTP_OK, resp);
+}
+
+int bg_handle_vms_get(struct bg_http_request *req)
+{
+    struct bg_vm vm;
+    struct bg_error err;
+
+    if (bg_store_vm_get(req->daemon->store, req->params[0], &vm, &err) < 0)
+        return reply_vm_error(req, &err);
+    return reply_vm(req, MHD_HTTP_OK, &vm);
+}
+
+/* The image a new VM names must exist, be ready and suit the selected VMM. Returns 0 or
+ * replies and returns <0. */
+static int check_image(struct bg_http_request *req, const char *name, int *ret_mhd)
+{
+    struct bg_image img = {0};
+    struct bg_error err;
+
+    if (bg_store_image_get(req->daemon->store, name, &img, &err) < 0) {
+        *ret_mhd = err.code == -ENOENT
+                       ? bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_FOUND, "image",
+                                               "no image named '%s'; 'banger image ls' lists "
+                                               "them, 'banger image import' adds one",
+                                               name)
+                       : bg_http_reply_internal(req, &err);
+        return -1;
+    }
+    if (img.state == BG_IMAGE_STATE_READY) {
+        int r = bg_vm_image_check(req->daemon->runtime, &img, &err);
+        bg_image_done(&img);
+        if (r < 0)
+            *ret_mhd =
+                bg_http_reply_problem(req, BG_PROBLEM_IMAGE_UNSUPPORTED, "image", "%s", err.msg);
+        return r;
+    }
+    if (img.state == BG_IMAGE_STATE_IMPORTING)
+        *ret_mhd = bg_http_reply_problem(
+            req, BG_PROBLEM_IMAGE_NOT_READY, "image",
+            "image '%s' is still importing; wait for its operation to finish", name);
+    else
+        *ret_mhd =
+            bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, "image",
+                                  "image '%s' failed (%s); remove it and import or build it again",
+                                  name, img.error ? img.error : "no reason recorded");
+    bg_image_done(&img);
+    return -1;
+}
+
+static bool vm_is_active(enum bg_vm_state s)
+{
+    return s == BG_VM_STATE_STARTING || s == BG_VM_STATE_RUNNING || s == BG_VM_STATE_STOPPING;
+}
+
+/* Reply for a failed bg_vm_start of the VM in the path. */
+static int reply_start_error(struct bg_http_request *req, const char *name,
+                             const struct bg_error *err)
+{
+    struct bg_error e2;
+    struct bg_vm vm;
+
+    switch (err->code) {
+    case -ENOENT:
+        return reply_vm_error(req, err);
+    case -EALREADY:
+    case -EBUSY:
+        return bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL, "%s", err->msg);
+    case -ENOMEDIUM:
+        return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, NULL, "%s", err->msg);
+    case -EMEDIUMTYPE:
+        return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_UNSUPPORTED, NULL, "%s", err->msg);
+    default:
+        break;
+    }
+    /* the record's error has the console tail that explains the failure */
+    if (bg_store_vm_get(req->daemon->store, name, &vm, &e2) == 0 && vm.error[0])
+        return bg_http_reply_problem(req, BG_PROBLEM_VM_START_FAILED, NULL, "%s", vm.error);
+    return bg_http_reply_problem(req, BG_PROBLEM_VM_START_FAILED, NULL, "%s", err->msg);
+}
+
+/* Boot VM name and reply with it and the timings. */
+static int start_and_reply(struct bg_http_request *req, const char *name, unsigned status)
+{
+    struct bg_daemon *d = req->daemon;
+    struct bg_vm_timings t;
+    struct bg_error err;
+    struct bg_vm vm;
+    char location[96];
+
+    if (bg_vm_start(d, name, &t, &err) < 0)
+        return reply_start_error(req, name, &err);
+    if (bg_store_vm_get(d->store, name, &vm, &err) < 0)
+        return reply_vm_error(req, &err);
+    json_t *j = bg_vm_to_json(&vm);
+    json_object_set_new(j, "timings",
+                        json_pack("{s:I, s:I, s:I}", "disks_ms", (json_int_t)t.disks_ms,
+                                  "vmm_start_ms", (json_int_t)t.vmm_start_ms, "boot_ms",
+                                  (json_int_t)t.boot_ms));
+    if (status != MHD_HTTP_CREATED)
+        return bg_http_reply_json(req, status, j);
+    snprintf(location, sizeof(location), "/v1/vms/%s", vm.spec.name);
+    return bg_http_reply_json_located(req, status, j, location);
+}
+
+static void vm_defaults(const struct bg_config *cfg, struct bg_vm_defaults *def)
+{
+    def->vcpus = (uint32_t)cfg->vm_default_vcpus;
+    def->memory_mib = (uint32_t)cfg->vm_default_memory_mib;
+    def->disk_mib = cfg->vm_default_disk_mib;
+}
+
+int bg_handle_vms_create(struct bg_http_request *req)
+{
+    struct bg_daemon *d = req->daemon;
+    struct bg_vm_defaults def;
+    struct bg_field_error f;
+    struct bg_error err;
+    struct bg_vm vm = {.state = BG_VM_STATE_CREATED};
+    bool start = false;
+    json_t *body;
+    int mhd;
+
+    if (bg_http_body_object(req, &body, &mhd) < 0)
+        return mhd;
+    vm_defaults(d->cfg, &def);
+    /* "start" asks for a boot right after the record exists; it is not part of the VM */
+    int r = bg_json_get_bool(body, "start", false, &start, &f, &err);
+    if (r >= 0) {
+        (void)json_object_del(body, "start");
+        r = bg_vm_spec_decode(body, &def, &vm.spec, &f, &err);
+    }
+    json_decref(body);
+    if (r < 0)
+        return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
+    if (check_image(req, vm.spec.image, &mhd) < 0)
+        return mhd;
+
+    vm.created_at = vm.updated_at = time(NULL);
+    if (bg_store_vm_insert(d->store, &vm, NULL, &err) < 0) {
+        if (err.code == -EEXIST)
+            return bg_http_reply_problem(req, BG_PROBLEM_VM_EXISTS, "name",
+                                         "a VM named '%s' already exists", vm.spec.name);
+        if (err.code == -ENOENT)
+            return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_FOUND, "image",
+                                         "no image named '%s'", vm.spec.image);
+        return bg_http_reply_internal(req, &err);
+    }
+    if (start)
+        return start_and_reply(req, vm.spec.name, MHD_HTTP_CREATED);
+    return reply_vm(req, MHD_HTTP_CREATED, &vm);
+}
+
+int bg_handle_vms_patch(struct bg_http_request *req)
+{
+    struct bg_daemon *d = req->daemon;
+    struct bg_vm_patch patch;
+    struct bg_field_error f;
+    struct bg_error err;
+    struct bg_vm vm;
+    json_t *body;
+    int mhd;
+
+    if (bg_http_body_object(req, &body, &mhd) < 0)
+        return mhd;
+    int r = bg_vm_patch_decode(body, &patch, &f, &err);
+    json_decref(body);
+    if (r < 0)
+        return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
+    /* under the VM's lifecycle lock, so a start cannot slip between the check and the write */
+    bg_vm_lock(d, req->params[0]);
+    r = bg_store_vm_get(d->store, req->params[0], &vm, &err);
+    if (r < 0)
+        mhd = reply_vm_error(req, &err);
+    else if (vm_is_active(vm.state))
+        mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL,
+                                    "vm '%s' is %s; stop it first (changes apply at the next "
+                                    "start)",
+                                    vm.spec.name, bg_vm_state_name(vm.state));
+    else if (bg_vm_patch_apply(&patch, &vm, &f, &err) < 0)
+        mhd = bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
+    else if ((vm.updated_at = time(NULL)), bg_store_vm_update(d->store, &vm, NULL, &err) < 0)
+        mhd = reply_vm_error(req, &err);
+    else
+        mhd = reply_vm(req, MHD_HTTP_OK, &vm);
+    bg_vm_unlock(d, req->params[0]);
+    return mhd;
+}
+
+int bg_handle_vms_delete(struct bg_http_request *req)
+{
+    const char *force_arg = bg_http_query(req, "force");
+    struct bg_error err;
+    bool force = false;
+
+    if (force_arg && strcmp(force_arg, "true") && strcmp(force_arg, "false"))
+        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
+                                     "force must be true or false (got '%.32s')", force_arg);
+    force = force_arg && !strcmp(force_arg, "true");
+    if (bg_vm_destroy(req->daemon, req->params[0], force, &err) < 0) {
+        if (err.code == -EBUSY)
+            return bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL,
+                                         "%s ('banger vm rm --force %s')", err.msg, req->params[0]);
+        return reply_vm_error(req, &err);
+    }
+    return bg_http_reply_empty(req, MHD_HTTP_NO_CONTENT);
+}
+
+int bg_handle_vms_start(struct bg_http_request *req)
+{
+    return start_and_reply(req, req->params[0], MHD_HTTP_OK);
+}
+
+/* ?NAME=N within [min, max], default def; replies 400 and returns <0 when malformed. */
+static int query_u64(struct bg_http_request *req, const char *name, uint64_t min, uint64_t max,
+                     uint64_t def, uint64_t *ret, int *ret_mhd)
+{
+    const char *arg = bg_http_query(req, name);
+    struct bg_error err;
+
+    *ret = def;
+    if (!arg || bg_parse_u64(arg, min, max, ret, &err) == 0)
+        return 0;
+    *ret_mhd = bg_http_reply_problem(
+        req, BG_PROBLEM_INVALID_QUERY, NULL,
+        "%s must be an integer from %" PRIu64 " to %" PRIu64 " (got '%.32s')", name, min, max, arg);
+    return -1;
+}
+
+int bg_handle_vms_stop(struct bg_http_request *req)
+{
+    struct bg_daemon *d = req->daemon;
+    struct bg_error err;
+    struct bg_vm vm;
+    uint64_t timeout_s;
+    int mhd;
+
+    if (query_u64(req, "timeout", 1, STOP_TIMEOUT_MAX_S, STOP_TIMEOUT_DEFAULT_S, &timeout_s, &mhd) <
+        0)
+        return mhd;
+    if (bg_vm_stop(d, req->params[0], (int)timeout_s * 1000, &err) < 0 ||
+        bg_store_vm_get(d->store, req->params[0], &vm, &err) < 0)
+        return reply_vm_error(req, &err);
+    return reply_vm(req, MHD_HTTP_OK, &vm);
+}
+
+int bg_handle_vms_console(struct bg_http_request *req)
+{
+    struct bg_error err;
+    uint64_t tail;
+    size_t len;
+    char *text;
+    int mhd;
+
+    if (query_u64(req, "tail", 1, CONSOLE_TAIL_MAX, CONSOLE_TAIL_DEFAULT, &tail, &mhd) < 0)
+        return mhd;
+    if (bg_vm_console_tail(req->daemon, req->params[0], (size_t)tail, &text, &len, &err) < 0)
+        return reply_vm_error(req, &err);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, text, free, text);
+    (void)MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    return bg_http_reply_response(req, MHD_HTTP_OK, resp);
+}
