@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/image/cpio.c: entries read back, alignment, trailer, refusals, write errors. */
+/* Unit tests for server/image/cpio.c: entries read back, alignment, trailer, refusals, write
+ * errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
