@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the pure parts of server/image/ (build, debs, kmod): Depends, apt URIs, .modinfo, load order. */
+/* Unit tests for the pure parts of server/image/ (build, debs, kmod): Depends, apt URIs, .modinfo,
+ * load order. */
 #include <elf.h>
 #include <errno.h>
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/workspace/workspace.c: the tar writer (listed back with tar -tvf), the tracked
- * file walk of a real git work tree, clones, and the request decoder's refusals. */
+/* Unit tests for server/workspace/workspace.c: the tar writer (listed back with tar -tvf), the
+ * tracked file walk of a real git work tree, clones, and the request decoder's refusals. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
