@@ -196,7 +196,7 @@ int bg_init_boot(enum bg_agent_channel *ret_channel, struct bg_error *err)
     parse_cmdline(cmdline, &a);
     if (a.root[0]) {
         if ((r = mount_overlay(&a, err)) < 0 || (r = switch_root(err)) < 0)
-            return bg_error_prefix(err, "set up root %s", a.root);
+            return bg_error_prefix(err, r, "set up root %s", a.root);
     }
     if (a.work[0])
         mount_work(a.work);

@@ -11,6 +11,7 @@
 
 #include "banger/parse.h"
 #include "banger/validate.h"
+#include "banger/utf8.h"
 
 struct bg_cli_command {
     enum bg_cli_cmd id;
@@ -264,9 +265,9 @@ static int check_state(const char *s, struct bg_error *err)
         if (!strcmp(vm_states[k], s))
             return 0;
     return bg_error_set(err, -EINVAL,
-                        "flag '--state': '%.32s' is not a VM state (created, starting, running, "
+                        "flag '--state': '%s' is not a VM state (created, starting, running, "
                         "stopping, stopped, failed)",
-                        s);
+                        BG_QUOTE(s));
 }
 
 /* The values of vm exec/run/workspace flags that need checking. */
@@ -280,19 +281,21 @@ static int store_exec_flag(const struct flag_spec *f, const char *v, struct bg_c
         if (a->n_env == BG_CLI_ENV_MAX)
             return bg_error_set(err, -EINVAL, "at most %d --env flags", BG_CLI_ENV_MAX);
         if (!eq || eq == v)
-            return bg_error_set(err, -EINVAL, "flag '--env' needs NAME=VALUE (got '%.64s')", v);
+            return bg_error_set(err, -EINVAL, "flag '--env' needs NAME=VALUE (got '%s')", BG_QUOTE(v));
         a->env[a->n_env++] = v;
         return 0;
     case BG_CLI_FLAG_CWD:
         a->cwd = v;
         return v[0] == '/' ? 0 : bg_error_set(err, -EINVAL, "flag '--cwd' needs an absolute path");
-    case BG_CLI_FLAG_NAME:
+    case BG_CLI_FLAG_NAME: {
         a->name = v;
-        return bg_name_validate(v, err) < 0 ? bg_error_prefix(err, "flag '--name'") : 0;
+        int r = bg_name_validate(v, err);
+        return r < 0 ? bg_error_prefix(err, r, "flag '--name'") : 0;
+    }
     default: /* BG_CLI_FLAG_MODE */
         a->mode = v;
         if (strcmp(v, "copy") && strcmp(v, "clone"))
-            return bg_error_set(err, -EINVAL, "flag '--mode' is copy or clone (got '%.32s')", v);
+            return bg_error_set(err, -EINVAL, "flag '--mode' is copy or clone (got '%s')", BG_QUOTE(v));
         return 0;
     }
 }
@@ -307,7 +310,7 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
     if (f->max) {
         r = bg_parse_u64(v, f->min, f->max, &n, err);
         if (r < 0)
-            return bg_error_prefix(err, "flag '%s'", f->name);
+            return bg_error_prefix(err, r, "flag '%s'", f->name);
     }
     switch (f->bit) {
     case BG_CLI_FLAG_STATE:
@@ -316,7 +319,7 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
     case BG_CLI_FLAG_IMAGE:
         a->image = v;
         r = bg_name_validate(v, err);
-        return r < 0 ? bg_error_prefix(err, "flag '--image'") : 0;
+        return r < 0 ? bg_error_prefix(err, r, "flag '--image'") : 0;
     case BG_CLI_FLAG_KERNEL:
         a->kernel = v;
         break;
@@ -503,7 +506,7 @@ static int check_complete(struct bg_cli_args *a, struct bg_error *err)
             return bg_error_set(err, -EINVAL, "'banger %s' needs a NAME", a->where);
         int r = bg_name_validate(a->name, err);
         if (r < 0)
-            return bg_error_prefix(err, "invalid name '%.64s'", a->name);
+            return bg_error_prefix(err, r, "invalid name '%s'", BG_QUOTE(a->name));
     }
     for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++)
         if (missing & flags[k].bit)

@@ -342,8 +342,8 @@ static int take_frames(struct loop *l)
 
     while (!l->done && s->in_len - off >= BG_AGENT_HEADER_SIZE) {
         struct bg_agent_header h;
-        if (bg_agent_header_decode(s->in + off, &h, l->err) < 0)
-            return bg_error_prefix(l->err, "bad frame from bangerd");
+        if ((r = bg_agent_header_decode(s->in + off, &h, l->err)) < 0)
+            return bg_error_prefix(l->err, r, "bad frame from bangerd");
         if (s->in_len - off < BG_AGENT_HEADER_SIZE + h.length)
             break;
         if ((r = take_frame(l, &h, s->in + off + BG_AGENT_HEADER_SIZE)) < 0)

@@ -117,16 +117,17 @@ done:
 
 int main(int argc, char **argv)
 {
+    struct bg_config_args args;
     struct bg_config cfg;
     struct bg_error err;
     struct bg_config_env env = {.envp = environ, .uid = getuid()};
     sigset_t signals;
 
-    if (bg_config_load(&cfg, argc, argv, &env, &err) < 0) {
+    if (bg_config_args_parse(argc, argv, &args, &err) < 0) {
         fprintf(stderr, "bangerd: %s\n", err.msg);
-        return err.code == -EINVAL && strstr(err.msg, "flag") ? 2 : 1;
+        return 2;
     }
-    switch (cfg.action) {
+    switch (args.action) {
     case BG_CONFIG_ACTION_HELP:
         fputs(bg_config_usage(), stdout);
         return 0;
@@ -138,6 +139,10 @@ int main(int argc, char **argv)
         return 0;
     case BG_CONFIG_ACTION_RUN:
         break;
+    }
+    if (bg_config_load(&cfg, &args, &env, &err) < 0) {
+        fprintf(stderr, "bangerd: %s\n", err.msg);
+        return 1;
     }
     bg_log_set_level(cfg.log_level);
     if (sodium_init() < 0) {

@@ -11,6 +11,7 @@
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
+#include "banger/utf8.h"
 
 /* Parse payload as one JSON object with only the allowed members. */
 static int parse_object(const char *what, const void *payload, size_t len,
@@ -32,7 +33,7 @@ static int parse_object(const char *what, const void *payload, size_t len,
         for (size_t i = 0; allowed[i] && !known; i++)
             known = !strcmp(key, allowed[i]);
         if (!known) {
-            int r = bg_error_set(err, -EINVAL, "%s: unknown field '%.64s'", what, key);
+            int r = bg_error_set(err, -EINVAL, "%s: unknown field '%s'", what, BG_QUOTE(key));
             json_decref(v);
             return r;
         }
@@ -120,13 +121,13 @@ static int decode_env(const json_t *obj, struct bg_agentreq_exec *r, struct bg_e
         return 0;
     json_object_foreach (env, key, v) {
         if (!bg_exec_env_name_valid(key, strlen(key)))
-            return bg_error_set(err, -EINVAL, "EXEC: 'env': '%.64s' is not a variable name", key);
+            return bg_error_set(err, -EINVAL, "EXEC: 'env': '%s' is not a variable name", BG_QUOTE(key));
         const char *s = plain_string(v, BG_AGENT_PAYLOAD_MAX);
         if (!s)
             return bg_error_set(err, -EINVAL,
-                                "EXEC: 'env': the value of '%.64s' must be a string without "
+                                "EXEC: 'env': the value of '%s' must be a string without "
                                 "NUL bytes",
-                                key);
+                                BG_QUOTE(key));
         r->env[r->envc++] = bg_asprintf("%s=%s", key, s);
     }
     return 0;
@@ -217,8 +218,8 @@ static int exec_to_json(const struct bg_agentreq_exec *r, json_t **ret, struct b
         const char *eq = strchr(r->env[i], '=');
         if (!eq) {
             json_decref(o);
-            return bg_error_set(err, -EINVAL, "EXEC: env entry '%.64s' is not NAME=value",
-                                r->env[i]);
+            return bg_error_set(err, -EINVAL, "EXEC: env entry '%s' is not NAME=value",
+                                BG_QUOTE(r->env[i]));
         }
         bg_autofree char *name = bg_strndup(r->env[i], (size_t)(eq - r->env[i]));
         (void)json_object_set_new_nocheck(env, name, json_string_nocheck(eq + 1));

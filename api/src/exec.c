@@ -7,6 +7,7 @@
 
 #include "banger/alloc.h"
 #include "banger/jsonutil.h"
+#include "banger/utf8.h"
 #include "banger/validate.h"
 
 static int field_invalid(struct bg_field_error *f, struct bg_error *err, const char *field,
@@ -100,16 +101,16 @@ static int decode_env(const json_t *body, struct bg_exec_request *r, struct bg_f
         if (!bg_exec_env_name_valid(key, strlen(key))) {
             bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "env");
             return bg_error_set(err, -EINVAL,
-                                "field 'env': '%.64s' is not a variable name "
+                                "field 'env': '%s' is not a variable name "
                                 "([A-Za-z_][A-Za-z0-9_]*)",
-                                key);
+                                BG_QUOTE(key));
         }
         if (plain_string(v, &value) < 0) {
             bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "env");
             return bg_error_set(err, -EINVAL,
-                                "field 'env': the value of '%.64s' must be a string without "
+                                "field 'env': the value of '%s' must be a string without "
                                 "NUL bytes",
-                                key);
+                                BG_QUOTE(key));
         }
         r->env[r->envc++] = bg_asprintf("%s=%s", key, value);
         r->env[r->envc] = NULL;
@@ -207,47 +208,10 @@ bool bg_exec_id_valid(const char *id)
     return true;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len = c < 0x80             ? 1
-                 : (c & 0xe0) == 0xc0 ? 2
-                 : (c & 0xf0) == 0xe0 ? 3
-                 : (c & 0xf8) == 0xf0 ? 4
-                                      : 0;
-    if (len == 0 || len > n || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4))
-        return 0;
-    unsigned cp = len > 1 ? c & (0x7fu >> len) : c;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 json_t *bg_exec_text_lossy(const void *buf, size_t len)
 {
-    const unsigned char *s = buf;
-    /* Each invalid byte becomes 3 bytes (EF BF BD) at worst. */
-    bg_autofree char *out = bg_malloc(len * 3 + 1);
-    size_t o = 0;
+    size_t n;
+    bg_autofree char *text = bg_utf8_lossy(buf, len, &n);
 
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq(s + i, len - i);
-        if (n == 0) {
-            memcpy(out + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-            continue;
-        }
-        memcpy(out + o, s + i, n);
-        o += n;
-        i += n;
-    }
-    return json_stringn(out, o);
+    return json_stringn_nocheck(text, n);
 }

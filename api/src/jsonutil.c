@@ -7,6 +7,7 @@
 
 #include "banger/alloc.h"
 #include "banger/validate.h"
+#include "banger/utf8.h"
 
 static int depth_of(const json_t *v, int limit)
 {
@@ -71,7 +72,7 @@ int bg_json_check_members(const json_t *obj, const char *const allowed[], struct
             known = !strcmp(key, allowed[i]);
         if (!known) {
             bg_field_error_set(f, BG_PROBLEM_UNKNOWN_FIELD, key);
-            return bg_error_set(err, -EINVAL, "unknown field '%.64s'", key);
+            return bg_error_set(err, -EINVAL, "unknown field '%s'", BG_QUOTE(key));
         }
     }
     return 0;

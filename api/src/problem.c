@@ -4,6 +4,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banger/utf8.h"
 
 static const struct {
     const char *code;
@@ -61,17 +65,34 @@ int bg_field_error_set(struct bg_field_error *f, enum bg_problem p, const char *
 {
     if (f) {
         f->problem = p;
-        snprintf(f->field, sizeof(f->field), "%s", field ? field : "");
+        (void)bg_utf8_format(f->field, sizeof(f->field), "%s", field ? field : "");
     }
     return -EINVAL;
+}
+
+/* text as a JSON string whatever its bytes: invalid UTF-8 becomes U+FFFD. */
+static json_t *text_json(const char *text)
+{
+    size_t n;
+    char *s = bg_utf8_lossy(text ? text : "", text ? strlen(text) : 0, &n);
+    json_t *j = json_stringn_nocheck(s, n);
+
+    free(s);
+    return j;
 }
 
 json_t *bg_problem_to_json(enum bg_problem p, const char *detail, const char *instance)
 {
     char type[96];
+    json_t *j = json_object();
 
     snprintf(type, sizeof(type), "urn:banger:problem:%s", bg_problem_code(p));
-    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", bg_problem_title(p),
-                     "status", bg_problem_status(p), "detail", detail, "code", bg_problem_code(p),
-                     "instance", instance);
+    /* set_new steals each value; every string is valid UTF-8 by construction */
+    (void)json_object_set_new_nocheck(j, "type", json_string_nocheck(type));
+    (void)json_object_set_new_nocheck(j, "title", json_string_nocheck(bg_problem_title(p)));
+    (void)json_object_set_new_nocheck(j, "status", json_integer(bg_problem_status(p)));
+    (void)json_object_set_new_nocheck(j, "detail", text_json(detail));
+    (void)json_object_set_new_nocheck(j, "code", json_string_nocheck(bg_problem_code(p)));
+    (void)json_object_set_new_nocheck(j, "instance", text_json(instance));
+    return j;
 }

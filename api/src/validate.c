@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "banger/utf8.h"
+
 static bool is_lower_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -31,33 +33,6 @@ int bg_name_validate(const char *name, struct bg_error *err)
     return 0;
 }
 
-/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF), so a path can
- * always be put in a JSON string. */
-static bool utf8_valid(const unsigned char *s)
-{
-    while (*s) {
-        unsigned char c = *s;
-        int n = c < 0x80             ? 0
-                : (c & 0xe0) == 0xc0 ? 1
-                : (c & 0xf0) == 0xe0 ? 2
-                : (c & 0xf8) == 0xf0 ? 3
-                                     : -1;
-        if (n < 0 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
-            return false;
-        unsigned cp = n ? c & (0x3fu >> n) : c;
-        for (int i = 1; i <= n; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i] & 0x3fu);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        s += n + 1;
-    }
-    return true;
-}
-
 int bg_path_validate(const char *path, struct bg_error *err)
 {
     size_t n = path ? strlen(path) : 0;
@@ -71,7 +46,7 @@ int bg_path_validate(const char *path, struct bg_error *err)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
             return bg_error_set(err, -EINVAL, "path contains a control character");
-    if (!utf8_valid((const unsigned char *)path))
+    if (!bg_utf8_valid(path, n))
         return bg_error_set(err, -EINVAL, "path is not valid UTF-8");
     for (const char *c = path; *c;) {
         c++; /* skip '/' */

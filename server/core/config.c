@@ -6,11 +6,15 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "banger/alloc.h"
 #include "banger/parse.h"
 #include "banger/validate.h"
+#include "banger/utf8.h"
 
 /*
  * Config file format: a small subset of TOML, one setting per line.
@@ -20,7 +24,7 @@
  *     shutdown_timeout_s = 30          # decimal integer, no sign, no leading zero
  *
  * Keys are the names of enum bg_config_key (except config_file), each at most once.
- * Booleans (true/false) are understood but no key takes one yet. Sections ("[x]"), arrays,
+ * Booleans are true or false (firecracker_kvm_check). Sections ("[x]"), arrays,
  * tables, other escapes and lines over BG_CONFIG_LINE_MAX bytes are refused, and every
  * refusal names the file, the line and (when known) the key.
  */
@@ -33,6 +37,7 @@ enum kind {
     KIND_LOG_LEVEL, /* bg_log_level_parse */
     KIND_U64,       /* bg_parse_u64 within [min, max] */
     KIND_CHOICE,    /* one of choices[key], stored in a char[16] at offset */
+    KIND_BOOL,      /* true | false */
 };
 
 #define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
@@ -82,6 +87,22 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
     [BG_CONFIG_KEY_ACCEL] = {"accel", "BANGERD_ACCEL", KIND_CHOICE,
                              offsetof(struct bg_config, accel), 0, 0, 0},
     PATH_KEY(BG_CONFIG_KEY_FIRECRACKER_PATH, firecracker_path, "BANGERD_FIRECRACKER_PATH"),
+    [BG_CONFIG_KEY_FIRECRACKER_KVM_CHECK] = {"firecracker_kvm_check",
+                                             "BANGERD_FIRECRACKER_KVM_CHECK", KIND_BOOL,
+                                             offsetof(struct bg_config, firecracker_kvm_check), 0,
+                                             1, 1},
+    U64_KEY(BG_CONFIG_KEY_HTTP_CONNECTIONS_MAX, http_connections_max,
+            "BANGERD_HTTP_CONNECTIONS_MAX", 4, 65536, 256),
+    U64_KEY(BG_CONFIG_KEY_HTTP_CLIENT_CONNECTIONS_MAX, http_client_connections_max,
+            "BANGERD_HTTP_CLIENT_CONNECTIONS_MAX", 1, 65536, 32),
+    U64_KEY(BG_CONFIG_KEY_HTTP_HEADER_TIMEOUT_S, http_header_timeout_s,
+            "BANGERD_HTTP_HEADER_TIMEOUT_S", 1, 300, 10),
+    U64_KEY(BG_CONFIG_KEY_HTTP_IDLE_TIMEOUT_S, http_idle_timeout_s, "BANGERD_HTTP_IDLE_TIMEOUT_S",
+            1, 3600, 60),
+    U64_KEY(BG_CONFIG_KEY_CONSOLE_MAX_BYTES, console_max_bytes, "BANGERD_CONSOLE_MAX_BYTES", 65536,
+            1073741824, 4194304),
+    U64_KEY(BG_CONFIG_KEY_OPERATION_HISTORY, operation_history, "BANGERD_OPERATION_HISTORY", 10,
+            1000000, 1000),
 };
 
 #define NO_KEY (-1)
@@ -111,8 +132,7 @@ static const struct flag_desc flags[] = {
 struct loader {
     struct bg_config *cfg;
     const struct bg_config_env *env;
-    const char *flag_value[BG_CONFIG_KEY_COUNT]; /* borrowed from argv */
-    const char *flag_name[BG_CONFIG_KEY_COUNT];  /* which flag gave it */
+    const struct bg_config_args *args;
     const char *mode_origin;                     /* "--system"/"BANGERD_MODE", or NULL */
     bool config_explicit;                        /* named by --config or BANGERD_CONFIG */
     unsigned file_line[BG_CONFIG_KEY_COUNT];     /* line that set each key, 0 if none */
@@ -169,7 +189,7 @@ static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char 
             snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", text);
             return 0;
         }
-    return bg_error_set(err, -EINVAL, "'%.64s' is not one of %s, %s, %s", text, c[0], c[1], c[2]);
+    return bg_error_set(err, -EINVAL, "'%s' is not one of %s, %s, %s", BG_QUOTE(text), c[0], c[1], c[2]);
 }
 
 /* Parse text as key k's kind and store it; the caller records the source. */
@@ -185,11 +205,11 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
             cfg->mode = text[0] == 's' ? BG_CONFIG_MODE_SYSTEM : BG_CONFIG_MODE_USER;
             return 0;
         }
-        return bg_error_set(err, -EINVAL, "'%.64s' is not one of user, system", text);
+        return bg_error_set(err, -EINVAL, "'%s' is not one of user, system", BG_QUOTE(text));
     case KIND_LOG_LEVEL:
         if (bg_log_level_parse(text, &cfg->log_level) == 0)
             return 0;
-        return bg_error_set(err, -EINVAL, "'%.64s' is not one of error, warn, info, debug", text);
+        return bg_error_set(err, -EINVAL, "'%s' is not one of error, warn, info, debug", BG_QUOTE(text));
     case KIND_PATH:
         r = path_check(k, text, err);
         if (r < 0)
@@ -201,6 +221,11 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
         return bg_parse_u64(text, d->min, d->max, u64_slot(cfg, k), err);
     case KIND_CHOICE:
         return choice_store(cfg, k, text, err);
+    case KIND_BOOL:
+        if (strcmp(text, "true") && strcmp(text, "false"))
+            return bg_error_set(err, -EINVAL, "'%s' is not true or false", BG_QUOTE(text));
+        *(bool *)((char *)cfg + d->offset) = text[0] == 't';
+        return 0;
     }
     return bg_error_set(err, -EINVAL, "key '%s' has no kind", d->name);
 }
@@ -217,19 +242,21 @@ static int apply_env(struct loader *ld, enum bg_config_key k, struct bg_error *e
 
     if (!text)
         return 0;
-    if (key_store(ld->cfg, k, text, err) < 0)
-        return bg_error_prefix(err, "environment variable %s", keys[k].env);
+    int r = key_store(ld->cfg, k, text, err);
+    if (r < 0)
+        return bg_error_prefix(err, r, "environment variable %s", keys[k].env);
     source_set(ld->cfg, k, bg_asprintf("env:%s", keys[k].env));
     return 1;
 }
 
 static int apply_flag(struct loader *ld, enum bg_config_key k, struct bg_error *err)
 {
-    if (!ld->flag_value[k])
+    if (!ld->args->value[k])
         return 0;
-    if (key_store(ld->cfg, k, ld->flag_value[k], err) < 0)
-        return bg_error_prefix(err, "option %s", ld->flag_name[k]);
-    source_set(ld->cfg, k, bg_asprintf("flag:%s", ld->flag_name[k]));
+    int r = key_store(ld->cfg, k, ld->args->value[k], err);
+    if (r < 0)
+        return bg_error_prefix(err, r, "option %s", ld->args->flag[k]);
+    source_set(ld->cfg, k, bg_asprintf("flag:%s", ld->args->flag[k]));
     return 1;
 }
 
@@ -243,23 +270,34 @@ static const struct flag_desc *flag_find(const char *arg, size_t len)
     return NULL;
 }
 
+/* value as key k takes it, checked now so that every mistake in argv is a usage error. */
+static int flag_check(const struct flag_desc *fd, const char *value, struct bg_error *err)
+{
+    struct bg_config probe = {0};
+    int r = key_store(&probe, (enum bg_config_key)fd->key, value, err);
+
+    bg_config_done(&probe);
+    return r < 0 ? bg_error_prefix(err, r, "option %s", fd->name) : 0;
+}
+
 /* Record one flag; *i advances past a separate value. */
-static int flag_take(struct loader *ld, int argc, char *const *argv, int *i, struct bg_error *err)
+static int flag_take(struct bg_config_args *a, int argc, char *const *argv, int *i,
+                     struct bg_error *err)
 {
     const char *arg = argv[*i];
     const char *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
     const struct flag_desc *fd = flag_find(arg, eq ? (size_t)(eq - arg) : strlen(arg));
 
     if (!fd && arg[0] != '-')
-        return bg_error_set(err, -EINVAL, "unexpected argument '%.64s' (see --help)", arg);
+        return bg_error_set(err, -EINVAL, "unexpected argument '%s' (see --help)", BG_QUOTE(arg));
     if (!fd)
-        return bg_error_set(err, -EINVAL, "unknown option '%.64s' (see --help)", arg);
+        return bg_error_set(err, -EINVAL, "unknown option '%s' (see --help)", BG_QUOTE(arg));
     bool takes_value = fd->key != NO_KEY && fd->key != BG_CONFIG_KEY_MODE;
     if (!takes_value && eq)
         return bg_error_set(err, -EINVAL, "option %s takes no value", fd->name);
     if (fd->key == NO_KEY) {
-        if (fd->action > ld->cfg->action)
-            ld->cfg->action = fd->action;
+        if (fd->action > a->action)
+            a->action = fd->action;
         return 0;
     }
     const char *value = "system"; /* --system */
@@ -268,20 +306,27 @@ static int flag_take(struct loader *ld, int argc, char *const *argv, int *i, str
         if (!value)
             return bg_error_set(err, -EINVAL, "option %s needs a value", fd->name);
     }
-    if (ld->flag_value[fd->key])
+    if (a->value[fd->key])
         return bg_error_set(err, -EINVAL, "option %s given twice", fd->name);
-    ld->flag_value[fd->key] = value;
-    ld->flag_name[fd->key] = fd->name;
+    int r = flag_check(fd, value, err);
+    if (r < 0)
+        return r;
+    a->value[fd->key] = value;
+    a->flag[fd->key] = fd->name;
     return 0;
 }
 
-static int flags_parse(struct loader *ld, int argc, char *const *argv, struct bg_error *err)
+int bg_config_args_parse(int argc, char *const *argv, struct bg_config_args *ret,
+                         struct bg_error *err)
 {
+    struct bg_config_args a = {.action = BG_CONFIG_ACTION_RUN};
+
     for (int i = 1; i < argc; i++) {
-        int r = flag_take(ld, argc, argv, &i, err);
+        int r = flag_take(&a, argc, argv, &i, err);
         if (r < 0)
             return r;
     }
+    *ret = a;
     return 0;
 }
 
@@ -298,7 +343,7 @@ static int path_join(const char *var, const char *base, const char *suffix, char
     bg_autofree char *p = bg_asprintf("%.*s%s", (int)n, base, suffix);
     int r = bg_path_validate(p, err);
     if (r < 0)
-        return bg_error_prefix(err, "cannot derive a path from %s", var);
+        return bg_error_prefix(err, r, "cannot derive a path from %s", var);
     *ret = bg_steal_ptr(&p);
     return 0;
 }
@@ -391,7 +436,7 @@ static int derive_paths(struct loader *ld, struct bg_error *err)
     bg_autofree char *sock = bg_asprintf("%s/bangerd.sock", cfg->runtime_dir);
     r = path_check(BG_CONFIG_KEY_SOCKET, sock, err);
     if (r < 0)
-        return bg_error_prefix(err, "socket derived from runtime_dir (set socket explicitly)");
+        return bg_error_prefix(err, r, "socket derived from runtime_dir (set socket explicitly)");
     cfg->socket = bg_steal_ptr(&sock);
     return 0;
 }
@@ -491,12 +536,12 @@ static int value_parse(const char *p, struct value *v, struct bg_error *err)
             v->type = VALUE_INTEGER;
         else
             return bg_error_set(err, -EINVAL,
-                                "'%.64s' is not a string, integer or boolean (quote strings)",
-                                v->text);
+                                "'%s' is not a string, integer or boolean (quote strings)",
+                                BG_QUOTE(v->text));
     }
     p = skip_blank(p);
     if (*p && *p != '#')
-        return bg_error_set(err, -EINVAL, "unexpected '%.32s' after the value", p);
+        return bg_error_set(err, -EINVAL, "unexpected '%s' after the value", BG_QUOTE(p));
     return 0;
 }
 
@@ -510,9 +555,10 @@ static int key_lookup(const char *name, size_t len, enum bg_config_key *ret)
     return -ENOENT;
 }
 
-static bool kind_accepts(enum kind kind, enum value_type type)
+/* The file type a key of kind takes. */
+static enum value_type kind_type(enum kind kind)
 {
-    return kind == KIND_U64 ? type == VALUE_INTEGER : type == VALUE_STRING;
+    return kind == KIND_U64 ? VALUE_INTEGER : kind == KIND_BOOL ? VALUE_BOOL : VALUE_STRING;
 }
 
 /* A file's mode applies unless flags or environment chose one; contradicting them is an
@@ -545,11 +591,9 @@ static int file_key_apply(struct loader *ld, enum bg_config_key k, const char *p
     text = v.text;
     if (r < 0)
         return r;
-    if (!kind_accepts(keys[k].kind, v.type))
-        return bg_error_set(
-            err, -EINVAL, "expected %s, got %s",
-            value_type_names[keys[k].kind == KIND_U64 ? VALUE_INTEGER : VALUE_STRING],
-            value_type_names[v.type]);
+    if (kind_type(keys[k].kind) != v.type)
+        return bg_error_set(err, -EINVAL, "expected %s, got %s",
+                            value_type_names[kind_type(keys[k].kind)], value_type_names[v.type]);
     if (k == BG_CONFIG_KEY_MODE)
         r = file_mode_store(ld, text, err);
     else
@@ -572,9 +616,9 @@ static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
         return 0;
     if (*p == '[')
         return bg_error_set(err, -EINVAL,
-                            "sections like '%.64s' are not supported; "
+                            "sections like '%s' are not supported; "
                             "write every key at the top level",
-                            p);
+                            BG_QUOTE(p));
     while (is_key_char(*p))
         p++;
     int len = (int)(p - name);
@@ -591,7 +635,7 @@ static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
     bg_autofree char *source = bg_asprintf("file:%s:%u", ld->cfg->config_file, lineno);
     int r = file_key_apply(ld, k, skip_blank(p + 1), source, err);
     if (r < 0)
-        return bg_error_prefix(err, "key '%s'", keys[k].name);
+        return bg_error_prefix(err, r, "key '%s'", keys[k].name);
     ld->file_line[k] = lineno;
     return 0;
 }
@@ -602,6 +646,29 @@ static void fclosep(FILE **f)
         (void)fclose(*f);
 }
 
+/* Open the config file for reading without ever blocking: O_NONBLOCK, so a FIFO (or a device)
+ * put in its place cannot hang the start, and only a regular file of at most
+ * BG_CONFIG_FILE_MAX bytes is read. -ENOENT when it does not exist. */
+static int file_open(const char *path, FILE **ret, struct bg_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+
+    if (fd < 0)
+        return bg_error_errno(err, "open config file %s", path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BG_CONFIG_FILE_MAX) {
+        (void)close(fd);
+        return bg_error_set(err, -EINVAL, "config file %s is not a regular file of at most %d bytes",
+                            path, BG_CONFIG_FILE_MAX);
+    }
+    if (!(*ret = fdopen(fd, "r"))) {
+        int r = bg_error_errno(err, "open config file %s", path);
+        (void)close(fd);
+        return r;
+    }
+    return 0;
+}
+
 static int file_load(struct loader *ld, struct bg_error *err)
 {
     const char *path = ld->cfg->config_file;
@@ -610,11 +677,11 @@ static int file_load(struct loader *ld, struct bg_error *err)
 
     if (!path)
         return 0;
-    bg_auto(fclosep) FILE *f = fopen(path, "re");
-    if (!f && errno == ENOENT && !ld->config_explicit)
+    bg_auto(fclosep) FILE *f = NULL;
+    if ((r = file_open(path, &f, err)) == -ENOENT && !ld->config_explicit)
         return 0;
-    if (!f)
-        return bg_error_errno(err, "open config file %s", path);
+    if (r < 0)
+        return r;
     for (unsigned lineno = 1;; lineno++) {
         r = line_read(f, line, BG_CONFIG_LINE_MAX + 1, err);
         if (r == 0)
@@ -622,7 +689,7 @@ static int file_load(struct loader *ld, struct bg_error *err)
         if (r > 0)
             r = file_line_apply(ld, line, lineno, err);
         if (r < 0)
-            return bg_error_prefix(err, "%s:%u", path, lineno);
+            return bg_error_prefix(err, r, "%s:%u", path, lineno);
     }
     ld->cfg->config_file_loaded = true;
     return 0;
@@ -639,6 +706,8 @@ static void defaults_set(struct bg_config *cfg)
             *u64_slot(cfg, (enum bg_config_key)k) = keys[k].value;
         if (keys[k].kind == KIND_CHOICE)
             snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", choices[k][0]);
+        if (keys[k].kind == KIND_BOOL)
+            *(bool *)((char *)cfg + keys[k].offset) = keys[k].value != 0;
         cfg->source[k] = bg_strdup("default");
     }
 }
@@ -652,7 +721,7 @@ static int early_resolve(struct loader *ld, struct bg_error *err)
     if (r < 0)
         return r;
     if (r > 0)
-        ld->mode_origin = ld->flag_value[BG_CONFIG_KEY_MODE] ? "--system" : "BANGERD_MODE";
+        ld->mode_origin = ld->args->value[BG_CONFIG_KEY_MODE] ? "--system" : "BANGERD_MODE";
 
     r = apply_flag(ld, BG_CONFIG_KEY_CONFIG_FILE, err);
     if (r == 0)
@@ -680,16 +749,13 @@ static int late_apply(struct loader *ld, struct bg_error *err)
     return 0;
 }
 
-int bg_config_load(struct bg_config *cfg, int argc, char *const *argv,
+int bg_config_load(struct bg_config *cfg, const struct bg_config_args *args,
                    const struct bg_config_env *env, struct bg_error *err)
 {
-    struct loader ld = {.cfg = cfg, .env = env};
+    struct loader ld = {.cfg = cfg, .env = env, .args = args};
     int r;
 
     memset(cfg, 0, sizeof(*cfg));
-    r = flags_parse(&ld, argc, argv, err);
-    if (r < 0 || cfg->action != BG_CONFIG_ACTION_RUN)
-        goto out;
     defaults_set(cfg);
     r = early_resolve(&ld, err);
     if (r >= 0)
@@ -698,7 +764,6 @@ int bg_config_load(struct bg_config *cfg, int argc, char *const *argv,
         r = late_apply(&ld, err);
     if (r >= 0)
         r = derive_paths(&ld, err);
-out:
     if (r < 0)
         bg_config_done(cfg);
     return r < 0 ? r : 0;
@@ -735,6 +800,8 @@ static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
         return json_integer((json_int_t)n);
     case KIND_CHOICE:
         return json_string(base);
+    case KIND_BOOL:
+        return json_boolean(*(const bool *)base);
     }
     return json_null();
 }

@@ -10,7 +10,8 @@
 #include "banger/error.h"
 #include "banger/log.h"
 
-#define BG_CONFIG_LINE_MAX 1024 /* bytes in one config file line, newline excluded */
+#define BG_CONFIG_LINE_MAX 1024        /* bytes in one config file line, newline excluded */
+#define BG_CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 
 /* Which set of default directories applies. */
 enum bg_config_mode {
@@ -18,8 +19,8 @@ enum bg_config_mode {
     BG_CONFIG_MODE_SYSTEM, /* /etc/banger, /var/lib/banger, /run/banger */
 };
 
-/* What main() should do after bg_config_load(). When several are given the later one in
- * this list wins (help over version over print-routes). */
+/* What main() should do, from argv. When several are given the later one in this list wins
+ * (help over version over print-routes). */
 enum bg_config_action {
     BG_CONFIG_ACTION_RUN,          /* serve the API */
     BG_CONFIG_ACTION_PRINT_ROUTES, /* --print-routes: list the routes and exit */
@@ -46,6 +47,13 @@ enum bg_config_key {
     BG_CONFIG_KEY_VMM,
     BG_CONFIG_KEY_ACCEL,
     BG_CONFIG_KEY_FIRECRACKER_PATH,
+    BG_CONFIG_KEY_FIRECRACKER_KVM_CHECK,
+    BG_CONFIG_KEY_HTTP_CONNECTIONS_MAX,
+    BG_CONFIG_KEY_HTTP_CLIENT_CONNECTIONS_MAX,
+    BG_CONFIG_KEY_HTTP_HEADER_TIMEOUT_S,
+    BG_CONFIG_KEY_HTTP_IDLE_TIMEOUT_S,
+    BG_CONFIG_KEY_CONSOLE_MAX_BYTES,
+    BG_CONFIG_KEY_OPERATION_HISTORY,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -56,9 +64,21 @@ struct bg_config_env {
     uid_t uid;         /* for the /run/user/UID fallback of the runtime directory */
 };
 
+/* What argv said. Strings are borrowed from argv. */
+struct bg_config_args {
+    enum bg_config_action action;           /* what main() should do */
+    const char *value[BG_CONFIG_KEY_COUNT]; /* per key: the option's value, NULL when absent */
+    const char *flag[BG_CONFIG_KEY_COUNT];  /* per key: the option that gave it ("--socket") */
+};
+
+/* Parse argv (argv[0] is the program name, skipped) into *ret: every option known, given at
+ * most once, with a value where it takes one, and that value as its key takes it. Nothing else
+ * is read. Returns 0, or -EINVAL / -ERANGE with err naming the option: a usage error. */
+int bg_config_args_parse(int argc, char *const *argv, struct bg_config_args *ret,
+                         struct bg_error *err);
+
 /* Effective configuration. Strings are heap copies owned by the struct. */
 struct bg_config {
-    enum bg_config_action action;      /* what main() should do; see bg_config_load() */
     enum bg_config_mode mode;          /* user or system */
     char *socket;                      /* API unix socket; default <runtime_dir>/bangerd.sock */
     char *state_dir;                   /* disks, database */
@@ -78,12 +98,22 @@ struct bg_config {
     char accel[16];                    /* QEMU: "auto" (default: KVM when usable), "kvm", "tcg" */
     char *firecracker_path;            /* the firecracker binary; NULL (default): "firecracker"
                                         * found in PATH */
+    bool firecracker_kvm_check;        /* check /dev/kvm before choosing Firecracker (default
+                                        * true); false where Firecracker reaches a KVM that
+                                        * bangerd itself may not open */
+    uint64_t http_connections_max;     /* open API connections, 4..65536, default 256 */
+    uint64_t http_client_connections_max; /* per client (peer process or address), 1..65536,
+                                           * default 32 */
+    uint64_t http_header_timeout_s;    /* to send a request's headers, 1..300, default 10 */
+    uint64_t http_idle_timeout_s;      /* a kept-alive connection idles, 1..3600, default 60 */
+    uint64_t console_max_bytes;        /* console log kept per VM, 65536..1073741824, 4 MiB */
+    uint64_t operation_history;        /* ended operations kept, 10..1000000, default 1000 */
     char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
                                         * or "flag:--name"; owned */
 };
 
 /* Build the effective configuration from, lowest to highest: built-in defaults, the config
- * file, the environment (BANGERD_<KEY>), and argv (argv[0] is the program name, skipped).
+ * file, the environment (BANGERD_<KEY>), and the options of args (bg_config_args_parse).
  *
  * Mode and config file are resolved first, from flags (--system, --config) and environment
  * (BANGERD_MODE, BANGERD_CONFIG), because they choose which file is read. A `mode` in the
@@ -92,15 +122,13 @@ struct bg_config {
  * the final runtime_dir. A missing default config file is fine; a missing file named by
  * --config or BANGERD_CONFIG is -ENOENT. Empty environment values count as unset.
  *
- * When argv asks for --help, --version or --print-routes, only cfg->action is set (the
- * rest stays zero: no file or environment is read) and 0 is returned.
- *
  * env must not be NULL. cfg: caller's storage, overwritten; release it with bg_config_done(). On
  * failure it is left zeroed (bg_config_done() is still safe).
- * Returns 0, or -EINVAL (bad flag, value, line, key), -ERANGE (number out of range),
- * -ENOENT (explicit config file missing), -E2BIG (over-long line) or another -errno from
- * reading the file; err names the flag, variable, or file:line and key. */
-int bg_config_load(struct bg_config *cfg, int argc, char *const *argv,
+ * Returns 0, or -EINVAL (bad value, line, key, a config file that is not a regular file),
+ * -ERANGE (number out of range), -ENOENT (explicit config file missing), -E2BIG (over-long
+ * line) or another -errno from reading the file; err names the variable, or file:line and
+ * key. */
+int bg_config_load(struct bg_config *cfg, const struct bg_config_args *args,
                    const struct bg_config_env *env, struct bg_error *err);
 
 /* Free what cfg owns and zero it. Accepts a zeroed or half-built cfg. */

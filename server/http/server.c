@@ -15,6 +15,7 @@
 #include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
+#include "banger/utf8.h"
 #include "rest/daemon.h"
 
 #define ALLOW_MAX 64
@@ -234,7 +235,7 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
     (void)MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
     if (qc.bad)
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
-                                     "unknown query parameter '%.64s'", qc.bad);
+                                     "unknown query parameter '%s'", BG_QUOTE(qc.bad));
     if (!(in->route->flags & BG_ROUTE_BODY))
         return -1;
 
@@ -242,8 +243,8 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
     if (!media_type_ok(req->method, ct))
         return bg_http_reply_problem(req, BG_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
                                      "send the body as JSON with 'Content-Type: "
-                                     "application/json' (got '%.64s')",
-                                     ct ? ct : "none");
+                                     "application/json' (got '%s')",
+                                     BG_QUOTE(ct ? ct : "none"));
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     uint64_t clen = 0;
     if (cl && bg_parse_u64(cl, 0, body_max(srv), &clen, NULL) < 0)

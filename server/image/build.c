@@ -227,7 +227,7 @@ static int write_initrd(struct build *b, const char *moddir, char **paths, size_
     c = bg_cpio_new(fd, mtime);
     if ((r = add_layout(c, err)) < 0 || (r = add_busybox(b, c, err)) < 0 ||
         (r = add_modules(b, c, moddir, paths, n, err)) < 0 || (r = bg_cpio_finish(c, err)) < 0)
-        return bg_error_prefix(err, "write the initramfs");
+        return bg_error_prefix(err, r, "write the initramfs");
     if (fsync(fd) < 0)
         return bg_error_errno(err, "fsync '%s'", tmp);
     if (rename(tmp, dst) < 0)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/utf8.h"
 
 #define BUF_SIZE (64 * 1024)
 #define HEADER_LEN 110 /* "070701" + 13 fields of 8 hex digits */
@@ -129,14 +130,14 @@ static int check(struct bg_cpio *c, const char *name, mode_t perm, struct bg_err
         return bg_error_set(err, -EINVAL, "cpio archive already finished");
     if (!name_ok(name))
         return bg_error_set(err, -EINVAL,
-                            "cpio entry name '%.64s' is not a relative path of at most %d bytes "
+                            "cpio entry name '%s' is not a relative path of at most %d bytes "
                             "without empty, '.' or '..' components",
-                            name, BG_CPIO_NAME_MAX);
+                            BG_QUOTE(name), BG_CPIO_NAME_MAX);
     if (perm & ~(mode_t)07777)
         return bg_error_set(err, -EINVAL,
-                            "cpio entry '%.64s': mode %o has more than permission "
+                            "cpio entry '%s': mode %o has more than permission "
                             "bits",
-                            name, (unsigned)perm);
+                            BG_QUOTE(name), (unsigned)perm);
     return 0;
 }
 
@@ -172,8 +173,8 @@ int bg_cpio_add_data(struct bg_cpio *c, const char *name, mode_t perm, const voi
     if (r < 0)
         return r;
     if (len > BG_CPIO_FILE_MAX)
-        return bg_error_set(err, -EFBIG, "cpio entry '%.64s': %zu bytes is over the newc limit",
-                            name, len);
+        return bg_error_set(err, -EFBIG, "cpio entry '%s': %zu bytes is over the newc limit",
+                            BG_QUOTE(name), len);
     if ((r = header(c, name, S_IFREG | perm, 1, len, err)) < 0 || (r = put(c, data, len, err)) < 0)
         return r;
     return pad(c, 4, err);
@@ -188,8 +189,8 @@ int bg_cpio_add_symlink(struct bg_cpio *c, const char *name, const char *target,
     if (r < 0)
         return r;
     if (len == 0 || len > BG_CPIO_NAME_MAX)
-        return bg_error_set(err, -EINVAL, "cpio symlink '%.64s': target must be 1 to %d bytes",
-                            name, BG_CPIO_NAME_MAX);
+        return bg_error_set(err, -EINVAL, "cpio symlink '%s': target must be 1 to %d bytes",
+                            BG_QUOTE(name), BG_CPIO_NAME_MAX);
     if ((r = header(c, name, S_IFLNK | 0777, 1, len, err)) < 0 ||
         (r = put(c, target, len, err)) < 0)
         return r;

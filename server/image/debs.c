@@ -11,6 +11,7 @@
 
 #include "banger/alloc.h"
 #include "banger/parse.h"
+#include "banger/utf8.h"
 #include "rest/daemon.h"
 
 /* ---- pure parsing ---- */
@@ -51,9 +52,11 @@ static int depends_alt(const char *alt, char **ret_pkg, char **ret_version, stru
     size_t n = strcspn(p, " \t(");
     const char *rel = strchr(p + n, '(');
 
-    if (!all_chars(p, n, pkg_char))
-        return bg_error_set(err, -EINVAL, "Depends names '%.*s', not a package name",
-                            (int)(n > 64 ? 64 : n), p);
+    if (!all_chars(p, n, pkg_char)) {
+        bg_autofree char *name = bg_strndup(p, n);
+        return bg_error_set(err, -EINVAL, "Depends names '%s', not a package name",
+                            BG_QUOTE(name));
+    }
     if (!kernel_pkg(p, n))
         return 0;
     *ret_pkg = bg_strndup(p, n);
@@ -88,8 +91,8 @@ int bg_imagebuild_kernel_depends(const char *depends, char **ret_pkg, char **ret
     }
     return bg_error_set(err, -EINVAL,
                         "%s names no linux-image-*-cloud-amd64 package in its "
-                        "Depends ('%.128s')",
-                        BG_IMAGEBUILD_META_PACKAGE, depends);
+                        "Depends ('%s')",
+                        BG_IMAGEBUILD_META_PACKAGE, BG_QUOTE(depends));
 }
 
 static bool file_char(char ch)
@@ -105,7 +108,7 @@ static int uri_hash(const char *tok, char ret_sha256[BG_SHA256_HEX_LEN + 1], str
         return 0;
     tok += 7;
     if (strlen(tok) != BG_SHA256_HEX_LEN || strspn(tok, "0123456789abcdef") != BG_SHA256_HEX_LEN)
-        return bg_error_set(err, -EINVAL, "apt-get printed a malformed SHA256 '%.80s'", tok);
+        return bg_error_set(err, -EINVAL, "apt-get printed a malformed SHA256 '%s'", BG_QUOTE(tok));
     memcpy(ret_sha256, tok, BG_SHA256_HEX_LEN + 1);
     return 0;
 }
@@ -119,22 +122,22 @@ int bg_imagebuild_uri_parse(const char *line, char **ret_file, uint64_t *ret_siz
     int r;
 
     if (!end || end[1] != ' ')
-        return bg_error_set(err, -EINVAL, "apt-get printed '%.80s', not 'URI' FILE SIZE HASH",
-                            line);
+        return bg_error_set(err, -EINVAL, "apt-get printed '%s', not 'URI' FILE SIZE HASH",
+                            BG_QUOTE(line));
     bg_autofree char *rest = bg_strdup(end + 2);
     tok[0] = strtok_r(rest, " ", &save);
     tok[1] = tok[0] ? strtok_r(NULL, " ", &save) : NULL;
     tok[2] = tok[1] ? strtok_r(NULL, " \n", &save) : NULL;
     if (!tok[2] || strtok_r(NULL, " \n", &save))
-        return bg_error_set(err, -EINVAL, "apt-get printed '%.80s', not 'URI' FILE SIZE HASH",
-                            line);
+        return bg_error_set(err, -EINVAL, "apt-get printed '%s', not 'URI' FILE SIZE HASH",
+                            BG_QUOTE(line));
     size_t n = strlen(tok[0]);
     if (tok[0][0] == '.' || n < 5 || strcmp(tok[0] + n - 4, ".deb") != 0 ||
         !all_chars(tok[0], n, file_char))
-        return bg_error_set(err, -EINVAL, "apt-get named the file '%.80s', not a .deb name",
-                            tok[0]);
+        return bg_error_set(err, -EINVAL, "apt-get named the file '%s', not a .deb name",
+                            BG_QUOTE(tok[0]));
     if (bg_parse_u64(tok[1], 1, UINT64_C(1) << 40, &size, err) < 0)
-        return bg_error_set(err, -EINVAL, "apt-get printed the size '%.32s' for '%s'", tok[1],
+        return bg_error_set(err, -EINVAL, "apt-get printed the size '%s' for '%s'", BG_QUOTE(tok[1]),
                             tok[0]);
     if ((r = uri_hash(tok[2], ret_sha256, err)) < 0)
         return r;

@@ -365,7 +365,7 @@ static int moddep_line(struct build *b, const char *moddir, const struct kmods *
         (r = bg_file_read(file, KO_MAX, &elf, &len, err)) < 0)
         return r;
     if ((r = bg_imagebuild_modinfo_depends(elf, len, &deps, err)) < 0)
-        return bg_error_prefix(err, "module '%s'", m->rel);
+        return bg_error_prefix(err, r, "module '%s'", m->rel);
     char *line = bg_asprintf("%s%s:", *text, m->rel);
     for (char *d = strtok_r(deps, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
         char name[64];

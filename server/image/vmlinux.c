@@ -200,6 +200,6 @@ int bg_vmlinux_extract(const char *bzimage, const char *out_path, struct bg_erro
     if ((r = find_payload((const unsigned char *)img, img_len, &off, &plen, err)) < 0 ||
         (r = lz4_legacy((const unsigned char *)img + off, plen, &elf, &elf_len, err)) < 0 ||
         (r = elf_check(elf, elf_len, err)) < 0)
-        return err ? bg_error_prefix(err, "extract vmlinux from '%s'", bzimage) : r;
+        return bg_error_prefix(err, r, "extract vmlinux from '%s'", bzimage);
     return write_atomic(out_path, elf, elf_len, err);
 }

@@ -5,6 +5,7 @@
 
 #include "banger/exec.h"
 #include "banger/log.h"
+#include "banger/utf8.h"
 #include "exec/collect.h"
 #include "exec/registry.h"
 #include "exec/stream.h"
@@ -159,7 +160,7 @@ int bg_handle_execs_get(struct bg_http_request *req)
     if (!bg_exec_id_valid(req->params[0]) ||
         bg_exec_registry_get(req->daemon->execs, req->params[0], &j, &err) < 0)
         return bg_http_reply_problem(req, BG_PROBLEM_EXEC_NOT_FOUND, NULL,
-                                     "no exec '%.64s'; ended commands are kept %d minutes",
-                                     req->params[0], BG_EXEC_REGISTRY_KEEP_S / 60);
+                                     "no exec '%s'; ended commands are kept %d minutes",
+                                     BG_QUOTE(req->params[0]), BG_EXEC_REGISTRY_KEEP_S / 60);
     return bg_http_reply_json(req, MHD_HTTP_OK, j);
 }

@@ -9,6 +9,7 @@
 
 #include "banger/jsonutil.h"
 #include "banger/parse.h"
+#include "banger/utf8.h"
 #include "http/etag.h"
 #include "rest/daemon.h"
 #include "rest/handlers.h"
@@ -48,8 +49,8 @@ int bg_handle_vms_list(struct bg_http_request *req)
     if (state_arg && bg_vm_state_parse(state_arg, &state) < 0)
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
                                      "state must be one of created, starting, running, "
-                                     "stopping, stopped, failed (got '%.32s')",
-                                     state_arg);
+                                     "stopping, stopped, failed (got '%s')",
+                                     BG_QUOTE(state_arg));
     /* Read the seq before the store, so the tag never claims newer data than the body. */
     int64_t seq = bg_events_latest(d->events);
     snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", seq);
@@ -266,7 +267,7 @@ int bg_handle_vms_delete(struct bg_http_request *req)
 
     if (force_arg && strcmp(force_arg, "true") && strcmp(force_arg, "false"))
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
-                                     "force must be true or false (got '%.32s')", force_arg);
+                                     "force must be true or false (got '%s')", BG_QUOTE(force_arg));
     force = force_arg && !strcmp(force_arg, "true");
     if (bg_vm_destroy(req->daemon, req->params[0], force, &err) < 0) {
         if (err.code == -EBUSY)
@@ -294,7 +295,7 @@ static int query_u64(struct bg_http_request *req, const char *name, uint64_t min
         return 0;
     *ret_mhd = bg_http_reply_problem(
         req, BG_PROBLEM_INVALID_QUERY, NULL,
-        "%s must be an integer from %" PRIu64 " to %" PRIu64 " (got '%.32s')", name, min, max, arg);
+        "%s must be an integer from %" PRIu64 " to %" PRIu64 " (got '%s')", name, min, max, BG_QUOTE(arg));
     return -1;
 }
 

@@ -154,7 +154,7 @@ int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img
     bg_autofree char *path =
         bg_asprintf("%s/%.*s-%.*s.img", dir, HASH_PREFIX, img_sha, HASH_PREFIX, agent_sha);
     if (access(path, R_OK) != 0 && (r = initrd_build(path, f->path, agent, err)) < 0)
-        return bg_error_prefix(err, "make initrd");
+        return bg_error_prefix(err, r, "make initrd");
     *ret_path = bg_steal_ptr(&path);
     return 0;
 }

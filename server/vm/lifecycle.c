@@ -96,7 +96,7 @@ static int prepare_files(struct start_ctx *c, struct bg_error *err)
     (void)chmod(c->paths.run_dir, 0700);
     bg_vm_run_files_remove(c->paths.run_dir);
     if ((r = bg_vm_disk_ensure(c->paths.overlay, c->vm.spec.disk_mib, err)) < 0)
-        return bg_error_prefix(err, "overlay disk");
+        return bg_error_prefix(err, r, "overlay disk");
     return bg_vm_initrd_prepare(c->d->cfg, &c->img, &c->initrd, err);
 }
 
@@ -165,7 +165,7 @@ static int connect_agent(struct start_ctx *c, struct bg_error *err)
     if ((r = c->drv->agent_connect(&c->vi, deadline, &fd, err)) < 0)
         return r;
     if ((r = bg_agent_conn_open(fd, deadline, &conn, err)) < 0)
-        return bg_error_prefix(err, bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
+        return bg_error_prefix(err, r, bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
                                                                   : "the VMM exited during boot");
     bg_vm_entry_attach(c->d->runtime, c->e, conn);
     return 0;

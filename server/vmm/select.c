@@ -12,6 +12,7 @@
 
 #include "banger/alloc.h"
 #include "banger/parse.h"
+#include "banger/utf8.h"
 #include "host/proc.h"
 #include "vmm/firecracker/fcversion.h"
 #include "vmm/firecracker/firecracker.h"
@@ -137,8 +138,8 @@ BG_TESTABLE int bg_vmm_decide(const char *want, const struct bg_vmm_facts *f,
     char fc[128];
 
     if (strcmp(want, "auto") && strcmp(want, "qemu") && strcmp(want, "firecracker"))
-        return bg_error_set(err, -EINVAL, "vmm '%.32s' is not one of auto, qemu, firecracker",
-                            want);
+        return bg_error_set(err, -EINVAL, "vmm '%s' is not one of auto, qemu, firecracker",
+                            BG_QUOTE(want));
     if (!strcmp(want, "firecracker") ||
         (!strcmp(want, "auto") && !f->fc_problem && (f->kvm == 0 || f->fc_no_kvm)))
         return decide_firecracker(f, ret, why, why_len, err);

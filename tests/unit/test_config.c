@@ -30,17 +30,27 @@ static char *write_text(const char *name, const char *content)
     return write_file(name, content, strlen(content));
 }
 
-/* Load with argv (NULL-terminated, program name added) and envp. */
-static int load(struct bg_config *cfg, const char *const *args, char *const *envp,
-                struct bg_error *err)
+/* Parse argv (NULL-terminated, program name added) into *ret. */
+static int parse(const char *const *args, struct bg_config_args *ret, struct bg_error *err)
 {
     char *argv[32] = {(char *)"bangerd"};
     int argc = 1;
     for (; args && args[argc - 1]; argc++)
         argv[argc] = (char *)args[argc - 1];
-    struct bg_config_env env = {.envp = envp, .uid = 1000};
     memset(err, 0, sizeof(*err));
-    return bg_config_load(cfg, argc, argv, &env, err);
+    return bg_config_args_parse(argc, argv, ret, err);
+}
+
+/* Parse argv and load with envp, as bangerd's main does. */
+static int load(struct bg_config *cfg, const char *const *args, char *const *envp,
+                struct bg_error *err)
+{
+    struct bg_config_args a;
+    struct bg_config_env env = {.envp = envp, .uid = 1000};
+    int r = parse(args, &a, err);
+
+    memset(cfg, 0, sizeof(*cfg));
+    return r < 0 ? r : bg_config_load(cfg, &a, &env, err);
 }
 
 static char *const home_env[] = {(char *)"HOME=/home/u", NULL};
@@ -58,7 +68,6 @@ static void test_defaults_user(void **state)
     struct bg_error err;
 
     assert_int_equal(load(&cfg, NULL, home_env, &err), 0);
-    assert_int_equal(cfg.action, BG_CONFIG_ACTION_RUN);
     assert_int_equal(cfg.mode, BG_CONFIG_MODE_USER);
     assert_string_equal(cfg.state_dir, "/home/u/.local/state/banger");
     assert_string_equal(cfg.runtime_dir, "/run/user/1000/banger");
@@ -504,6 +513,7 @@ static void test_flag_refusals(void **state)
          "socket derived from runtime_dir (set socket explicitly): '/rrr"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bg_config_args a;
         struct bg_config cfg;
         struct bg_error err;
         const char *args[5] = {cases[i].args[0], cases[i].args[1], cases[i].args[2], NULL};
@@ -512,34 +522,33 @@ static void test_flag_refusals(void **state)
         if (r != cases[i].code || !strstr(err.msg, cases[i].msg))
             fail_msg("case %zu: got %d '%s', want %d '%s'", i, r, err.msg, cases[i].code,
                      cases[i].msg);
+        /* a mistake in argv itself is found by the parse alone: bangerd exits 2 for it */
+        bool usage = i + 1 < sizeof(cases) / sizeof(cases[0]);
+        assert_int_equal(parse(args, &a, &err) < 0, usage);
     }
 }
 
 static void test_actions(void **state)
 {
     (void)state;
-    char *const bad_env[] = {(char *)"BANGERD_LOG_LEVEL=loud", NULL};
     const char *help[] = {"--print-routes", "--help", "--version", NULL};
     const char *version[] = {"--version", "--print-routes", NULL};
     const char *routes[] = {"--print-routes", NULL};
     const char *short_help[] = {"-h", NULL};
-    struct bg_config cfg;
+    struct bg_config_args a;
     struct bg_error err;
 
-    /* actions need neither environment nor file, so a bad one does not stop them */
-    assert_int_equal(load(&cfg, help, bad_env, &err), 0);
-    assert_int_equal(cfg.action, BG_CONFIG_ACTION_HELP);
-    assert_null(cfg.socket);
-    bg_config_done(&cfg);
-    assert_int_equal(load(&cfg, version, bad_env, &err), 0);
-    assert_int_equal(cfg.action, BG_CONFIG_ACTION_VERSION);
-    bg_config_done(&cfg);
-    assert_int_equal(load(&cfg, routes, bad_env, &err), 0);
-    assert_int_equal(cfg.action, BG_CONFIG_ACTION_PRINT_ROUTES);
-    bg_config_done(&cfg);
-    assert_int_equal(load(&cfg, short_help, bad_env, &err), 0);
-    assert_int_equal(cfg.action, BG_CONFIG_ACTION_HELP);
-    bg_config_done(&cfg);
+    /* actions come from argv alone: no environment or file is read for them */
+    assert_int_equal(parse(help, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_HELP);
+    assert_int_equal(parse(version, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_VERSION);
+    assert_int_equal(parse(routes, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_PRINT_ROUTES);
+    assert_int_equal(parse(short_help, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_HELP);
+    assert_int_equal(parse(NULL, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_RUN);
     assert_non_null(strstr(bg_config_usage(), "--shutdown-timeout S"));
 }
 
@@ -617,9 +626,58 @@ static void test_to_json(void **state)
     assert_string_equal(bg_config_mode_name(BG_CONFIG_MODE_SYSTEM), "system");
 }
 
+/* A FIFO (or anything but a regular file) where the config file should be is refused at
+ * once: opening it never blocks the start. */
+static void test_config_not_regular(void **state)
+{
+    (void)state;
+    bg_autofree char *fifo = bg_asprintf("%s/fifo.toml", bg_test_dir());
+    const char *args[] = {"--config", fifo, NULL};
+    const char *dir_args[] = {"--config", bg_test_dir(), NULL};
+    struct bg_config cfg;
+    struct bg_error err;
+
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(load(&cfg, args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "is not a regular file"));
+    assert_int_equal(load(&cfg, dir_args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "is not a regular file"));
+    (void)unlink(fifo);
+}
+
+/* Booleans: true/false in the file and the environment, nothing else; shown as JSON booleans. */
+static void test_bool_key(void **state)
+{
+    (void)state;
+    bg_autofree char *good = write_text("bool.toml", "firecracker_kvm_check = false\n");
+    bg_autofree char *quoted = write_text("boolq.toml", "firecracker_kvm_check = \"false\"\n");
+    const char *good_args[] = {"--config", good, NULL};
+    const char *quoted_args[] = {"--config", quoted, NULL};
+    char *const env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_FIRECRACKER_KVM_CHECK=no",
+                         NULL};
+    struct bg_config cfg;
+    struct bg_error err;
+
+    assert_int_equal(load(&cfg, NULL, home_env, &err), 0);
+    assert_true(cfg.firecracker_kvm_check);
+    bg_config_done(&cfg);
+    assert_int_equal(load(&cfg, good_args, home_env, &err), 0);
+    assert_false(cfg.firecracker_kvm_check);
+    json_t *j = bg_config_to_json(&cfg);
+    assert_true(json_is_false(json_object_get(json_object_get(j, "firecracker_kvm_check"), "value")));
+    json_decref(j);
+    bg_config_done(&cfg);
+    assert_int_equal(load(&cfg, quoted_args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "expected a boolean, got a string"));
+    assert_int_equal(load(&cfg, NULL, env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "BANGERD_FIRECRACKER_KVM_CHECK: 'no' is not true or false"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_not_regular),
+        cmocka_unit_test(test_bool_key),
         cmocka_unit_test(test_defaults_user),
         cmocka_unit_test(test_defaults_xdg),
         cmocka_unit_test(test_xdg_relative_ignored),

@@ -13,6 +13,7 @@
 
 #include "banger/alloc.h"
 #include "banger/jsonutil.h"
+#include "banger/utf8.h"
 #include "banger/validate.h"
 
 /* Assert a decode failure: -EINVAL returned and recorded, f names problem and field, and
@@ -256,10 +257,11 @@ static void test_check_members_long_key(void **state)
 
     assert_int_equal(r, -EINVAL);
     assert_int_equal(f.problem, BG_PROBLEM_UNKNOWN_FIELD);
-    /* the field name is cut to its buffer, the message echoes at most 64 characters */
+    /* the field name is cut to its buffer, the message quotes a clipped key ("...") */
     assert_int_equal(strlen(f.field), BG_FIELD_NAME_MAX - 1);
     assert_int_equal(strncmp(f.field, key, BG_FIELD_NAME_MAX - 1), 0);
-    assert_int_equal(strlen(err.msg), strlen("unknown field ''") + 64);
+    assert_int_equal(strlen(err.msg), strlen("unknown field ''") + BG_QUOTE_MAX - 1);
+    assert_non_null(strstr(err.msg, "kkk...'"));
 }
 
 static void test_get_name(void **state)

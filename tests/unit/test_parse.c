@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "banger/parse.h"
+#include "banger/utf8.h"
 
 struct good_case {
     const char *input;
@@ -112,8 +113,8 @@ static void test_long_input_truncated_in_message(void **state)
     /* overflow is noticed before the stray 'x' */
     assert_int_equal(bg_parse_u64(input, 0, UINT64_MAX, &v, &err), -ERANGE);
     assert_non_null(strstr(err.msg, "is too large"));
-    /* the echo of the input is capped at 32 characters */
-    assert_true(strlen(err.msg) < 32 + sizeof("'' is too large"));
+    /* the echo of the input is a clipped quote */
+    assert_true(strlen(err.msg) < BG_QUOTE_MAX + sizeof("'' is too large"));
 }
 
 static void test_null_err(void **state)

@@ -51,7 +51,9 @@ struct bg_field_error {
 BG_PUBLIC const char *bg_problem_code(enum bg_problem p);
 BG_PUBLIC int bg_problem_status(enum bg_problem p);
 BG_PUBLIC const char *bg_problem_title(enum bg_problem p);
-/* The RFC 9457 object for p (new reference): type, title, status, detail, code, instance. */
+/* The RFC 9457 object for p (new reference, never NULL): type, title, status, detail, code,
+ * instance. detail and instance may hold any bytes (NULL is ""): what is not UTF-8 becomes
+ * U+FFFD, so the object always encodes. */
 BG_PUBLIC json_t *bg_problem_to_json(enum bg_problem p, const char *detail, const char *instance);
 /* Set f to problem p about field (may be NULL). Returns -EINVAL for use in returns. */
 BG_PUBLIC int bg_field_error_set(struct bg_field_error *f, enum bg_problem p, const char *field);

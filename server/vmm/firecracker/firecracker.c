@@ -67,7 +67,7 @@ int bg_firecracker_version(char **ret_bin, struct bg_fc_version *ret, struct bg_
     if (r != 0)
         return bg_error_set(err, -EBADMSG, "%s --version exited with %d", bin, r);
     if ((r = bg_fc_version_parse(out, ret, err)) < 0)
-        return bg_error_prefix(err, "%s --version", bin);
+        return bg_error_prefix(err, r, "%s --version", bin);
     *ret_bin = bg_steal_ptr(&bin);
     return 0;
 }
@@ -270,7 +270,7 @@ static int fc_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret,
     int r;
 
     if ((r = bg_firecracker_kernel_check(l->kernel, err)) < 0)
-        return bg_error_prefix(err, "start firecracker for '%s'", l->id);
+        return bg_error_prefix(err, r, "start firecracker for '%s'", l->id);
     if (strlen(l->run_dir) + 1 + strlen(BG_FC_API_SOCK) > SUN_PATH_MAX)
         return bg_error_set(err, -ENAMETOOLONG,
                             "run dir %s is too long for a unix socket path; use a shorter "
@@ -288,7 +288,7 @@ static int fc_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret,
         else
             unlink_sockets(&vi);
         bg_vmm_instance_done(&vi);
-        return bg_error_prefix(err, "start firecracker for '%s'", l->id);
+        return bg_error_prefix(err, r, "start firecracker for '%s'", l->id);
     }
     *ret = vi;
     return 0;

@@ -33,8 +33,8 @@ static int path_check(const char *what, const char *path, struct bg_error *err)
 {
     int r = bg_path_validate(path, err);
 
-    if (r < 0 && err)
-        (void)bg_error_prefix(err, "%s", what);
+    if (r < 0)
+        (void)bg_error_prefix(err, r, "%s", what);
     return r;
 }
 

@@ -300,7 +300,7 @@ static int qemu_spawn(const struct bg_vmm_launch *l, const char *accel, struct b
     if (r < 0)
         return r;
     if ((r = bg_proc_stat(vi->pid, &state, &vi->start_time, err)) < 0)
-        return bg_error_prefix(err, "qemu exited at once");
+        return bg_error_prefix(err, r, "qemu exited at once");
     return await_sockets(vi, log_path, err);
 }
 
@@ -365,7 +365,7 @@ static int qemu_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret
         if (vi.pid > 0)
             (void)bg_vmm_qemu.stop(&vi, 0, NULL);
         bg_vmm_instance_done(&vi);
-        return bg_error_prefix(err, "start qemu for '%s'", l->id);
+        return bg_error_prefix(err, r, "start qemu for '%s'", l->id);
     }
     *ret = vi;
     return 0;

@@ -97,7 +97,7 @@ static int await_return(int fd, const char *command, int64_t deadline, struct bg
     if (r == -ECONNRESET && !strcmp(command, "quit"))
         return 0;
     if (r < 0)
-        return bg_error_prefix(err, "qmp %s", command);
+        return bg_error_prefix(err, r, "qmp %s", command);
     json_t *e = json_object_get(j, "error");
     if (e) {
         const char *desc = json_string_value(json_object_get(e, "desc"));
@@ -119,7 +119,7 @@ int bg_qmp_connect(const char *path, int timeout_ms, int *ret_fd, struct bg_erro
     if ((r = bg_unix_connect(path, &fd)) < 0)
         return bg_error_set(err, r, "qmp: connect %s: %s", path, strerror(-r));
     if ((r = read_message(fd, deadline, &greeting, err)) < 0)
-        return bg_error_prefix(err, "qmp greeting");
+        return bg_error_prefix(err, r, "qmp greeting");
     bool ok = json_object_get(greeting, "QMP") != NULL;
     json_decref(greeting);
     if (!ok)
