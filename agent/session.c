@@ -186,9 +186,11 @@ static int await_exec(pid_t pid, int status_fd, const struct bg_agentreq_exec *r
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
     if (n != (ssize_t)sizeof(fail))
-        return bg_error_set(err, -EIO, "exec '%s': the child failed before exec", BG_QUOTE(req->argv[0]));
+        return bg_error_set(err, -EIO, "exec '%s': the child failed before exec",
+                            BG_QUOTE(req->argv[0]));
     if (fail.stage == 0)
-        return bg_error_set(err, -fail.error, "chdir '%s': %s", BG_QUOTE(cwd), strerror(fail.error));
+        return bg_error_set(err, -fail.error, "chdir '%s': %s", BG_QUOTE(cwd),
+                            strerror(fail.error));
     if (fail.stage == 1)
         return bg_error_set(err, -fail.error, "exec '%s': %s", BG_QUOTE(req->argv[0]),
                             strerror(fail.error));

@@ -10,8 +10,8 @@
 #include "banger/alloc.h"
 
 #include "banger/parse.h"
-#include "banger/validate.h"
 #include "banger/utf8.h"
+#include "banger/validate.h"
 
 struct bg_cli_command {
     enum bg_cli_cmd id;
@@ -281,7 +281,8 @@ static int store_exec_flag(const struct flag_spec *f, const char *v, struct bg_c
         if (a->n_env == BG_CLI_ENV_MAX)
             return bg_error_set(err, -EINVAL, "at most %d --env flags", BG_CLI_ENV_MAX);
         if (!eq || eq == v)
-            return bg_error_set(err, -EINVAL, "flag '--env' needs NAME=VALUE (got '%s')", BG_QUOTE(v));
+            return bg_error_set(err, -EINVAL, "flag '--env' needs NAME=VALUE (got '%s')",
+                                BG_QUOTE(v));
         a->env[a->n_env++] = v;
         return 0;
     case BG_CLI_FLAG_CWD:
@@ -295,7 +296,8 @@ static int store_exec_flag(const struct flag_spec *f, const char *v, struct bg_c
     default: /* BG_CLI_FLAG_MODE */
         a->mode = v;
         if (strcmp(v, "copy") && strcmp(v, "clone"))
-            return bg_error_set(err, -EINVAL, "flag '--mode' is copy or clone (got '%s')", BG_QUOTE(v));
+            return bg_error_set(err, -EINVAL, "flag '--mode' is copy or clone (got '%s')",
+                                BG_QUOTE(v));
         return 0;
     }
 }

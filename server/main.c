@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "image/import.h"
 #include "rest/daemon.h"
+#include "rest/handlers.h"
 
 extern char **environ;
 
@@ -23,7 +24,7 @@ static void print_routes(void)
     const struct bg_route *table;
     size_t n;
 
-    bg_http_routes(&table, &n);
+    bg_rest_routes(&table, &n);
     for (size_t i = 0; i < n; i++)
         printf("%s %s\n", table[i].method, table[i].path);
 }
@@ -90,7 +91,9 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
         goto done;
     if ((r = bg_listen_unix(cfg->socket, &listen_fd, err)) < 0)
         goto done;
-    if ((r = bg_http_server_start(&d, listen_fd, &srv, err)) < 0)
+    struct bg_http_config http = {.app = &d, .body_max_bytes = cfg->body_max_bytes};
+    bg_rest_routes(&http.routes, &http.n_routes);
+    if ((r = bg_http_server_start(&http, listen_fd, &srv, err)) < 0)
         goto done;
     bg_log_info("serve api on '%s' (mode %s, state '%s', pid %d)", cfg->socket,
                 bg_config_mode_name(cfg->mode), cfg->state_dir, (int)getpid());

@@ -121,7 +121,8 @@ static int decode_env(const json_t *obj, struct bg_agentreq_exec *r, struct bg_e
         return 0;
     json_object_foreach (env, key, v) {
         if (!bg_exec_env_name_valid(key, strlen(key)))
-            return bg_error_set(err, -EINVAL, "EXEC: 'env': '%s' is not a variable name", BG_QUOTE(key));
+            return bg_error_set(err, -EINVAL, "EXEC: 'env': '%s' is not a variable name",
+                                BG_QUOTE(key));
         const char *s = plain_string(v, BG_AGENT_PAYLOAD_MAX);
         if (!s)
             return bg_error_set(err, -EINVAL,

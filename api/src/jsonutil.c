@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "banger/alloc.h"
-#include "banger/validate.h"
 #include "banger/utf8.h"
+#include "banger/validate.h"
 
 static int depth_of(const json_t *v, int limit)
 {

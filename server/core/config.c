@@ -3,18 +3,18 @@
 #include "core/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "banger/alloc.h"
 #include "banger/parse.h"
-#include "banger/validate.h"
 #include "banger/utf8.h"
+#include "banger/validate.h"
 
 /*
  * Config file format: a small subset of TOML, one setting per line.
@@ -133,9 +133,9 @@ struct loader {
     struct bg_config *cfg;
     const struct bg_config_env *env;
     const struct bg_config_args *args;
-    const char *mode_origin;                     /* "--system"/"BANGERD_MODE", or NULL */
-    bool config_explicit;                        /* named by --config or BANGERD_CONFIG */
-    unsigned file_line[BG_CONFIG_KEY_COUNT];     /* line that set each key, 0 if none */
+    const char *mode_origin;                 /* "--system"/"BANGERD_MODE", or NULL */
+    bool config_explicit;                    /* named by --config or BANGERD_CONFIG */
+    unsigned file_line[BG_CONFIG_KEY_COUNT]; /* line that set each key, 0 if none */
 };
 
 const char *bg_config_key_name(enum bg_config_key key)
@@ -189,7 +189,8 @@ static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char 
             snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", text);
             return 0;
         }
-    return bg_error_set(err, -EINVAL, "'%s' is not one of %s, %s, %s", BG_QUOTE(text), c[0], c[1], c[2]);
+    return bg_error_set(err, -EINVAL, "'%s' is not one of %s, %s, %s", BG_QUOTE(text), c[0], c[1],
+                        c[2]);
 }
 
 /* Parse text as key k's kind and store it; the caller records the source. */
@@ -209,7 +210,8 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
     case KIND_LOG_LEVEL:
         if (bg_log_level_parse(text, &cfg->log_level) == 0)
             return 0;
-        return bg_error_set(err, -EINVAL, "'%s' is not one of error, warn, info, debug", BG_QUOTE(text));
+        return bg_error_set(err, -EINVAL, "'%s' is not one of error, warn, info, debug",
+                            BG_QUOTE(text));
     case KIND_PATH:
         r = path_check(k, text, err);
         if (r < 0)
@@ -658,8 +660,9 @@ static int file_open(const char *path, FILE **ret, struct bg_error *err)
         return bg_error_errno(err, "open config file %s", path);
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BG_CONFIG_FILE_MAX) {
         (void)close(fd);
-        return bg_error_set(err, -EINVAL, "config file %s is not a regular file of at most %d bytes",
-                            path, BG_CONFIG_FILE_MAX);
+        return bg_error_set(err, -EINVAL,
+                            "config file %s is not a regular file of at most %d bytes", path,
+                            BG_CONFIG_FILE_MAX);
     }
     if (!(*ret = fdopen(fd, "r"))) {
         int r = bg_error_errno(err, "open config file %s", path);

@@ -10,7 +10,7 @@
 #include "banger/error.h"
 #include "banger/log.h"
 
-#define BG_CONFIG_LINE_MAX 1024        /* bytes in one config file line, newline excluded */
+#define BG_CONFIG_LINE_MAX 1024          /* bytes in one config file line, newline excluded */
 #define BG_CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 
 /* Which set of default directories applies. */
@@ -79,37 +79,37 @@ int bg_config_args_parse(int argc, char *const *argv, struct bg_config_args *ret
 
 /* Effective configuration. Strings are heap copies owned by the struct. */
 struct bg_config {
-    enum bg_config_mode mode;          /* user or system */
-    char *socket;                      /* API unix socket; default <runtime_dir>/bangerd.sock */
-    char *state_dir;                   /* disks, database */
-    char *runtime_dir;                 /* per-VM sockets, console logs */
-    char *cache_dir;                   /* downloaded packages, build scratch; may be deleted */
-    char *config_file;                 /* the config file consulted; NULL when none could be
-                                        * derived (user mode without HOME nor XDG_CONFIG_HOME) */
-    bool config_file_loaded;           /* config_file existed and was read */
-    enum bg_log_level log_level;       /* threshold for bg_log */
-    uint64_t shutdown_timeout_s;       /* graceful shutdown budget, 1..300, default 10 */
-    uint64_t body_max_bytes;           /* request body cap, 1024..1048576, default 65536 */
-    uint64_t event_history;            /* events kept for replay, 100..1000000, default 10000 */
-    uint64_t vm_default_vcpus;         /* vCPUs of a VM that names none, 1..32, default 2 */
-    uint64_t vm_default_memory_mib;    /* memory of a VM that names none, 128..65536, 1024 */
-    uint64_t vm_default_disk_mib;      /* overlay size of a VM, 512..1048576, default 8192 */
-    char vmm[16];                      /* "auto" (default), "qemu" or "firecracker" */
-    char accel[16];                    /* QEMU: "auto" (default: KVM when usable), "kvm", "tcg" */
-    char *firecracker_path;            /* the firecracker binary; NULL (default): "firecracker"
-                                        * found in PATH */
-    bool firecracker_kvm_check;        /* check /dev/kvm before choosing Firecracker (default
-                                        * true); false where Firecracker reaches a KVM that
-                                        * bangerd itself may not open */
-    uint64_t http_connections_max;     /* open API connections, 4..65536, default 256 */
+    enum bg_config_mode mode;       /* user or system */
+    char *socket;                   /* API unix socket; default <runtime_dir>/bangerd.sock */
+    char *state_dir;                /* disks, database */
+    char *runtime_dir;              /* per-VM sockets, console logs */
+    char *cache_dir;                /* downloaded packages, build scratch; may be deleted */
+    char *config_file;              /* the config file consulted; NULL when none could be
+                                     * derived (user mode without HOME nor XDG_CONFIG_HOME) */
+    bool config_file_loaded;        /* config_file existed and was read */
+    enum bg_log_level log_level;    /* threshold for bg_log */
+    uint64_t shutdown_timeout_s;    /* graceful shutdown budget, 1..300, default 10 */
+    uint64_t body_max_bytes;        /* request body cap, 1024..1048576, default 65536 */
+    uint64_t event_history;         /* events kept for replay, 100..1000000, default 10000 */
+    uint64_t vm_default_vcpus;      /* vCPUs of a VM that names none, 1..32, default 2 */
+    uint64_t vm_default_memory_mib; /* memory of a VM that names none, 128..65536, 1024 */
+    uint64_t vm_default_disk_mib;   /* overlay size of a VM, 512..1048576, default 8192 */
+    char vmm[16];                   /* "auto" (default), "qemu" or "firecracker" */
+    char accel[16];                 /* QEMU: "auto" (default: KVM when usable), "kvm", "tcg" */
+    char *firecracker_path;         /* the firecracker binary; NULL (default): "firecracker"
+                                     * found in PATH */
+    bool firecracker_kvm_check;     /* check /dev/kvm before choosing Firecracker (default
+                                     * true); false where Firecracker reaches a KVM that
+                                     * bangerd itself may not open */
+    uint64_t http_connections_max;  /* open API connections, 4..65536, default 256 */
     uint64_t http_client_connections_max; /* per client (peer process or address), 1..65536,
                                            * default 32 */
-    uint64_t http_header_timeout_s;    /* to send a request's headers, 1..300, default 10 */
-    uint64_t http_idle_timeout_s;      /* a kept-alive connection idles, 1..3600, default 60 */
-    uint64_t console_max_bytes;        /* console log kept per VM, 65536..1073741824, 4 MiB */
-    uint64_t operation_history;        /* ended operations kept, 10..1000000, default 1000 */
-    char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
-                                        * or "flag:--name"; owned */
+    uint64_t http_header_timeout_s;       /* to send a request's headers, 1..300, default 10 */
+    uint64_t http_idle_timeout_s;         /* a kept-alive connection idles, 1..3600, default 60 */
+    uint64_t console_max_bytes;           /* console log kept per VM, 65536..1073741824, 4 MiB */
+    uint64_t operation_history;           /* ended operations kept, 10..1000000, default 1000 */
+    char *source[BG_CONFIG_KEY_COUNT];    /* per key: "default", "file:PATH:LINE", "env:NAME"
+                                           * or "flag:--name"; owned */
 };
 
 /* Build the effective configuration from, lowest to highest: built-in defaults, the config

@@ -12,13 +12,20 @@
 #include "banger/problem.h"
 #include "http/router.h"
 
-struct bg_daemon;
 struct bg_http_server;
+
+/* What a server serves: its routes and limits. Borrowed for the server's life. */
+struct bg_http_config {
+    const struct bg_route *routes; /* the route table, n_routes entries */
+    size_t n_routes;
+    void *app;             /* handed to every handler as req->app */
+    size_t body_max_bytes; /* request body cap */
+};
 
 /* One request as a handler sees it. Everything is borrowed for the handler's duration. */
 struct bg_http_request {
     struct MHD_Connection *conn;
-    struct bg_daemon *daemon;
+    void *app; /* the server's bg_http_config.app */
     const char *method;
     const char *path;                        /* decoded path, no query string */
     const char *params[BG_ROUTE_PARAMS_MAX]; /* path parameters in template order */
@@ -33,19 +40,16 @@ struct bg_http_request {
  * long as the stream lasts. */
 typedef void (*bg_http_upgrade_fn)(void *cls, int fd, const char *extra, size_t extra_len);
 
-/* Start serving the API on listen_fd (an already bound and listening unix socket; the
+/* Start serving cfg's routes on listen_fd (an already bound and listening unix socket; the
  * server owns it from here). Returns 0 or a negative errno with err set. */
-int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_server **ret,
-                         struct bg_error *err);
+int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
+                         struct bg_http_server **ret, struct bg_error *err);
 /* The first step of a shutdown: stop accepting connections and answer 503 shutting_down to
  * every new request on a kept-alive one. Idempotent; accepts NULL. */
 void bg_http_server_quiesce(struct bg_http_server *srv);
 /* Quiesce, let in-flight requests finish for up to timeout_ms, then close everything.
  * Accepts NULL. */
 void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms);
-
-/* The route table served by bangerd, for --print-routes and the contract check. */
-void bg_http_routes(const struct bg_route **ret_table, size_t *ret_n);
 
 /* Reply helpers: each queues the response and returns MHD_YES/MHD_NO for the handler to
  * return. json bodies are stolen. */
@@ -76,3 +80,8 @@ bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol);
 int bg_http_body_object(struct bg_http_request *req, json_t **ret, int *ret_mhd);
 /* A query parameter, or NULL. */
 const char *bg_http_query(struct bg_http_request *req, const char *key);
+
+/* True once the client of req has closed its end or the connection failed: a long request
+ * (a one-shot exec, a workspace push) polls this to stop work nobody waits for. Never blocks
+ * and never consumes what the client sent. */
+bool bg_http_client_gone(struct bg_http_request *req);

@@ -3,6 +3,7 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include "banger/parse.h"
 #include "banger/timefmt.h"
 #include "banger/utf8.h"
-#include "rest/daemon.h"
 
 #define ALLOW_MAX 64
 #define IDLE_TIMEOUT_S 120
@@ -24,7 +24,7 @@
 
 struct bg_http_server {
     struct MHD_Daemon *mhd;
-    struct bg_daemon *daemon;
+    struct bg_http_config cfg;
     atomic_int in_flight; /* requests received and not yet completed */
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
     int quiesced_fd;      /* the listening socket MHD gave back when quiesced, or -1 */
@@ -57,7 +57,7 @@ struct intake {
 
 static size_t body_max(const struct bg_http_server *srv)
 {
-    return srv->daemon->cfg->body_max_bytes;
+    return srv->cfg.body_max_bytes;
 }
 
 int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct MHD_Response *resp)
@@ -167,6 +167,20 @@ const char *bg_http_query(struct bg_http_request *req, const char *key)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+bool bg_http_client_gone(struct bg_http_request *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct pollfd p = {.events = POLLRDHUP};
+
+    if (!ci)
+        return false;
+    p.fd = ci->connect_fd;
+    /* POLLRDHUP: the peer shut down its side; data it sent (a pipelined request) is not a
+     * reason, and nothing is read */
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* application/json, or application/merge-patch+json on PATCH; parameters ignored. */
 static bool media_type_ok(const char *method, const char *ct)
 {
@@ -207,7 +221,8 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
     if (srv->stopping)
         return bg_http_reply_problem(req, BG_PROBLEM_SHUTTING_DOWN, NULL,
                                      "bangerd is shutting down; retry once it is back");
-    bg_http_routes(&table, &n);
+    table = srv->cfg.routes;
+    n = srv->cfg.n_routes;
     in->scratch = bg_malloc(strlen(req->path) + 1);
     in->route = bg_router_match(table, n, req->method, req->path, in->scratch, in->params, allow,
                                 sizeof(allow));
@@ -347,8 +362,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct bg_http_server *srv = cls;
     struct intake *in = *con_cls;
-    struct bg_http_request req = {
-        .conn = conn, .daemon = srv->daemon, .method = method, .path = url};
+    struct bg_http_request req = {.conn = conn, .app = srv->cfg.app, .method = method, .path = url};
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     (void)version;
@@ -400,12 +414,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv->in_flight--;
 }
 
-int bg_http_server_start(struct bg_daemon *d, int listen_fd, struct bg_http_server **ret,
-                         struct bg_error *err)
+int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
+                         struct bg_http_server **ret, struct bg_error *err)
 {
     struct bg_http_server *srv = bg_calloc(1, sizeof(*srv));
 
-    srv->daemon = d;
+    srv->cfg = *cfg;
     srv->quiesced_fd = -1;
     /* Thread per connection: event streams and ?wait= block their own thread only. */
     srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |

@@ -11,9 +11,8 @@
 #include "banger/image.h"
 #include "banger/macro.h"
 #include "banger/operation.h"
+#include "host/run.h"
 #include "image/build.h"
-
-#define BG_IMAGEBUILD_ERR_KEEP 4096 /* bytes of a program's stderr kept (the tail) */
 
 /* One build job (build.c owns it). */
 struct build {
@@ -29,15 +28,6 @@ struct build {
     unsigned downloaded;                          /* packages fetched (not found in the cache) */
 };
 
-/* What a program printed and how it ended. */
-struct run {
-    char *out; /* stdout (NUL-terminated, at most 1 MiB), owned */
-    size_t out_len;
-    char err[BG_IMAGEBUILD_ERR_KEEP + 1]; /* the tail of stderr, NUL-terminated */
-    size_t err_len;
-    int status; /* as from waitpid */
-};
-
 /* ---- build.c ---- */
 
 /* Begin step "what" of b (printf format): the steps before it (done) are done. Records it in
@@ -46,15 +36,13 @@ void bg_imagebuild_step(struct build *b, unsigned done, const char *fmt, ...) BG
 
 /* ---- run.c ---- */
 
-/* Free what r holds (r->out). */
-void bg_imagebuild_run_done(struct run *r);
-
-/* Run argv (no shell, clean environment, own process group, stopped on shutdown) in cwd (NULL:
- * bangerd's) with stdout to out_fd, or captured into ret->out when out_fd < 0, and require exit
- * status 0. *ret is the caller's (bg_imagebuild_run_done) on success. A failure names the
- * program, its exit and its stderr, then hint (may be NULL); -ECANCELED on shutdown. */
+/* Run argv with bg_run (the clean environment plus the proxy settings apt honours, stopped on
+ * shutdown) in cwd (NULL: bangerd's) with stdout to out_fd, or captured into ret->out when
+ * out_fd < 0, and require exit status 0. *ret is the caller's (bg_run_result_done) on success.
+ * A failure names the program, its exit and apt's "E:" lines (else stderr's last line), then
+ * hint (may be NULL); -ECANCELED on shutdown. */
 int bg_imagebuild_run_ok(struct build *b, const char *const argv[], const char *cwd, int out_fd,
-                         struct run *ret, const char *hint, struct bg_error *err);
+                         struct bg_run_result *ret, const char *hint, struct bg_error *err);
 
 /* ---- debs.c ---- */
 
@@ -75,10 +63,6 @@ int bg_imagebuild_module_order(struct build *b, const char *moddir, char ***ret_
                                size_t *ret_n, struct bg_error *err);
 
 /* ---- files.c ---- */
-
-/* sha256 of the file at path as lowercase hex, and its size. */
-int bg_imagebuild_sha256_file(const char *path, char hex[BG_SHA256_HEX_LEN + 1], uint64_t *ret_size,
-                              struct bg_error *err);
 
 /* A text file of at most BG_IMAGEBUILD_TEXT_MAX bytes with no NUL in it; *ret the caller's. */
 int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err);

@@ -17,6 +17,7 @@
 
 #include "banger/alloc.h"
 #include "host/fileio.h"
+#include "host/sha256.h"
 #include "image/cpio.h"
 #include "image/import.h"
 #include "image/vmlinux.h"
@@ -80,14 +81,14 @@ static int make_tmp(struct build *b, struct bg_error *err)
 static int unpack(struct build *b, struct bg_error *err)
 {
     const char *debs[] = {b->debs_kernel, b->debs_busybox};
-    struct run run;
+    struct bg_run_result run;
     int r;
 
     for (size_t i = 0; i < BG_ARRAY_SIZE(debs); i++) {
         const char *argv[] = {"dpkg-deb", "-x", debs[i], b->root, NULL};
         if ((r = bg_imagebuild_run_ok(b, argv, NULL, -1, &run, NULL, err)) < 0)
             return r;
-        bg_imagebuild_run_done(&run);
+        bg_run_result_done(&run);
     }
     return 0;
 }
@@ -171,7 +172,7 @@ static int add_busybox(struct build *b, struct bg_cpio *c, struct bg_error *err)
 {
     bg_autofree char *busybox = bg_asprintf("%s/bin/busybox", b->root);
     const char *argv[] = {busybox, "--list", NULL};
-    struct run run;
+    struct bg_run_result run;
     int r = bg_cpio_add_file(c, "bin/busybox", 0755, busybox, err);
 
     if (r < 0 || (r = bg_imagebuild_run_ok(b, argv, NULL, -1, &run, NULL, err)) < 0)
@@ -185,7 +186,7 @@ static int add_busybox(struct build *b, struct bg_cpio *c, struct bg_error *err)
         }
         p += n + (p[n] == '\n');
     }
-    bg_imagebuild_run_done(&run);
+    bg_run_result_done(&run);
     return r;
 }
 
@@ -299,7 +300,7 @@ static int build_run(struct build *b, struct bg_error *err)
                        "register (vmlinux for firecracker: not yet proven on a real Firecracker)");
     for (int k = BG_IMAGE_KERNEL; k < BG_IMAGE_FILE_COUNT_; k++) {
         struct bg_image_file *f = &b->img.files[k];
-        if (f->path && (r = bg_imagebuild_sha256_file(f->path, f->sha256, &f->size_bytes, err)) < 0)
+        if (f->path && (r = bg_sha256_file(f->path, f->sha256, &f->size_bytes, err)) < 0)
             return r;
     }
     return 0;

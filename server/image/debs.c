@@ -12,6 +12,7 @@
 #include "banger/alloc.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
+#include "host/sha256.h"
 #include "rest/daemon.h"
 
 /* ---- pure parsing ---- */
@@ -54,8 +55,7 @@ static int depends_alt(const char *alt, char **ret_pkg, char **ret_version, stru
 
     if (!all_chars(p, n, pkg_char)) {
         bg_autofree char *name = bg_strndup(p, n);
-        return bg_error_set(err, -EINVAL, "Depends names '%s', not a package name",
-                            BG_QUOTE(name));
+        return bg_error_set(err, -EINVAL, "Depends names '%s', not a package name", BG_QUOTE(name));
     }
     if (!kernel_pkg(p, n))
         return 0;
@@ -137,8 +137,8 @@ int bg_imagebuild_uri_parse(const char *line, char **ret_file, uint64_t *ret_siz
         return bg_error_set(err, -EINVAL, "apt-get named the file '%s', not a .deb name",
                             BG_QUOTE(tok[0]));
     if (bg_parse_u64(tok[1], 1, UINT64_C(1) << 40, &size, err) < 0)
-        return bg_error_set(err, -EINVAL, "apt-get printed the size '%s' for '%s'", BG_QUOTE(tok[1]),
-                            tok[0]);
+        return bg_error_set(err, -EINVAL, "apt-get printed the size '%s' for '%s'",
+                            BG_QUOTE(tok[1]), tok[0]);
     if ((r = uri_hash(tok[2], ret_sha256, err)) < 0)
         return r;
     *ret_file = bg_strdup(tok[0]);
@@ -154,7 +154,7 @@ static int print_uris(struct build *b, const char *spec, char **ret_file, uint64
     static const char hint[] = "run 'apt-get update' as root and check that the package mirror "
                                "is reachable";
     const char *argv[] = {"apt-get", "-q", "download", "--print-uris", spec, NULL};
-    struct run run;
+    struct bg_run_result run;
     /* In the (empty) scratch directory: where the file already is, apt prints nothing. */
     int r = bg_imagebuild_run_ok(b, argv, b->tmp, -1, &run, hint, err);
 
@@ -162,13 +162,13 @@ static int print_uris(struct build *b, const char *spec, char **ret_file, uint64
         return r;
     char *line = strchr(run.out, '\'');
     if (!line) {
-        bg_imagebuild_run_done(&run);
+        bg_run_result_done(&run);
         return bg_error_set(err, -EIO, "apt-get download --print-uris %s printed no URI; %s", spec,
                             hint);
     }
     line[strcspn(line, "\n")] = '\0';
     r = bg_imagebuild_uri_parse(line, ret_file, ret_size, sha, err);
-    bg_imagebuild_run_done(&run);
+    bg_run_result_done(&run);
     return r;
 }
 
@@ -184,8 +184,7 @@ static bool cached(const char *path, uint64_t size, const char *sha)
         return false;
     if (!*sha)
         return true;
-    return bg_imagebuild_sha256_file(path, got, &got_size, &e) == 0 && got_size == size &&
-           !strcmp(got, sha);
+    return bg_sha256_file(path, got, &got_size, &e) == 0 && got_size == size && !strcmp(got, sha);
 }
 
 /* Make sure the .deb of spec ("pkg" or "pkg=version") is in the cache; *ret_path is its path. */
@@ -196,7 +195,7 @@ static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct 
     char sha[BG_SHA256_HEX_LEN + 1];
     bg_autofree char *file = NULL;
     uint64_t size;
-    struct run run;
+    struct bg_run_result run;
     int r;
 
     if ((r = print_uris(b, spec, &file, &size, sha, err)) < 0)
@@ -207,7 +206,7 @@ static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct 
         (void)unlink(path);
         if ((r = bg_imagebuild_run_ok(b, argv, b->debs, -1, &run, hint, err)) < 0)
             return r;
-        bg_imagebuild_run_done(&run);
+        bg_run_result_done(&run);
         if (!cached(path, size, sha))
             return bg_error_set(err, -EIO,
                                 "apt-get download %s did not leave '%s' with %llu "
@@ -224,13 +223,13 @@ static int kernel_spec(struct build *b, char **ret_pkg, char **ret_spec, struct 
 {
     const char *argv[] = {"dpkg-deb", "-f", b->debs_meta, "Depends", NULL};
     bg_autofree char *version = NULL;
-    struct run run;
+    struct bg_run_result run;
     int r = bg_imagebuild_run_ok(b, argv, NULL, -1, &run, NULL, err);
 
     if (r < 0)
         return r;
     r = bg_imagebuild_kernel_depends(run.out, ret_pkg, &version, err);
-    bg_imagebuild_run_done(&run);
+    bg_run_result_done(&run);
     if (r < 0)
         return r;
     *ret_spec = *version ? bg_asprintf("%s=%s", *ret_pkg, version) : bg_strdup(*ret_pkg);

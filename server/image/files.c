@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* File steps of image builds: sha256, text reads, copies. */
+/* File steps of image builds: text reads, copies. */
 #include "image/build-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,35 +14,6 @@
 #define COPY_CHUNK (1u << 20)
 
 /* ---- files ---- */
-
-int bg_imagebuild_sha256_file(const char *path, char hex[BG_SHA256_HEX_LEN + 1], uint64_t *ret_size,
-                              struct bg_error *err)
-{
-    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    bg_autofree unsigned char *buf = bg_malloc(COPY_CHUNK);
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_state st;
-    uint64_t size = 0;
-
-    if (fd < 0)
-        return bg_error_errno(err, "open '%s'", path);
-    crypto_hash_sha256_init(&st);
-    for (;;) {
-        ssize_t n = read(fd, buf, COPY_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return bg_error_errno(err, "read '%s'", path);
-        if (n == 0)
-            break;
-        crypto_hash_sha256_update(&st, buf, (size_t)n);
-        size += (uint64_t)n;
-    }
-    crypto_hash_sha256_final(&st, digest);
-    sodium_bin2hex(hex, BG_SHA256_HEX_LEN + 1, digest, sizeof(digest));
-    *ret_size = size;
-    return 0;
-}
 
 int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err)
 {

@@ -335,7 +335,7 @@ int bg_imagebuild_plain_module(struct build *b, const char *moddir, const char *
         bg_autofree char *dst =
             bg_asprintf("%s/%s.ko", dir, bg_imagebuild_module_name(rel, name, sizeof(name)));
         const char *argv[] = {tools[i][1], "-dc", "--", src, NULL};
-        struct run run;
+        struct bg_run_result run;
         int r = bg_mkdir_p(dir, 0700, err);
         bg_autoclose int fd =
             r < 0 ? -1 : open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -343,7 +343,7 @@ int bg_imagebuild_plain_module(struct build *b, const char *moddir, const char *
             r = bg_error_errno(err, "create '%s'", dst);
         if (r < 0 || (r = bg_imagebuild_run_ok(b, argv, NULL, fd, &run, NULL, err)) < 0)
             return r;
-        bg_imagebuild_run_done(&run);
+        bg_run_result_done(&run);
         *ret = bg_steal_ptr(&dst);
         return 0;
     }

@@ -10,6 +10,7 @@
 #include "core/events.h"
 #include "core/jobs.h"
 #include "exec/registry.h"
+#include "http/http.h"
 #include "rest/vmlist.h"
 #include "store/store.h"
 #include "vm/runtime.h"
@@ -25,3 +26,9 @@ struct bg_daemon {
     char *db_path;                  /* owned */
     int64_t started_at;             /* seconds since the epoch */
 };
+
+/* The daemon a request of bangerd's API belongs to. */
+static inline struct bg_daemon *bg_rest_daemon(const struct bg_http_request *req)
+{
+    return req->app;
+}

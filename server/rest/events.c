@@ -98,7 +98,7 @@ static int start_seq(struct bg_http_request *req, int64_t *ret, int *ret_mhd)
     int64_t oldest, latest;
     uint64_t v;
 
-    if (bg_store_event_bounds(req->daemon->store, &oldest, &latest, &err) < 0) {
+    if (bg_store_event_bounds(bg_rest_daemon(req)->store, &oldest, &latest, &err) < 0) {
         *ret_mhd = bg_http_reply_internal(req, &err);
         return -1;
     }
@@ -132,7 +132,7 @@ int bg_handle_events_stream(struct bg_http_request *req)
     if (start_seq(req, &after, &mhd) < 0)
         return mhd;
     struct stream *st = bg_calloc(1, sizeof(*st));
-    st->d = req->daemon;
+    st->d = bg_rest_daemon(req);
     st->after = after;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);

@@ -19,7 +19,7 @@ static int acquire_vm(struct bg_http_request *req, struct bg_agent_conn **ret, i
     struct bg_error err;
     const char *name = req->params[0];
 
-    if (bg_vm_agent_acquire(req->daemon, name, ret, &err) == 0)
+    if (bg_vm_agent_acquire(bg_rest_daemon(req), name, ret, &err) == 0)
         return 0;
     if (err.code == -ENOENT)
         *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
@@ -88,7 +88,7 @@ static json_t *output_json(const char *id, const struct bg_exec_output *o)
 static int run_oneshot(struct bg_http_request *req, struct bg_agent_conn *conn, const char *id,
                        const struct bg_exec_request *er)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_agent_session *sess = NULL;
     struct bg_agent_exec_spec spec;
     struct bg_exec_output o = {0};
@@ -120,7 +120,7 @@ static int run_oneshot(struct bg_http_request *req, struct bg_agent_conn *conn, 
 
 int bg_handle_vms_exec(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     bool upgrade = bg_http_wants_upgrade(req, BG_EXEC_UPGRADE_PROTOCOL);
     struct bg_exec_request er = {0};
     struct bg_agent_conn *conn = NULL;
@@ -158,7 +158,7 @@ int bg_handle_execs_get(struct bg_http_request *req)
     json_t *j;
 
     if (!bg_exec_id_valid(req->params[0]) ||
-        bg_exec_registry_get(req->daemon->execs, req->params[0], &j, &err) < 0)
+        bg_exec_registry_get(bg_rest_daemon(req)->execs, req->params[0], &j, &err) < 0)
         return bg_http_reply_problem(req, BG_PROBLEM_EXEC_NOT_FOUND, NULL,
                                      "no exec '%s'; ended commands are kept %d minutes",
                                      BG_QUOTE(req->params[0]), BG_EXEC_REGISTRY_KEEP_S / 60);

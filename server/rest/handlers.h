@@ -4,6 +4,9 @@
 
 #include "http/http.h"
 
+/* The route table bangerd serves, for the server, --print-routes and the contract check. */
+void bg_rest_routes(const struct bg_route **ret_table, size_t *ret_n);
+
 int bg_handle_system_version(struct bg_http_request *req);
 int bg_handle_system_info(struct bg_http_request *req);
 

@@ -17,7 +17,7 @@ int bg_handle_images_list(struct bg_http_request *req)
     struct bg_error err;
     size_t n;
 
-    if (bg_store_image_list(req->daemon->store, &imgs, &n, &err) < 0)
+    if (bg_store_image_list(bg_rest_daemon(req)->store, &imgs, &n, &err) < 0)
         return bg_http_reply_internal(req, &err);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
@@ -40,7 +40,7 @@ int bg_handle_images_get(struct bg_http_request *req)
     struct bg_image img = {0};
     struct bg_error err;
 
-    if (bg_store_image_get(req->daemon->store, req->params[0], &img, &err) < 0)
+    if (bg_store_image_get(bg_rest_daemon(req)->store, req->params[0], &img, &err) < 0)
         return reply_image_error(req, &err);
     json_t *body = bg_image_to_json(&img);
     bg_image_done(&img);
@@ -67,7 +67,7 @@ int bg_handle_images_create(struct bg_http_request *req)
     bg_image_import_done(&imp);
     if (r < 0)
         return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
-    r = bg_import_start(req->daemon, &img, &op, &err);
+    r = bg_import_start(bg_rest_daemon(req), &img, &op, &err);
     if (r < 0) {
         mhd = err.code == -EEXIST
                   ? bg_http_reply_problem(req, BG_PROBLEM_IMAGE_EXISTS, "name",
@@ -110,7 +110,7 @@ int bg_handle_images_build(struct bg_http_request *req)
     json_decref(body);
     if (r < 0)
         return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
-    if (bg_imagebuild_start(req->daemon, name, &op, &err) < 0) {
+    if (bg_imagebuild_start(bg_rest_daemon(req), name, &op, &err) < 0) {
         if (err.code == -EEXIST)
             return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_EXISTS, "name",
                                          "an image named '%s' already exists; remove it first "
@@ -124,7 +124,7 @@ int bg_handle_images_build(struct bg_http_request *req)
 
 int bg_handle_images_delete(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_image img = {0};
     struct bg_error err;
 

@@ -16,7 +16,7 @@ int bg_handle_operations_list(struct bg_http_request *req)
     struct bg_error err;
     size_t n;
 
-    if (bg_store_op_list(req->daemon->store, OPERATIONS_LIST_MAX, &ops, &n, &err) < 0)
+    if (bg_store_op_list(bg_rest_daemon(req)->store, OPERATIONS_LIST_MAX, &ops, &n, &err) < 0)
         return bg_http_reply_internal(req, &err);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
@@ -29,7 +29,7 @@ int bg_handle_operations_list(struct bg_http_request *req)
 static int load_waiting(struct bg_http_request *req, int64_t deadline_ms, struct bg_operation *ret,
                         int *ret_mhd)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_error err;
 
     for (;;) {

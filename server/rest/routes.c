@@ -34,7 +34,7 @@ static const struct bg_route routes[] = {
     {"POST", "/v1/vms/{name}/workspace", bg_handle_vms_workspace, BG_ROUTE_BODY, NULL},
 };
 
-void bg_http_routes(const struct bg_route **ret_table, size_t *ret_n)
+void bg_rest_routes(const struct bg_route **ret_table, size_t *ret_n)
 {
     *ret_table = routes;
     *ret_n = sizeof(routes) / sizeof(routes[0]);

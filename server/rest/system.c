@@ -24,7 +24,7 @@ int bg_handle_system_version(struct bg_http_request *req)
 
 int bg_handle_system_info(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     const struct bg_config *cfg = d->cfg;
     struct bg_error err;
     int64_t vms, images;

@@ -41,7 +41,7 @@ static int reply_vm_error(struct bg_http_request *req, const struct bg_error *er
 
 int bg_handle_vms_list(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     const char *state_arg = bg_http_query(req, "state");
     enum bg_vm_state state;
     char etag[32];
@@ -78,7 +78,7 @@ int bg_handle_vms_get(struct bg_http_request *req)
     struct bg_vm vm;
     struct bg_error err;
 
-    if (bg_store_vm_get(req->daemon->store, req->params[0], &vm, &err) < 0)
+    if (bg_store_vm_get(bg_rest_daemon(req)->store, req->params[0], &vm, &err) < 0)
         return reply_vm_error(req, &err);
     return reply_vm(req, MHD_HTTP_OK, &vm);
 }
@@ -90,7 +90,7 @@ static int check_image(struct bg_http_request *req, const char *name, int *ret_m
     struct bg_image img = {0};
     struct bg_error err;
 
-    if (bg_store_image_get(req->daemon->store, name, &img, &err) < 0) {
+    if (bg_store_image_get(bg_rest_daemon(req)->store, name, &img, &err) < 0) {
         *ret_mhd = err.code == -ENOENT
                        ? bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_FOUND, "image",
                                                "no image named '%s'; 'banger image ls' lists "
@@ -100,7 +100,7 @@ static int check_image(struct bg_http_request *req, const char *name, int *ret_m
         return -1;
     }
     if (img.state == BG_IMAGE_STATE_READY) {
-        int r = bg_vm_image_check(req->daemon->runtime, &img, &err);
+        int r = bg_vm_image_check(bg_rest_daemon(req)->runtime, &img, &err);
         bg_image_done(&img);
         if (r < 0)
             *ret_mhd =
@@ -146,7 +146,7 @@ static int reply_start_error(struct bg_http_request *req, const char *name,
         break;
     }
     /* the record's error has the console tail that explains the failure */
-    if (bg_store_vm_get(req->daemon->store, name, &vm, &e2) == 0 && vm.error[0])
+    if (bg_store_vm_get(bg_rest_daemon(req)->store, name, &vm, &e2) == 0 && vm.error[0])
         return bg_http_reply_problem(req, BG_PROBLEM_VM_START_FAILED, NULL, "%s", vm.error);
     return bg_http_reply_problem(req, BG_PROBLEM_VM_START_FAILED, NULL, "%s", err->msg);
 }
@@ -154,7 +154,7 @@ static int reply_start_error(struct bg_http_request *req, const char *name,
 /* Boot VM name and reply with it and the timings. */
 static int start_and_reply(struct bg_http_request *req, const char *name, unsigned status)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_vm_timings t;
     struct bg_error err;
     struct bg_vm vm;
@@ -184,7 +184,7 @@ static void vm_defaults(const struct bg_config *cfg, struct bg_vm_defaults *def)
 
 int bg_handle_vms_create(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_vm_defaults def;
     struct bg_field_error f;
     struct bg_error err;
@@ -225,7 +225,7 @@ int bg_handle_vms_create(struct bg_http_request *req)
 
 int bg_handle_vms_patch(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_vm_patch patch;
     struct bg_field_error f;
     struct bg_error err;
@@ -269,7 +269,7 @@ int bg_handle_vms_delete(struct bg_http_request *req)
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
                                      "force must be true or false (got '%s')", BG_QUOTE(force_arg));
     force = force_arg && !strcmp(force_arg, "true");
-    if (bg_vm_destroy(req->daemon, req->params[0], force, &err) < 0) {
+    if (bg_vm_destroy(bg_rest_daemon(req), req->params[0], force, &err) < 0) {
         if (err.code == -EBUSY)
             return bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL,
                                          "%s ('banger vm rm --force %s')", err.msg, req->params[0]);
@@ -293,15 +293,16 @@ static int query_u64(struct bg_http_request *req, const char *name, uint64_t min
     *ret = def;
     if (!arg || bg_parse_u64(arg, min, max, ret, &err) == 0)
         return 0;
-    *ret_mhd = bg_http_reply_problem(
-        req, BG_PROBLEM_INVALID_QUERY, NULL,
-        "%s must be an integer from %" PRIu64 " to %" PRIu64 " (got '%s')", name, min, max, BG_QUOTE(arg));
+    *ret_mhd =
+        bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
+                              "%s must be an integer from %" PRIu64 " to %" PRIu64 " (got '%s')",
+                              name, min, max, BG_QUOTE(arg));
     return -1;
 }
 
 int bg_handle_vms_stop(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_error err;
     struct bg_vm vm;
     uint64_t timeout_s;
@@ -326,7 +327,8 @@ int bg_handle_vms_console(struct bg_http_request *req)
 
     if (query_u64(req, "tail", 1, CONSOLE_TAIL_MAX, CONSOLE_TAIL_DEFAULT, &tail, &mhd) < 0)
         return mhd;
-    if (bg_vm_console_tail(req->daemon, req->params[0], (size_t)tail, &text, &len, &err) < 0)
+    if (bg_vm_console_tail(bg_rest_daemon(req), req->params[0], (size_t)tail, &text, &len, &err) <
+        0)
         return reply_vm_error(req, &err);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(len, text, free, text);

@@ -29,7 +29,7 @@ static int acquire(struct bg_http_request *req, struct bg_agent_conn **ret, int 
 {
     struct bg_error err;
 
-    if (bg_vm_agent_acquire(req->daemon, req->params[0], ret, &err) == 0)
+    if (bg_vm_agent_acquire(bg_rest_daemon(req), req->params[0], ret, &err) == 0)
         return 0;
     if (err.code == -ENOENT)
         *ret_mhd =
@@ -47,7 +47,7 @@ static int acquire(struct bg_http_request *req, struct bg_agent_conn **ret, int 
 
 int bg_handle_vms_workspace(struct bg_http_request *req)
 {
-    struct bg_daemon *d = req->daemon;
+    struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_workspace_request wr;
     struct bg_workspace_result res;
     struct bg_agent_conn *conn;

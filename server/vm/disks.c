@@ -9,25 +9,30 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
-#include "host/proc.h"
+#include "host/run.h"
 #include "vm/vm-internal.h"
 
 #define MKFS_TIMEOUT_MS 120000
-#define TOOL_OUT_MAX 1024
 
 /* Run a disk tool; ok_mask has bit N set for each exit status N that counts as success. */
 static int run_tool(const char *const *argv, unsigned ok_mask, struct bg_error *err)
 {
-    char out[TOOL_OUT_MAX];
-    int st = bg_proc_run(argv, MKFS_TIMEOUT_MS, out, sizeof(out), err);
+    struct bg_run_opts o = {.argv = argv, .out_fd = -1, .timeout_ms = MKFS_TIMEOUT_MS};
+    struct bg_run_result res;
+    char line[256];
+    int r = bg_run(&o, &res, err);
 
-    if (st < 0)
-        return st;
-    if (st < 32 && (ok_mask & (1u << st)))
+    if (r < 0)
+        return r;
+    int st = res.status;
+    if (st < 32 && (ok_mask & (1u << st))) {
+        bg_run_result_done(&res);
         return 0;
-    out[strcspn(out, "\n")] = '\0';
-    return bg_error_set(err, -EIO, "%s failed (exit %d): %s", argv[0], st,
-                        out[0] ? out : "no output");
+    }
+    r = bg_error_set(err, -EIO, "%s failed (exit %d): %s", argv[0], st,
+                     bg_run_last_line(&res, line, sizeof(line))[0] ? line : "no output");
+    bg_run_result_done(&res);
+    return r;
 }
 
 static int disk_create(const char *path, uint64_t mib, struct bg_error *err)

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "banger/alloc.h"
 #include "core/config.h"
 #include "host/fileio.h"
+#include "host/sha256.h"
 #include "image/cpio.h"
 #include "vm/vm-internal.h"
 
@@ -52,26 +52,6 @@ static int agent_find(char **ret, struct bg_error *err)
                         "banger-agent not found next to bangerd (%s); build it or set "
                         "BANGER_AGENT",
                         dir);
-}
-
-static int sha256_file(const char *path, char hex[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
-{
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_state st;
-    unsigned char buf[65536];
-    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return bg_error_errno(err, "open %s", path);
-    crypto_hash_sha256_init(&st);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-    if (n < 0)
-        return bg_error_errno(err, "read %s", path);
-    crypto_hash_sha256_final(&st, digest);
-    sodium_bin2hex(hex, BG_SHA256_HEX_LEN + 1, digest, sizeof(digest));
-    return 0;
 }
 
 static int copy_fd(int out, const char *src, struct bg_error *err)
@@ -143,10 +123,10 @@ int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img
 
     if ((r = agent_find(&agent, err)) < 0)
         return r;
-    if ((r = sha256_file(agent, agent_sha, err)) < 0)
+    if ((r = bg_sha256_file(agent, agent_sha, NULL, err)) < 0)
         return r;
     /* hashed again rather than trusting the record: the file may have been replaced */
-    if (f->path && (r = sha256_file(f->path, img_sha, err)) < 0)
+    if (f->path && (r = bg_sha256_file(f->path, img_sha, NULL, err)) < 0)
         return r;
     bg_autofree char *dir = bg_asprintf("%s/initrd", cfg->cache_dir);
     if ((r = bg_mkdir_p(dir, 0700, err)) < 0)

@@ -165,8 +165,9 @@ static int connect_agent(struct start_ctx *c, struct bg_error *err)
     if ((r = c->drv->agent_connect(&c->vi, deadline, &fd, err)) < 0)
         return r;
     if ((r = bg_agent_conn_open(fd, deadline, &conn, err)) < 0)
-        return bg_error_prefix(err, r, bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
-                                                                  : "the VMM exited during boot");
+        return bg_error_prefix(err, r,
+                               bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
+                                                             : "the VMM exited during boot");
     bg_vm_entry_attach(c->d->runtime, c->e, conn);
     return 0;
 }

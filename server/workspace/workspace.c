@@ -17,7 +17,7 @@
 #include "banger/timefmt.h"
 #include "banger/validate.h"
 #include "host/fileio.h"
-#include "host/spawn.h"
+#include "host/run.h"
 
 #define CAPTURE_MAX (256u << 20) /* largest git output read (ls-files of a huge tree) */
 #define GIT_ERR_MAX 400
@@ -125,75 +125,31 @@ void bg_workspace_request_done(struct bg_workspace_request *r)
 
 /* ---- running git ---- */
 
-/* What a finished program left behind. */
-struct captured {
-    char *out; /* stdout, NUL-terminated, owned */
-    size_t out_len;
-    size_t out_cap;        /* bytes allocated for out */
-    char err[GIT_ERR_MAX]; /* first line of stderr, for messages */
-    size_t err_len;        /* bytes of stderr kept in err while it runs */
-    int status;            /* exit code, or 128+signal */
-};
-
-static void captured_done(struct captured *c)
+/* Run git (no shell, stdin /dev/null, the clean environment) to its end, stdout kept up to
+ * CAPTURE_MAX. A git that ran and failed is not an error here: see ret->status. */
+static int run_capture(const char *const argv[], struct bg_run_result *ret, struct bg_error *err)
 {
-    free(c->out);
-}
+    struct bg_run_opts o = {.argv = argv, .out_fd = -1, .out_max = CAPTURE_MAX};
+    int r = bg_run(&o, ret, err);
 
-/* stdout is kept whole, up to CAPTURE_MAX. */
-static int capture_out(void *userdata, const char *buf, size_t len, struct bg_error *err)
-{
-    struct captured *c = userdata;
-
-    if (c->out_len + len > CAPTURE_MAX)
+    if (r == 0 && ret->out_truncated) {
+        bg_run_result_done(ret);
         return bg_error_set(err, -EFBIG, "git printed more than %u MiB", CAPTURE_MAX >> 20);
-    if (c->out_len + len + 1 > c->out_cap) {
-        c->out_cap = (c->out_len + len + 1) * 2;
-        c->out = bg_realloc(c->out, c->out_cap);
     }
-    memcpy(c->out + c->out_len, buf, len);
-    c->out_len += len;
-    c->out[c->out_len] = '\0';
-    return 0;
+    return r;
 }
 
-/* stderr's start is kept, for its first line. */
-static int capture_err(void *userdata, const char *buf, size_t len, struct bg_error *err)
+/* The first line of what a failed git said, for messages. */
+static const char *git_says(struct bg_run_result *c)
 {
-    struct captured *c = userdata;
-    size_t room = sizeof(c->err) - 1 - c->err_len;
-    size_t k = len < room ? len : room;
-
-    (void)err;
-    memcpy(c->err + c->err_len, buf, k);
-    c->err_len += k;
-    c->err[c->err_len] = '\0';
-    return 0;
-}
-
-/* Run argv (no shell, stdin /dev/null, bangerd's environment) to its end and capture its
- * output. A program that ran and failed is not an error here: see c->status. */
-static int run_capture(const char *const argv[], struct captured *c, struct bg_error *err)
-{
-    struct bg_spawn_opts o = {
-        .argv = argv, .out_fd = -1, .on_out = capture_out, .on_err = capture_err, .userdata = c};
-    int wst, r;
-
-    *c = (struct captured){.out = bg_strdup("")};
-    r = bg_spawn_run(&o, &wst, err);
-    if (r < 0) {
-        captured_done(c);
-        return r;
-    }
     c->err[strcspn(c->err, "\n")] = '\0';
-    c->status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
-    return 0;
+    return c->err[0] ? c->err : NULL;
 }
 
 int bg_workspace_toplevel(const char *path, char **ret, struct bg_error *err)
 {
     const char *argv[] = {"git", "-C", path, "rev-parse", "--show-toplevel", NULL};
-    struct captured c;
+    struct bg_run_result c;
     int r = run_capture(argv, &c, err);
 
     if (r < 0)
@@ -203,12 +159,12 @@ int bg_workspace_toplevel(const char *path, char **ret, struct bg_error *err)
                             : r;
     if (c.status != 0 || c.out_len < 2) {
         r = bg_error_set(err, -ENOTDIR, "'%s' is not inside a git work tree (%s)", path,
-                         c.err[0] ? c.err : "git rev-parse failed");
-        captured_done(&c);
+                         git_says(&c) ? c.err : "git rev-parse failed");
+        bg_run_result_done(&c);
         return r;
     }
     c.out[strcspn(c.out, "\n")] = '\0';
-    *ret = c.out;
+    *ret = bg_steal_ptr(&c.out);
     return 0;
 }
 
@@ -447,7 +403,7 @@ int bg_workspace_tar_tracked(struct bg_workspace_tar *t, const char *top, struct
 {
     const char *argv[] = {"git", "-C", top, "ls-files", "-z", "--cached", NULL};
     bg_autoclose int dirfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct captured c;
+    struct bg_run_result c;
     size_t count = 0;
     int r;
 
@@ -456,8 +412,9 @@ int bg_workspace_tar_tracked(struct bg_workspace_tar *t, const char *top, struct
     if ((r = run_capture(argv, &c, err)) < 0)
         return r;
     if (c.status != 0) {
-        r = bg_error_set(err, -EIO, "git ls-files in '%s' failed: %s", top, c.err);
-        captured_done(&c);
+        r = bg_error_set(err, -EIO, "git ls-files in '%s' failed: %s", top,
+                         git_says(&c) ? c.err : "no message");
+        bg_run_result_done(&c);
         return r;
     }
     /* -z: NUL-separated paths relative to top; a path appears once per stage in a
@@ -475,7 +432,7 @@ int bg_workspace_tar_tracked(struct bg_workspace_tar *t, const char *top, struct
         else if (r >= 0 && r != 1) /* a submodule (directory) or special file */
             r = 0;
     }
-    captured_done(&c);
+    bg_run_result_done(&c);
     return r < 0 ? r : 0;
 }
 
@@ -518,14 +475,15 @@ int bg_workspace_tar_tree(struct bg_workspace_tar *t, const char *dir, struct bg
 
 static int git_run(const char *const argv[], const char *what, int fail_code, struct bg_error *err)
 {
-    struct captured c;
+    struct bg_run_result c;
     int r = run_capture(argv, &c, err);
 
     if (r < 0)
         return r;
     if (c.status != 0)
-        r = bg_error_set(err, fail_code, "%s failed: %s", what, c.err[0] ? c.err : "git failed");
-    captured_done(&c);
+        r = bg_error_set(err, fail_code, "%s failed: %s", what,
+                         git_says(&c) ? c.err : "git failed");
+    bg_run_result_done(&c);
     return r;
 }
 

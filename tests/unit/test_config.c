@@ -653,8 +653,7 @@ static void test_bool_key(void **state)
     bg_autofree char *quoted = write_text("boolq.toml", "firecracker_kvm_check = \"false\"\n");
     const char *good_args[] = {"--config", good, NULL};
     const char *quoted_args[] = {"--config", quoted, NULL};
-    char *const env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_FIRECRACKER_KVM_CHECK=no",
-                         NULL};
+    char *const env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_FIRECRACKER_KVM_CHECK=no", NULL};
     struct bg_config cfg;
     struct bg_error err;
 
@@ -664,7 +663,8 @@ static void test_bool_key(void **state)
     assert_int_equal(load(&cfg, good_args, home_env, &err), 0);
     assert_false(cfg.firecracker_kvm_check);
     json_t *j = bg_config_to_json(&cfg);
-    assert_true(json_is_false(json_object_get(json_object_get(j, "firecracker_kvm_check"), "value")));
+    assert_true(
+        json_is_false(json_object_get(json_object_get(j, "firecracker_kvm_check"), "value")));
     json_decref(j);
     bg_config_done(&cfg);
     assert_int_equal(load(&cfg, quoted_args, home_env, &err), -EINVAL);

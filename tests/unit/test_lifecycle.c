@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "host/fileio.h"
 #include "host/proc.h"
+#include "host/run.h"
 #include "rest/daemon.h"
 #include "testutil.h"
 #include "vm/runtime.h"
@@ -174,7 +175,10 @@ static void test_disk_create_keep_grow(void **state)
     assert_int_equal(st2.st_size, 600ll << 20);
     assert_int_equal(st2.st_ino, st.st_ino);
     const char *fsck[] = {"e2fsck", "-n", "-f", path, NULL};
-    assert_int_equal(bg_proc_run(fsck, 60000, NULL, 0, &err), 0);
+    struct bg_run_opts o = {.argv = fsck, .out_fd = -1, .timeout_ms = 60000};
+    struct bg_run_result res;
+    assert_int_equal(bg_run_ok(&o, &res, &err), 0);
+    bg_run_result_done(&res);
 
     snprintf(path, sizeof(path), "%s", f->dir);
     assert_err(bg_vm_disk_ensure(path, 512, &err), err, -EINVAL, "not a regular file");
@@ -281,9 +285,9 @@ static pid_t spawn_sleeper(struct fixture *f, uint64_t *ret_start)
     pid_t pid;
 
     snprintf(log, sizeof(log), "%s/sleep.log", f->dir);
-    assert_int_equal(bg_proc_find_program("sleep", &bin, &err), 0);
+    assert_int_equal(bg_run_find_program("sleep", &bin, &err), 0);
     const char *argv[] = {bin, "60", NULL};
-    assert_int_equal(bg_proc_spawn_detached(argv, log, &pid, &err), 0);
+    assert_int_equal(bg_run_detached(argv, log, &pid, &err), 0);
     assert_int_equal(bg_proc_stat(pid, &state, ret_start, &err), 0);
     free(bin);
     return pid;

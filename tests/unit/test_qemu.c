@@ -192,86 +192,6 @@ static void test_stat_parse_malformed(void **state)
     }
 }
 
-/* ---- processes ---- */
-
-static void test_proc_run(void **state)
-{
-    (void)state;
-    struct bg_error err = {0};
-    char out[64];
-    const char *echo[] = {"echo", "hello", NULL};
-    const char *fail[] = {"sh", "-c", "exit 3", NULL};
-    const char *slow[] = {"sleep", "5", NULL};
-    const char *none[] = {"/nonexistent/tool", NULL};
-
-    assert_int_equal(bg_proc_run(echo, 5000, out, sizeof(out), &err), 0);
-    assert_string_equal(out, "hello\n");
-    assert_int_equal(bg_proc_run(fail, 5000, NULL, 0, &err), 3);
-    assert_err(bg_proc_run(slow, 100, NULL, 0, &err), err, -ETIMEDOUT, "killed");
-    assert_err(bg_proc_run(none, 100, NULL, 0, &err), err, -ENOENT, "/nonexistent/tool");
-}
-
-static void test_proc_run_output_and_kill(void **state)
-{
-    (void)state;
-    struct bg_error err = {0};
-    char out[16];
-    const char *both[] = {"sh", "-c", "echo out; sleep 0.1; echo err >&2", NULL};
-    const char *much[] = {"sh", "-c", "seq 1 100000", NULL};
-    const char *sig[] = {"sh", "-c", "kill -9 $$", NULL};
-    /* ignores SIGTERM, and its child holds the output pipe open */
-    const char *stubborn[] = {"sh", "-c", "trap '' TERM; sleep 60 & wait", NULL};
-
-    assert_int_equal(bg_proc_run(both, 5000, out, sizeof(out), &err), 0);
-    assert_string_equal(out, "out\nerr\n");
-    /* more than fits: kept up to the buffer, the rest read and dropped */
-    assert_int_equal(bg_proc_run(much, 5000, out, sizeof(out), &err), 0);
-    assert_string_equal(out, "1\n2\n3\n4\n5\n6\n7\n8");
-    assert_int_equal(bg_proc_run(sig, 5000, NULL, 0, &err), 128 + 9);
-    int64_t t0 = bg_now_ms();
-    assert_err(bg_proc_run(stubborn, 200, out, sizeof(out), &err), err, -ETIMEDOUT,
-               "killed after 200 ms");
-    /* not the 60 s of the sleep: the whole group was killed */
-    assert_true(bg_now_ms() - t0 < 30000);
-}
-
-static void test_spawn_detached_and_stop(void **state)
-{
-    (void)state;
-    struct bg_error err = {0};
-    char tmpl[] = "/tmp/banger-test-qemu-XXXXXX";
-    char log[64], path[64];
-    char *sleep_bin = NULL;
-    pid_t pid = 0;
-    uint64_t st;
-    char s;
-    int fd = -1;
-
-    assert_non_null(mkdtemp(tmpl));
-    snprintf(log, sizeof(log), "%s/log", tmpl);
-    assert_int_equal(bg_proc_find_program("sleep", &sleep_bin, &err), 0);
-    const char *argv[] = {sleep_bin, "30", NULL};
-    assert_int_equal(bg_proc_spawn_detached(argv, log, &pid, &err), 0);
-    assert_true(pid > 0);
-    assert_int_equal(bg_proc_stat(pid, &s, &st, &err), 0);
-    assert_int_not_equal(getsid(pid), getsid(0)); /* its own session */
-
-    /* a wrong start time never gets a pidfd: the pid is treated as someone else's */
-    assert_err(bg_proc_pidfd_open(pid, st + 1, &fd, &err), err, -ESRCH, "another process");
-    assert_int_equal(bg_proc_pidfd_open(pid, st, &fd, &err), 0);
-    assert_int_equal(bg_proc_pidfd_wait(fd, 10), 0);
-    assert_int_equal(bg_proc_pidfd_signal(fd, SIGTERM, &err), 0);
-    assert_int_equal(bg_proc_pidfd_wait(fd, 5000), 1);
-    close(fd);
-
-    const char *bad[] = {"/nonexistent/qemu", NULL};
-    assert_err(bg_proc_spawn_detached(bad, log, &pid, &err), err, -ENOENT, "/nonexistent/qemu");
-    unlink(log);
-    snprintf(path, sizeof(path), "%s", tmpl);
-    rmdir(path);
-    free(sleep_bin);
-}
-
 /* ---- selection ---- */
 
 static struct bg_vmm_facts facts(const char *fc_problem, int kvm, bool qemu)
@@ -358,17 +278,10 @@ static void test_select_explicit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_argv_kvm),
-        cmocka_unit_test(test_argv_tcg_nat_workdisk),
-        cmocka_unit_test(test_argv_refusals),
-        cmocka_unit_test(test_version_parse),
-        cmocka_unit_test(test_stat_parse),
-        cmocka_unit_test(test_stat_parse_malformed),
-        cmocka_unit_test(test_proc_run),
-        cmocka_unit_test(test_proc_run_output_and_kill),
-        cmocka_unit_test(test_spawn_detached_and_stop),
-        cmocka_unit_test(test_select_auto),
-        cmocka_unit_test(test_select_explicit),
+        cmocka_unit_test(test_argv_kvm),      cmocka_unit_test(test_argv_tcg_nat_workdisk),
+        cmocka_unit_test(test_argv_refusals), cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_stat_parse),    cmocka_unit_test(test_stat_parse_malformed),
+        cmocka_unit_test(test_select_auto),   cmocka_unit_test(test_select_explicit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

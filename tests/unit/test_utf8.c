@@ -125,8 +125,8 @@ static void test_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seq_table), cmocka_unit_test(test_printable),
-        cmocka_unit_test(test_cut),       cmocka_unit_test(test_lossy),
+        cmocka_unit_test(test_seq_table),    cmocka_unit_test(test_printable),
+        cmocka_unit_test(test_cut),          cmocka_unit_test(test_lossy),
         cmocka_unit_test(test_fix_and_clip), cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,5 +32,4 @@ BG_PUBLIC int bg_error_set(struct bg_error *err, int code, const char *fmt, ...)
 BG_PUBLIC int bg_error_errno(struct bg_error *err, const char *fmt, ...) BG_PRINTF(2, 3);
 /* Prepend "context: " to the message of a failure with code (what the failing call returned)
  * and return code, so the caller's code survives whether err is NULL or not. */
-BG_PUBLIC int bg_error_prefix(struct bg_error *err, int code, const char *fmt, ...)
-    BG_PRINTF(3, 4);
+BG_PUBLIC int bg_error_prefix(struct bg_error *err, int code, const char *fmt, ...) BG_PRINTF(3, 4);

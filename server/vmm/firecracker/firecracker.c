@@ -20,6 +20,7 @@
 #include "banger/timefmt.h"
 #include "host/fileio.h"
 #include "host/proc.h"
+#include "host/run.h"
 #include "host/unixsock.h"
 #include "vmm/firecracker/fcapi.h"
 
@@ -46,7 +47,7 @@ void bg_firecracker_set_path(const char *path)
 static int find_binary(char **ret, struct bg_error *err)
 {
     if (!fc_path)
-        return bg_proc_find_program("firecracker", ret, err);
+        return bg_run_find_program("firecracker", ret, err);
     if (access(fc_path, X_OK) < 0)
         return bg_error_errno(err, "firecracker_path %s", fc_path);
     *ret = bg_strdup(fc_path);
@@ -56,18 +57,23 @@ static int find_binary(char **ret, struct bg_error *err)
 int bg_firecracker_version(char **ret_bin, struct bg_fc_version *ret, struct bg_error *err)
 {
     bg_autofree char *bin = NULL;
-    char out[VERSION_OUT_MAX];
+    struct bg_run_result res;
     int r;
 
     if ((r = find_binary(&bin, err)) < 0)
         return r;
     const char *argv[] = {bin, "--version", NULL};
-    if ((r = bg_proc_run(argv, 5000, out, sizeof(out), err)) < 0)
+    struct bg_run_opts o = {
+        .argv = argv, .out_fd = -1, .timeout_ms = 5000, .out_max = VERSION_OUT_MAX};
+    if ((r = bg_run(&o, &res, err)) < 0)
         return r;
-    if (r != 0)
-        return bg_error_set(err, -EBADMSG, "%s --version exited with %d", bin, r);
-    if ((r = bg_fc_version_parse(out, ret, err)) < 0)
-        return bg_error_prefix(err, r, "%s --version", bin);
+    if (res.status != 0)
+        r = bg_error_set(err, -EBADMSG, "%s --version exited with %d", bin, res.status);
+    else if ((r = bg_fc_version_parse(res.out, ret, err)) < 0)
+        r = bg_error_prefix(err, r, "%s --version", bin);
+    bg_run_result_done(&res);
+    if (r < 0)
+        return r;
     *ret_bin = bg_steal_ptr(&bin);
     return 0;
 }
@@ -253,7 +259,7 @@ static int spawn(const struct bg_vmm_launch *l, struct bg_vmm_instance *vi, stru
     if (lfd < 0)
         return bg_error_errno(err, "create %s", log);
     char **argv = bg_firecracker_argv(bin, l->id, l->run_dir);
-    r = bg_proc_spawn_detached((const char *const *)argv, vi->console_path, &vi->pid, err);
+    r = bg_run_detached((const char *const *)argv, vi->console_path, &vi->pid, err);
     bg_strv_free(argv);
     if (r < 0)
         return r;

@@ -22,6 +22,7 @@
 #include "banger/timefmt.h"
 #include "host/fileio.h"
 #include "host/proc.h"
+#include "host/run.h"
 #include "host/unixsock.h"
 #include "vmm/qemu/qmp.h"
 
@@ -222,22 +223,26 @@ static int qemu_probe(struct bg_vmm_probe *ret)
 {
     struct bg_vmm_probe p = {0};
     bg_autofree char *bin = NULL;
+    struct bg_run_result res;
     struct bg_error e;
-    char out[512];
 
-    if (bg_proc_find_program(BG_QEMU_BINARY, &bin, &e) < 0) {
+    if (bg_run_find_program(BG_QEMU_BINARY, &bin, &e) < 0) {
         snprintf(p.reason, sizeof(p.reason), "%s not installed", BG_QEMU_BINARY);
         *ret = p;
         return 0;
     }
     const char *argv[] = {bin, "--version", NULL};
-    int st = bg_proc_run(argv, 10000, out, sizeof(out), &e);
-    if (st != 0 || bg_qemu_version_parse(out, p.version, sizeof(p.version)) < 0) {
+    struct bg_run_opts o = {.argv = argv, .out_fd = -1, .timeout_ms = 10000};
+    int r = bg_run_ok(&o, &res, &e);
+    if (r < 0 || bg_qemu_version_parse(res.out, p.version, sizeof(p.version)) < 0) {
         snprintf(p.reason, sizeof(p.reason), "%s --version failed (%s)", bin,
-                 st < 0 ? e.msg : "unexpected output");
+                 r < 0 ? e.msg : "unexpected output");
+        if (r == 0)
+            bg_run_result_done(&res);
         *ret = p;
         return 0;
     }
+    bg_run_result_done(&res);
     const char *accel;
     p.usable = accel_resolve(&accel, p.reason, sizeof(p.reason)) == 0;
     snprintf(p.accel, sizeof(p.accel), "%s", accel);
@@ -290,12 +295,12 @@ static int qemu_spawn(const struct bg_vmm_launch *l, const char *accel, struct b
     char state;
     int r;
 
-    if ((r = bg_proc_find_program(BG_QEMU_BINARY, &bin, err)) < 0)
+    if ((r = bg_run_find_program(BG_QEMU_BINARY, &bin, err)) < 0)
         return r;
     if ((r = bg_qemu_argv_build(bin, accel, l, &argv, err)) < 0)
         return r;
     unlink_run_files(l->run_dir);
-    r = bg_proc_spawn_detached((const char *const *)argv, log_path, &vi->pid, err);
+    r = bg_run_detached((const char *const *)argv, log_path, &vi->pid, err);
     bg_strv_free(argv);
     if (r < 0)
         return r;
