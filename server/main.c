@@ -41,6 +41,7 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     if ((r = bg_store_open(d->db_path, BG_STORE_READ_WRITE, &d->store, err)) < 0)
         return r;
     bg_store_set_event_history(d->store, (int64_t)cfg->event_history);
+    bg_store_set_operation_history(d->store, (int64_t)cfg->operation_history);
     if ((r = bg_store_event_bounds(d->store, &oldest, &latest, err)) < 0)
         return r;
     d->events = bg_events_new(latest);
@@ -107,10 +108,16 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
     /* Exec streams hold their connection threads; end them so the server can stop. */
     bg_exec_registry_close(d.execs);
     bg_http_server_stop(srv, budget_ms);
-    if (bg_jobs_cancel_wait(d.jobs, budget_ms) > 0)
-        bg_log_warn("stop: background jobs still running; their operations are marked "
-                    "failed at the next start");
     (void)unlink(cfg->socket);
+    if (bg_jobs_cancel_wait(d.jobs, budget_ms) > 0) {
+        /* A job still uses the store and the runtime: freeing them under it would be a
+         * use-after-free. The process ends instead; SQLite keeps every committed change, and
+         * the next start marks the job's operation failed. */
+        bg_log_warn("stop: background jobs still running after %d ms; exiting without closing "
+                    "the store (their operations are marked failed at the next start)",
+                    budget_ms);
+        return 0;
+    }
 done:
     daemon_done(&d);
     if (r == 0)

@@ -111,6 +111,15 @@ static int start_seq(struct bg_http_request *req, int64_t *ret, int *ret_mhd)
                                          "since must be an event sequence number: %s", err.msg);
         return -1;
     }
+    /* a seq past the latest would skip the events between it and the latest when they come */
+    if ((int64_t)v > latest) {
+        *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
+                                         "since %" PRIu64 " is after the latest event (%" PRId64
+                                         "); follow /v1/events with since=%" PRId64
+                                         " or without since",
+                                         v, latest, latest);
+        return -1;
+    }
     if (oldest > 0 && (int64_t)v < oldest - 1) {
         *ret_mhd = bg_http_reply_problem_ext(
             req, BG_PROBLEM_EVENTS_GONE, json_pack("{s:I}", "oldest_seq", (json_int_t)oldest),

@@ -6,10 +6,12 @@
 #include "rest/daemon.h"
 #include "rest/handlers.h"
 
-/* Features a client can test for instead of comparing version numbers. */
+/* Features a client can test for instead of comparing version numbers: every one that ships
+ * (openapi.yaml, SystemVersion.features, names them). */
 static const char *const features[] = {
-    "images",          "images.import", "vms",          "vms.patch",     "operations",
-    "operations.wait", "events",        "events.since", "vms.lifecycle", "vms.console",
+    "images",        "images.import", "images.build", "vms",         "vms.patch",
+    "vms.lifecycle", "vms.console",   "vms.exec",     "vms.exec.stream", "vms.workspace",
+    "execs",         "operations",    "operations.wait", "events",   "events.since",
 };
 
 int bg_handle_system_version(struct bg_http_request *req)

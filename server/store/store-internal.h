@@ -20,6 +20,7 @@ struct bg_store {
     enum bg_store_mode mode;  /* read-only handles refuse every write up front */
     int schema_version;       /* PRAGMA user_version after open (and migration) */
     int64_t event_history;    /* events kept, >= 1 */
+    int64_t op_history;       /* ended operations kept, >= 1 */
     bg_store_event_hook hook; /* called after each committed write; may be NULL */
     void *hook_userdata;      /* passed to hook */
 };

@@ -117,6 +117,23 @@ static int get_locked(struct bg_store *s, const char *id, struct bg_operation *r
     return r < 0 ? r : load_op(s, stmt, ret, err);
 }
 
+/* Delete the ended operations beyond the newest s->op_history, inside the transaction. */
+static int prune_ended(struct bg_store *s, struct bg_error *err)
+{
+    static const char sql[] =
+        "DELETE FROM operations WHERE state != 'running' AND id NOT IN (SELECT id FROM "
+        "operations WHERE state != 'running' ORDER BY created_at DESC, id DESC LIMIT ?)";
+    bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
+    int r, rc;
+
+    if ((r = bg_store_prepare(s, sql, &stmt, err)) < 0)
+        return r;
+    (void)sqlite3_bind_int64(stmt, 1, s->op_history);
+    if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
+        return bg_store_sql_error(s, rc, "prune operations", err);
+    return 0;
+}
+
 static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
@@ -131,7 +148,8 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
         return r;
     bind_op(stmt, op, &j);
     rc = sqlite3_step(stmt);
-    if ((r = bg_store_insert_result(s, rc, "insert operation", "operation", op->id, err)) < 0)
+    if ((r = bg_store_insert_result(s, rc, "insert operation", "operation", op->id, err)) < 0 ||
+        (r = prune_ended(s, err)) < 0)
         return r;
     *ret_data = bg_operation_to_json(op);
     return 0;

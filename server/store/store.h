@@ -14,6 +14,8 @@
 #define BG_STORE_SCHEMA_VERSION 4
 /* Events kept by default; older ones are pruned as new ones arrive. */
 #define BG_STORE_EVENT_HISTORY_DEFAULT 10000
+/* Ended operations kept by default; older ones are pruned as new operations start. */
+#define BG_STORE_OPERATION_HISTORY_DEFAULT 1000
 
 struct bg_store;
 
@@ -47,6 +49,9 @@ void bg_store_closep(struct bg_store **s);
 
 int bg_store_schema_version(struct bg_store *s);
 void bg_store_set_event_history(struct bg_store *s, int64_t keep);
+/* How many ended (succeeded or failed) operations to keep, >= 1: each insert prunes the oldest
+ * beyond it. Running operations are never pruned. */
+void bg_store_set_operation_history(struct bg_store *s, int64_t keep);
 void bg_store_set_event_hook(struct bg_store *s, bg_store_event_hook hook, void *userdata);
 
 /* Every write on a BG_STORE_READ_ONLY store returns -EROFS. update replaces every field but the
@@ -84,8 +89,9 @@ int bg_store_vm_list(struct bg_store *s, const enum bg_vm_state *state, struct b
 int bg_store_vm_count(struct bg_store *s, int64_t *ret, struct bg_error *err);
 int bg_store_image_count(struct bg_store *s, int64_t *ret, struct bg_error *err);
 
-/* Operations (ids come from the caller). insert: -EEXIST; update/get: -ENOENT. Events
- * "operation.created/updated". list: newest first, at most limit. */
+/* Operations (ids come from the caller). insert: -EEXIST; update/get: -ENOENT; insert also
+ * prunes ended operations beyond the operation history. Events "operation.created/updated".
+ * list: newest first, at most limit. */
 int bg_store_op_insert(struct bg_store *s, const struct bg_operation *op, int64_t *ret_seq,
                        struct bg_error *err);
 int bg_store_op_update(struct bg_store *s, const struct bg_operation *op, int64_t *ret_seq,

@@ -125,6 +125,10 @@ for bad in abc -1 1.5 "" 99999999999999999999; do
 done
 api GET '/v1/events?after=1'
 expect_problem 400 invalid_query
+# a since past the latest would silently skip the next events: refused, naming the latest
+api GET "/v1/events?since=$((latest + 5))"
+expect_problem 400 invalid_query
+expect_eq "$(jq -r .detail <<<"$BODY" | grep -c "latest event ($latest)")" 1 "since past the latest names it"
 
 # --- the stream ends cleanly when the daemon stops
 open_stream ending

@@ -24,6 +24,9 @@ expect_json .api_version v1
 expect_json '.version | test("^[0-9]+\\.[0-9]+\\.[0-9]+")' true "version is x.y.z"
 expect_json '.features | type' array "features type"
 expect_json '.features | index("events.since") != null' true "features contains events.since"
+for f in images.build vms.exec vms.exec.stream vms.workspace execs; do
+  expect_json ".features | index(\"$f\") != null" true "features contains $f (it ships)"
+done
 expect_json '[.features[] | select(type != "string")] | length' 0 "features are strings"
 
 # --- info on a fresh daemon

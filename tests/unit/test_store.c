@@ -702,6 +702,32 @@ static void test_op_failures(void **state)
                "operation 'op-ffffffffffffffff' not found");
 }
 
+/* Ended operations beyond the history are pruned as new ones start; running ones stay. */
+static void test_op_pruned(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_error err = {0};
+    struct bg_operation op, *ops = NULL;
+    char id[BG_OPERATION_ID_MAX];
+    size_t n = 0;
+
+    bg_store_set_operation_history(f->s, 3);
+    op = make_op("op-0000000000000000", 1);
+    assert_int_equal(bg_store_op_insert(f->s, &op, NULL, &err), 0); /* running: never pruned */
+    for (int i = 1; i <= 6; i++) {
+        snprintf(id, sizeof(id), "op-%016x", i);
+        op = make_op(id, 1 + i);
+        op.state = i % 2 ? BG_OPERATION_STATE_SUCCEEDED : BG_OPERATION_STATE_FAILED;
+        assert_int_equal(bg_store_op_insert(f->s, &op, NULL, &err), 0);
+    }
+    assert_int_equal(bg_store_op_list(f->s, 100, &ops, &n, &err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(ops[0].id, "op-0000000000000006");
+    assert_string_equal(ops[2].id, "op-0000000000000004");
+    assert_string_equal(ops[3].id, "op-0000000000000000");
+    bg_store_ops_free(ops, n);
+}
+
 /* ---- events ---- */
 
 static void assert_event(const struct bg_event *ev, int64_t seq, const char *type,
@@ -939,6 +965,7 @@ int main(void)
         T(test_vm_failures, setup_open),
         T(test_op_crud, setup_open),
         T(test_op_failures, setup_open),
+        T(test_op_pruned, setup_open),
         T(test_events_in_order, setup_open),
         T(test_failed_write_no_event, setup_open),
         T(test_events_pruned, setup_open),
