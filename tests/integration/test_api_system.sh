@@ -13,6 +13,24 @@ expect_api_header() {
   expect_eq "$(header Banger-Api-Version)" 1 "Banger-Api-Version on ${1:-the last response}"
 }
 
+# --- bangerd's exit codes: 2 for a mistake in its command line (whatever the message says),
+# 1 for a configuration that cannot be used
+for args in "--bogus" "--log-level loud" "--shutdown-timeout 0" "--socket" "stray"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$BANGERD" $args >"$T/usage.log" 2>&1 || rc=$?
+  expect_eq "$rc" 2 "bangerd $args exits 2"
+  expect_eq "$(grep -c '^bangerd: ' "$T/usage.log")" 1 "bangerd $args says why on one line"
+done
+rc=0
+BANGERD_LOG_LEVEL=loud "$BANGERD" >"$T/config.log" 2>&1 || rc=$?
+expect_eq "$rc" 1 "a bad BANGERD_LOG_LEVEL exits 1"
+rc=0
+mkfifo "$T/fifo.toml"
+timeout 10 "$BANGERD" --config "$T/fifo.toml" >"$T/fifo.log" 2>&1 || rc=$?
+expect_eq "$rc" 1 "a FIFO as the config file is refused at once"
+expect_eq "$(grep -c 'not a regular file' "$T/fifo.log")" 1 "the FIFO refusal says why"
+
 start_daemon
 
 # --- version
