@@ -8,6 +8,7 @@
 
 #include "banger/image.h"
 #include "banger/jsonutil.h"
+#include "banger/utf8.h"
 #include "banger/validate.h"
 #include "banger/vm.h"
 
@@ -24,13 +25,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct bg_vm_defaults defaults = {.vcpus = 2, .memory_mib = 1024, .disk_mib = 8192};
 
-/* A refusal carries the code it returned, a message and a problem about a field. */
+/* A refusal carries the code it returned, a message and a problem about a field, and the
+ * problem it becomes always encodes: message and field are valid UTF-8. */
 static void check_refusal(int r, const struct bg_field_error *f, const struct bg_error *err)
 {
     CHECK(r == -EINVAL);
     CHECK(err->code == r);
     CHECK(err->msg[0] != '\0');
     CHECK(f->problem < BG_PROBLEM_COUNT_);
+    CHECK(bg_utf8_valid(err->msg, strlen(err->msg)));
+    CHECK(bg_utf8_valid(f->field, strlen(f->field)));
+    json_t *p = bg_problem_to_json(f->problem, err->msg, "/v1/vms");
+    CHECK(json_object_set_new(p, "field", json_string(f->field)) == 0);
+    char *text = json_dumps(p, JSON_COMPACT);
+    CHECK(text != NULL);
+    free(text);
+    json_decref(p);
 }
 
 static void check_spec_in_limits(const struct bg_vm_spec *s)
