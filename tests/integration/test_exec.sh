@@ -54,7 +54,7 @@ expect_problem 409 vm_not_running
 
 # --- CLI ---
 run_cli 1 vm exec nosuch -- true
-expect_contains "$ERR" "no VM named 'nosuch'"
+expect_contains "$ERR" "'nosuch'"
 run_cli 1 vm exec idle -- true
 expect_contains "$ERR" "not running"
 run_cli 2 vm exec idle
