@@ -754,8 +754,8 @@ int bg_agent_session_write(struct bg_agent_session *s, const void *buf, size_t l
     const uint8_t *p = buf;
 
     while (len > 0) {
-        ssize_t n = bg_agent_session_write_some(s, p, len,
-                                                bg_now_ms() + bg_agent_conn_write_stall_ms, err);
+        ssize_t n =
+            bg_agent_session_write_some(s, p, len, bg_now_ms() + bg_agent_conn_write_stall_ms, err);
         if (n == -ETIMEDOUT)
             return bg_error_set(err, -ETIMEDOUT,
                                 "stdin: the agent granted no credit in %d ms (the command reads "
