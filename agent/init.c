@@ -58,11 +58,12 @@ static int mount_basics(struct bg_error *err)
     return 0;
 }
 
-/* Read a small file into a new NUL-terminated string. */
-static char *read_text(const char *path, size_t max)
+/* Read a small file into a new NUL-terminated string, or NULL when it cannot be opened.
+ * *ret_cut tells whether the file holds more than max bytes, of which only max were read. */
+static char *read_text(const char *path, size_t max, bool *ret_cut)
 {
     bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf = bg_malloc(max + 1);
+    char *buf = bg_malloc(max + 2);
     size_t got = 0;
     ssize_t n;
 
@@ -70,9 +71,11 @@ static char *read_text(const char *path, size_t max)
         free(buf);
         return NULL;
     }
-    while (got < max && (n = read(fd, buf + got, max - got)) > 0)
+    /* one byte past max tells a file of exactly max bytes from a longer one */
+    while (got <= max && (n = read(fd, buf + got, max + 1 - got)) > 0)
         got += (size_t)n;
-    buf[got] = '\0';
+    *ret_cut = got > max;
+    buf[got > max ? max : got] = '\0';
     return buf;
 }
 
@@ -89,21 +92,44 @@ static void load_module(const char *path)
 
 static void load_modules(void)
 {
-    bg_autofree char *order = read_text(MODULES_ORDER, MODULES_ORDER_MAX);
+    bool cut = false;
+    bg_autofree char *order = read_text(MODULES_ORDER, MODULES_ORDER_MAX, &cut);
     char *save = NULL;
 
     if (!order)
         return; /* an initramfs without modules: the kernel has what it needs built in */
+    if (cut) {
+        /* the last line read may be part of a path: load only whole lines */
+        char *nl = strrchr(order, '\n');
+        *(nl ? nl : order) = '\0';
+        bg_log_warn("load modules: %s is longer than %d bytes; the modules after that are not "
+                    "loaded",
+                    MODULES_ORDER, MODULES_ORDER_MAX);
+    }
     for (char *line = strtok_r(order, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         if (line[0] && line[0] != '#')
             load_module(line);
 }
 
-static void parse_cmdline(const char *cmdline, struct boot_args *a)
+/* One device word: a value that does not fit is refused, never cut (a cut name is another
+ * device). */
+static int device_arg(const char *cmdline, const char *key, char *buf, size_t size,
+                      struct bg_error *err)
 {
-    (void)bg_cmdline_value(cmdline, "banger.root", a->root, sizeof(a->root));
-    (void)bg_cmdline_value(cmdline, "banger.overlay", a->overlay, sizeof(a->overlay));
-    (void)bg_cmdline_value(cmdline, "banger.work", a->work, sizeof(a->work));
+    if (bg_cmdline_value(cmdline, key, buf, size) < 0)
+        return bg_error_set(err, -EINVAL, "%s= is longer than %zu bytes", key, size - 1);
+    return 0;
+}
+
+static int parse_cmdline(const char *cmdline, struct boot_args *a, struct bg_error *err)
+{
+    int r;
+
+    if ((r = device_arg(cmdline, "banger.root", a->root, sizeof(a->root), err)) < 0 ||
+        (r = device_arg(cmdline, "banger.overlay", a->overlay, sizeof(a->overlay), err)) < 0 ||
+        (r = device_arg(cmdline, "banger.work", a->work, sizeof(a->work), err)) < 0)
+        return r;
+    return 0;
 }
 
 /* virtio-blk probes asynchronously after its module loads: wait for the node. */
@@ -188,12 +214,16 @@ int bg_init_boot(enum bg_agent_channel *ret_channel, struct bg_error *err)
     if ((r = mount_basics(err)) < 0)
         return r;
     load_modules();
-    bg_autofree char *cmdline = read_text("/proc/cmdline", CMDLINE_MAX);
+    bool cut = false;
+    bg_autofree char *cmdline = read_text("/proc/cmdline", CMDLINE_MAX, &cut);
     if (!cmdline)
         cmdline = bg_strdup(""); /* /proc is mounted: this is only a kernel without it */
-    if ((r = bg_agent_channel_parse(cmdline, ret_channel, err)) < 0)
+    if (cut) /* its last word would be cut short, and a cut word says something else */
+        return bg_error_set(err, -EINVAL, "the kernel command line is longer than %d bytes",
+                            CMDLINE_MAX);
+    if ((r = bg_agent_channel_parse(cmdline, ret_channel, err)) < 0 ||
+        (r = parse_cmdline(cmdline, &a, err)) < 0)
         return r;
-    parse_cmdline(cmdline, &a);
     if (a.root[0]) {
         if ((r = mount_overlay(&a, err)) < 0 || (r = switch_root(err)) < 0)
             return bg_error_prefix(err, r, "set up root %s", a.root);

@@ -15,9 +15,10 @@
  * (mount --move + chroot, so this process keeps running); mount banger.work=DEV at
  * /root/repo; then set up the network, hostname and resolv.conf (net.h) from banger.ip=,
  * banger.gw=, banger.dns= and banger.hostname=. *ret_channel is what banger.agent= asks for.
- * Returns 0, or <0 with err when the root could not be set up or banger.agent= is unknown (the
- * caller powers off: the console says why). A missing module or work disk and any network
- * problem are only logged. */
+ * Returns 0, or <0 with err when the root could not be set up, banger.agent= is unknown, a
+ * device word is too long to be read whole, or the command line itself is (the caller powers
+ * off: the console says why). A missing module or work disk and any network problem are only
+ * logged. */
 int bg_init_boot(enum bg_agent_channel *ret_channel, struct bg_error *err);
 
 /* Kill every other process, sync, unmount the work disk, and power off (or reboot).

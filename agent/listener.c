@@ -13,22 +13,29 @@
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "banger/utf8.h"
 #include "cmdline.h"
 
 #define LISTEN_BACKLOG 4
 #define VSOCK_RETRY_US 20000
-#define CHANNEL_VALUE_MAX 32 /* bytes of a bad banger.agent= value quoted in the error */
+#define CHANNEL_VALUE_MAX 32 /* longest banger.agent= value read; a longer one is refused */
 
 int bg_agent_channel_parse(const char *cmdline, enum bg_agent_channel *ret, struct bg_error *err)
 {
     char v[CHANNEL_VALUE_MAX + 1];
+    int r = bg_cmdline_value(cmdline, "banger.agent", v, sizeof(v));
 
-    if (!bg_cmdline_value(cmdline, "banger.agent", v, sizeof(v)) || !strcmp(v, "port"))
+    if (r < 0)
+        return bg_error_set(err, -EINVAL,
+                            "banger.agent= is longer than %d bytes: want 'vsock' or "
+                            "'port'",
+                            CHANNEL_VALUE_MAX);
+    if (r == 0 || !strcmp(v, "port"))
         *ret = BG_AGENT_CHANNEL_PORT;
     else if (!strcmp(v, "vsock"))
         *ret = BG_AGENT_CHANNEL_VSOCK;
     else
-        return bg_error_set(err, -EINVAL, "banger.agent=%s: want 'vsock' or 'port'", v);
+        return bg_error_set(err, -EINVAL, "banger.agent=%s: want 'vsock' or 'port'", BG_QUOTE(v));
     return 0;
 }
 

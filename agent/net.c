@@ -16,11 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "banger/alloc.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
-
-#define CMDLINE_WORDS " \t\n"
+#include "cmdline.h"
 
 /* The words seen so far, so that a second one is refused rather than silently winning. */
 enum net_key { KEY_IP, KEY_GW, KEY_DNS, KEY_HOSTNAME, KEY_COUNT_ };
@@ -55,7 +53,8 @@ static int parse_ip(const char *s, struct bg_net_config *c, struct bg_error *err
 
     if (!slash || (size_t)(slash - s) >= sizeof(addr))
         return bg_error_set(err, -EINVAL, "banger.ip: '%s' is not ADDRESS/PREFIX", s);
-    snprintf(addr, sizeof(addr), "%.*s", (int)(slash - s), s);
+    memcpy(addr, s, (size_t)(slash - s));
+    addr[slash - s] = '\0';
     if ((r = parse_addr("banger.ip", addr, &c->addr, err)) < 0)
         return r;
     if (bg_parse_u64(slash + 1, 1, 32, &prefix, NULL) < 0)
@@ -137,30 +136,37 @@ static int check_config(const struct bg_net_config *c, struct bg_error *err)
     return 0;
 }
 
+/* One banger.* word of the network: refused when given twice or longer than BG_NET_ARG_MAX,
+ * parsed otherwise. */
+static int take_word(enum net_key k, const char *value, size_t len, bool *seen,
+                     struct bg_net_config *c, struct bg_error *err)
+{
+    char v[BG_NET_ARG_MAX + 1];
+
+    if (*seen)
+        return bg_error_set(err, -EINVAL, "%s= is given twice", key_names[k]);
+    *seen = true;
+    if (len > BG_NET_ARG_MAX)
+        return bg_error_set(err, -EINVAL, "%s= is longer than %d bytes", key_names[k],
+                            BG_NET_ARG_MAX);
+    memcpy(v, value, len);
+    v[len] = '\0';
+    return parse_word(k, v, c, err);
+}
+
 int bg_net_config_parse(const char *cmdline, struct bg_net_config *ret, struct bg_error *err)
 {
     struct bg_net_config c = {0};
     bool seen[KEY_COUNT_] = {false};
-    bg_autofree char *words = bg_strdup(cmdline);
-    char *save = NULL;
+    const char *cursor = cmdline, *word, *value;
+    size_t len, value_len;
     int r;
 
-    for (char *w = strtok_r(words, CMDLINE_WORDS, &save); w;
-         w = strtok_r(NULL, CMDLINE_WORDS, &save)) {
-        for (size_t k = 0; k < KEY_COUNT_; k++) {
-            size_t n = strlen(key_names[k]);
-            if (strncmp(w, key_names[k], n) || w[n] != '=')
-                continue;
-            if (seen[k])
-                return bg_error_set(err, -EINVAL, "%s= is given twice", key_names[k]);
-            seen[k] = true;
-            if (strlen(w + n + 1) > BG_NET_ARG_MAX)
-                return bg_error_set(err, -EINVAL, "%s= is longer than %d bytes", key_names[k],
-                                    BG_NET_ARG_MAX);
-            if ((r = parse_word((enum net_key)k, w + n + 1, &c, err)) < 0)
+    while (bg_cmdline_next(&cursor, &word, &len))
+        for (size_t k = 0; k < KEY_COUNT_; k++)
+            if (bg_cmdline_match(word, len, key_names[k], &value, &value_len) &&
+                (r = take_word((enum net_key)k, value, value_len, &seen[k], &c, err)) < 0)
                 return r;
-        }
-    }
     if ((r = check_config(&c, err)) < 0)
         return r;
     *ret = c;

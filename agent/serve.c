@@ -18,6 +18,7 @@
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "banger/utf8.h"
 #include "session.h"
 
 #define FRAME_MAX (BG_AGENT_HEADER_SIZE + BG_AGENT_PAYLOAD_MAX)
@@ -29,6 +30,8 @@
 /* virtio-serial: a write may see ENXIO for a moment after the host connected. */
 #define ENXIO_RETRY_MS 2000
 #define POLL_FDS_MAX (2 + 3 * BG_AGENT_SESSIONS_MAX)
+/* A host that takes none of a frame this long has stopped reading: the connection is lost. */
+#define WRITE_STALL_MS 30000
 
 struct bg_serve {
     int sigfd;     /* SIGCHLD */
@@ -85,9 +88,12 @@ static void lose(struct bg_serve *s, const char *why)
     }
 }
 
-/* Write all of buf, waiting out EAGAIN; ENXIO is retried briefly (virtio-serial). */
+/* Write all of buf, waiting out EAGAIN for up to WRITE_STALL_MS without progress (-ETIMEDOUT
+ * then: a host that reads nothing must not stop this loop, which reaps and serves the rest);
+ * ENXIO is retried briefly (virtio-serial). */
 static int write_all(int fd, const uint8_t *buf, size_t len)
 {
+    int64_t stall_deadline = bg_now_ms() + WRITE_STALL_MS;
     int64_t enxio_deadline = 0;
 
     while (len > 0) {
@@ -95,9 +101,14 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
         if (n > 0) {
             buf += n;
             len -= (size_t)n;
+            stall_deadline = bg_now_ms() + WRITE_STALL_MS;
         } else if (n < 0 && errno == EAGAIN) {
+            int64_t left = stall_deadline - bg_now_ms();
             struct pollfd p = {.fd = fd, .events = POLLOUT};
-            (void)poll(&p, 1, -1);
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (poll(&p, 1, (int)left) > 0 && !(p.revents & POLLOUT))
+                return -EPIPE; /* POLLHUP or POLLERR: the host is gone */
         } else if (n < 0 && errno == ENXIO) {
             if (!enxio_deadline)
                 enxio_deadline = bg_now_ms() + ENXIO_RETRY_MS;
@@ -123,24 +134,45 @@ static void send_frame(struct bg_serve *s, uint8_t type, uint8_t flags, uint32_t
     if (len)
         memcpy(s->wbuf + BG_AGENT_HEADER_SIZE, payload, len);
     int r = write_all(s->fd, s->wbuf, BG_AGENT_HEADER_SIZE + len);
-    if (r < 0)
+    if (r == -ETIMEDOUT)
+        lose(s, "the host stopped reading");
+    else if (r < 0)
         lose(s, strerror(-r));
 }
 
-/* Send j (stolen) as the payload of a frame. */
-static void send_json(struct bg_serve *s, uint8_t type, uint32_t channel, json_t *j)
+/* Send j (stolen) as the payload of a frame. Every string the agent puts in a reply is
+ * well-formed UTF-8 and short by construction, so this does not fail; if it ever did, silence
+ * would leave the host waiting for an answer: a session's reply becomes an ERROR with a fixed
+ * message, and a control reply ends the connection. Returns whether j itself went out. */
+static bool send_json(struct bg_serve *s, uint8_t type, uint32_t channel, json_t *j)
 {
-    char *text = json_dumps(j, JSON_COMPACT);
+    static const char fallback[] = "{\"message\":\"agent: its reply could not be encoded\"}";
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    bool sent = text && len <= BG_AGENT_PAYLOAD_MAX;
 
     json_decref(j);
-    if (text && strlen(text) <= BG_AGENT_PAYLOAD_MAX)
-        send_frame(s, type, 0, channel, text, strlen(text));
+    if (sent) {
+        send_frame(s, type, 0, channel, text, len);
+    } else if (channel) {
+        bg_log_error("agent: channel %u: the %s reply could not be encoded; sending ERROR", channel,
+                     bg_agent_type_name(type));
+        send_frame(s, BG_AGENT_ERROR, 0, channel, fallback, sizeof(fallback) - 1);
+    } else {
+        lose(s, "the HELLO reply could not be encoded");
+    }
     free(text);
+    return sent;
 }
 
+/* ERROR {"message": msg} on channel: msg clipped on a character boundary to what the host
+ * takes (BG_AGENT_MESSAGE_MAX bytes), every byte of a malformed sequence made '?'. */
 static void send_error(struct bg_serve *s, uint32_t channel, const char *msg)
 {
-    send_json(s, BG_AGENT_ERROR, channel, json_pack("{s:s}", "message", msg));
+    char text[BG_AGENT_MESSAGE_MAX + 1];
+
+    (void)bg_utf8_clip(text, sizeof(text), msg);
+    (void)send_json(s, BG_AGENT_ERROR, channel, json_pack("{s:s}", "message", text));
 }
 
 static void send_credit(struct bg_serve *s, uint32_t channel, uint8_t stream, uint32_t n)
@@ -153,9 +185,9 @@ static void send_credit(struct bg_serve *s, uint32_t channel, uint8_t stream, ui
 
 static void send_hello(struct bg_serve *s)
 {
-    send_json(s, BG_AGENT_HELLO, 0,
-              json_pack("{s:i,s:s,s:[s,s]}", "version", BG_AGENT_VERSION, "agent", BANGER_VERSION,
-                        "caps", "exec", "pty"));
+    (void)send_json(s, BG_AGENT_HELLO, 0,
+                    json_pack("{s:i,s:s,s:[s,s]}", "version", BG_AGENT_VERSION, "agent",
+                              BANGER_VERSION, "caps", "exec", "pty"));
 }
 
 static struct bg_session **find_slot(struct bg_serve *s, uint32_t channel)
@@ -193,7 +225,7 @@ static void maybe_finish(struct bg_serve *s, struct bg_session **slot)
         int st = sess->status;
         json_t *j = WIFSIGNALED(st) ? json_pack("{s:i}", "signal", WTERMSIG(st))
                                     : json_pack("{s:i}", "exit_code", WEXITSTATUS(st));
-        send_json(s, BG_AGENT_EXIT, sess->channel, j);
+        (void)send_json(s, BG_AGENT_EXIT, sess->channel, j);
     }
     bg_session_free(sess);
     *slot = NULL;
@@ -387,7 +419,8 @@ static void handle_exec(struct bg_serve *s, const struct bg_agent_header *h, con
             break;
         }
     }
-    send_json(s, BG_AGENT_STARTED, h->channel, json_pack("{s:i}", "pid", (int)sess->pid));
+    if (!send_json(s, BG_AGENT_STARTED, h->channel, json_pack("{s:i}", "pid", (int)sess->pid)))
+        detach(sess); /* the host was told ERROR: the command must not run unseen */
 }
 
 static void handle_hello(struct bg_serve *s, const struct bg_agent_header *h, const uint8_t *p)

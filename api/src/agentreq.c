@@ -11,6 +11,7 @@
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
+#include "banger/jsonutil.h"
 #include "banger/utf8.h"
 
 /* Parse payload as one JSON object with only the allowed members. */
@@ -19,8 +20,7 @@ static int parse_object(const char *what, const void *payload, size_t len,
 {
     json_error_t jerr;
     json_t *v = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *key;
-    json_t *member;
+    const char *unknown;
 
     if (!v)
         return bg_error_set(err, -EINVAL, "%s: invalid JSON: %s", what, jerr.text);
@@ -28,15 +28,10 @@ static int parse_object(const char *what, const void *payload, size_t len,
         json_decref(v);
         return bg_error_set(err, -EINVAL, "%s: payload must be a JSON object", what);
     }
-    json_object_foreach (v, key, member) {
-        bool known = false;
-        for (size_t i = 0; allowed[i] && !known; i++)
-            known = !strcmp(key, allowed[i]);
-        if (!known) {
-            int r = bg_error_set(err, -EINVAL, "%s: unknown field '%s'", what, BG_QUOTE(key));
-            json_decref(v);
-            return r;
-        }
+    if ((unknown = bg_json_unknown_member(v, allowed))) {
+        int r = bg_error_set(err, -EINVAL, "%s: unknown field '%s'", what, BG_QUOTE(unknown));
+        json_decref(v);
+        return r;
     }
     *ret = v;
     return 0;
@@ -370,7 +365,11 @@ int bg_agentreq_error_decode(const void *payload, size_t len, char *buf, size_t 
         return bg_error_set(err, -EINVAL, "ERROR: 'message' must be a string of at most %d bytes",
                             BG_AGENT_MESSAGE_MAX);
     }
-    snprintf(buf, size, "%s", msg);
+    /* jansson let only well-formed UTF-8 in: cutting on a boundary and masking single-byte
+     * control characters keeps it well-formed, so the message may go into JSON and logs. */
+    size_t n = bg_utf8_cut(msg, strlen(msg), size - 1);
+    memcpy(buf, msg, n);
+    buf[n] = '\0';
     for (char *p = buf; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';

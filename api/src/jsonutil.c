@@ -60,8 +60,7 @@ int bg_json_parse_object(const char *body, size_t len, json_t **ret, struct bg_f
     return 0;
 }
 
-int bg_json_check_members(const json_t *obj, const char *const allowed[], struct bg_field_error *f,
-                          struct bg_error *err)
+const char *bg_json_unknown_member(const json_t *obj, const char *const allowed[])
 {
     const char *key;
     json_t *v = NULL;
@@ -70,12 +69,21 @@ int bg_json_check_members(const json_t *obj, const char *const allowed[], struct
         bool known = false;
         for (size_t i = 0; allowed[i] && !known; i++)
             known = !strcmp(key, allowed[i]);
-        if (!known) {
-            bg_field_error_set(f, BG_PROBLEM_UNKNOWN_FIELD, key);
-            return bg_error_set(err, -EINVAL, "unknown field '%s'", BG_QUOTE(key));
-        }
+        if (!known)
+            return key;
     }
-    return 0;
+    return NULL;
+}
+
+int bg_json_check_members(const json_t *obj, const char *const allowed[], struct bg_field_error *f,
+                          struct bg_error *err)
+{
+    const char *key = bg_json_unknown_member(obj, allowed);
+
+    if (!key)
+        return 0;
+    bg_field_error_set(f, BG_PROBLEM_UNKNOWN_FIELD, key);
+    return bg_error_set(err, -EINVAL, "unknown field '%s'", BG_QUOTE(key));
 }
 
 /* Look up key (null counts as present, so its type check refuses it);

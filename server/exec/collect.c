@@ -10,7 +10,7 @@
 #include "banger/timefmt.h"
 
 #define READ_CHUNK (64 * 1024)
-#define POLL_MS 1000 /* how often a blocked read looks at timeouts and shutdown */
+#define POLL_MS 500 /* how often a blocked read looks at the timeout and the cancel callback */
 
 void bg_exec_agent_spec(const struct bg_exec_request *req, uint16_t rows, uint16_t cols,
                         struct bg_agent_exec_spec *ret)
@@ -59,8 +59,8 @@ static void kill_once(struct bg_agent_session *s, int64_t *kill_deadline)
 }
 
 /* Drain stdout/stderr until both end. Returns 0, 1 when abandoned after a kill, or <0. */
-static int drain(struct bg_agent_session *s, int64_t deadline, struct bg_exec_registry *reg,
-                 struct bg_exec_output *o, int64_t *kill_deadline, struct bg_error *err)
+static int drain(struct bg_agent_session *s, int64_t deadline, bg_exec_cancel_fn cancelled,
+                 void *cls, struct bg_exec_output *o, int64_t *kill_deadline, struct bg_error *err)
 {
     bg_autofree char *buf = bg_malloc(READ_CHUNK);
 
@@ -70,8 +70,10 @@ static int drain(struct bg_agent_session *s, int64_t deadline, struct bg_exec_re
             o->timed_out = true;
             kill_once(s, kill_deadline);
         }
-        if (reg && bg_exec_registry_closed(reg))
+        if (!*kill_deadline && cancelled && cancelled(cls)) {
+            o->cancelled = true;
             kill_once(s, kill_deadline);
+        }
         if (*kill_deadline && now >= *kill_deadline)
             return 1;
         int stream = 1;
@@ -89,13 +91,13 @@ static int drain(struct bg_agent_session *s, int64_t deadline, struct bg_exec_re
     }
 }
 
-int bg_exec_collect(struct bg_agent_session *s, uint32_t timeout_s, struct bg_exec_registry *reg,
-                    struct bg_exec_output *ret, struct bg_error *err)
+int bg_exec_collect(struct bg_agent_session *s, uint32_t timeout_s, bg_exec_cancel_fn cancelled,
+                    void *cls, struct bg_exec_output *ret, struct bg_error *err)
 {
     struct bg_exec_output o = {.exit_code = -1};
     int64_t deadline = timeout_s ? bg_now_ms() + (int64_t)timeout_s * 1000 : 0;
     int64_t kill_deadline = 0;
-    int r = drain(s, deadline, reg, &o, &kill_deadline, err);
+    int r = drain(s, deadline, cancelled, cls, &o, &kill_deadline, err);
 
     if (r < 0) {
         bg_exec_output_done(&o);

@@ -12,6 +12,7 @@
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "banger/utf8.h"
 
 struct entry {
     char id[BG_EXEC_ID_LEN + 1];
@@ -135,9 +136,10 @@ int bg_exec_registry_add(struct bg_exec_registry *r, const char *vm, char *const
     pthread_mutex_lock(&r->lock);
     expire_locked(r, now);
     if (r->closed) {
-        rc = bg_error_set(err, -ESHUTDOWN, "bangerd is shutting down");
+        rc = bg_error_set(err, -ESHUTDOWN, "bangerd is shutting down; retry once it is back");
     } else if (r->n >= BG_EXEC_REGISTRY_MAX) {
-        rc = bg_error_set(err, -EBUSY, "%d commands are running already; wait for some to end",
+        rc = bg_error_set(err, BG_ERR(BG_PROBLEM_TOO_MANY_EXECS),
+                          "%d commands are running already; wait for some to end",
                           BG_EXEC_REGISTRY_MAX);
     } else {
         struct entry *e = entry_new(vm, argv, now);
@@ -210,7 +212,8 @@ int bg_exec_registry_get(struct bg_exec_registry *r, const char *id, json_t **re
     if (e)
         *ret = entry_to_json(e);
     else
-        rc = bg_error_set(err, -ENOENT, "no exec '%s' (ended ones are kept %d minutes)", id,
+        rc = bg_error_set(err, BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND),
+                          "no exec '%s'; ended commands are kept %d minutes", BG_QUOTE(id),
                           BG_EXEC_REGISTRY_KEEP_S / 60);
     pthread_mutex_unlock(&r->lock);
     return rc;

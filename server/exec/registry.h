@@ -25,8 +25,8 @@ void bg_exec_registry_free(struct bg_exec_registry *r);
 
 /* Record a command starting now in VM vm (argv NULL-terminated, copied). Writes the new id
  * into ret_id. Ended entries older than BG_EXEC_REGISTRY_KEEP_S are dropped first, then the
- * oldest ended ones while the registry is full. Returns 0, -EBUSY when every slot holds a
- * running command, or -ESHUTDOWN after bg_exec_registry_close. */
+ * oldest ended ones while the registry is full. Returns 0, BG_ERR(BG_PROBLEM_TOO_MANY_EXECS)
+ * when every slot holds a running command, or -ESHUTDOWN after bg_exec_registry_close. */
 int bg_exec_registry_add(struct bg_exec_registry *r, const char *vm, char *const *argv,
                          char ret_id[BG_EXEC_ID_LEN + 1], struct bg_error *err);
 
@@ -39,7 +39,8 @@ void bg_exec_registry_set_fd(struct bg_exec_registry *r, const char *id, int fd)
 void bg_exec_registry_finish(struct bg_exec_registry *r, const char *id, int exit_code, int signo);
 
 /* The entry id as its JSON resource (new reference): {"id","vm","cmd","state","exit_code",
- * "signal","started_at","ended_at"}. Returns 0, or -ENOENT (unknown or expired). */
+ * "signal","started_at","ended_at"}. Returns 0, or BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND) (unknown
+ * or expired). */
 int bg_exec_registry_get(struct bg_exec_registry *r, const char *id, json_t **ret,
                          struct bg_error *err);
 

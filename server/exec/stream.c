@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,21 +19,20 @@
 #include "banger/timefmt.h"
 #include "banger/validate.h"
 #include "exec/collect.h"
-#include "exec/registry.h"
-#include "rest/daemon.h"
-#include "vm/runtime.h"
 
 #define POLL_MS 500               /* how often blocked waits look at timeouts and shutdown */
 #define FIRST_RESIZE_WAIT_MS 2000 /* a tty client sends its window size first */
 #define CREDIT_MAX ((int64_t)1 << 30)
+/* A client that takes none of a frame this long, though it granted the credit, is gone. */
+#define SEND_STALL_S 30
 
 enum { OUT_STDOUT, OUT_STDERR };
 
 struct bg_exec_stream {
-    struct bg_daemon *d;
+    struct bg_exec_registry *reg;
     char vm[BG_NAME_MAX + 1];
     char id[BG_EXEC_ID_LEN + 1];
-    struct bg_agent_conn *conn;
+    struct bg_exec_conn_lease lease;
     struct bg_exec_request req;
     struct bg_agent_session *sess;
     int fd;
@@ -50,30 +50,35 @@ struct bg_exec_stream {
     bool timed_out;
 };
 
-struct bg_exec_stream *bg_exec_stream_new(struct bg_daemon *d, const char *vm, const char *id,
-                                          struct bg_agent_conn *conn, struct bg_exec_request *req)
+struct bg_exec_stream *bg_exec_stream_new(struct bg_exec_registry *reg, const char *vm,
+                                          const char *id, const struct bg_exec_conn_lease *lease,
+                                          struct bg_exec_request *req)
 {
     struct bg_exec_stream *s = bg_calloc(1, sizeof(*s));
+    pthread_condattr_t attr;
 
-    s->d = d;
+    s->reg = reg;
     snprintf(s->vm, sizeof(s->vm), "%s", vm);
     snprintf(s->id, sizeof(s->id), "%s", id);
-    s->conn = conn;
+    s->lease = *lease;
     s->req = *req;
     *req = (struct bg_exec_request){0};
     s->fd = -1;
     s->credit[OUT_STDOUT] = s->credit[OUT_STDERR] = BG_AGENT_WINDOW_INITIAL;
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &attr);
+    pthread_condattr_destroy(&attr);
     return s;
 }
 
 static void stream_destroy(struct bg_exec_stream *s, int exit_code, int signo)
 {
-    bg_exec_registry_finish(s->d->execs, s->id, exit_code, signo);
+    bg_exec_registry_finish(s->reg, s->id, exit_code, signo);
     bg_agent_session_free(s->sess); /* CLOSE if still running: the agent kills it */
-    bg_vm_agent_release(s->d, s->conn);
+    s->lease.release(s->lease.cls, s->lease.conn);
     bg_exec_request_done(&s->req);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
@@ -121,13 +126,27 @@ static int send_frame(struct bg_exec_stream *s, uint8_t type, uint8_t flags, con
     return 0;
 }
 
+/* Send j (stolen) as the payload of a frame. What goes in is well-formed by construction
+ * (bg_error messages, the exec id, numbers); should encoding still fail, the client gets an
+ * ERROR with a fixed message rather than nothing, and bangerd goes on. */
 static int send_json(struct bg_exec_stream *s, uint8_t type, json_t *j)
 {
-    bg_autofree char *text = json_dumps(j, JSON_COMPACT);
+    static const char fallback[] = "{\"message\":\"bangerd could not encode a frame\"}";
+    bg_autofree char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
     json_decref(j);
-    if (!text)
-        abort();
+    if (!text || strlen(text) > BG_AGENT_PAYLOAD_MAX) {
+        bg_log_error("exec stream '%s': the %s frame could not be encoded; sending ERROR", s->id,
+                     bg_agent_type_name(type));
+        return send_frame(s, BG_AGENT_ERROR, 0, fallback, sizeof(fallback) - 1);
+    }
     return send_frame(s, type, 0, text, strlen(text));
+}
+
+/* ERROR {"message": msg}: the last frame of a stream that did not get to EXIT. */
+static int send_error(struct bg_exec_stream *s, const char *msg)
+{
+    return send_json(s, BG_AGENT_ERROR, json_pack("{s:s}", "message", msg));
 }
 
 static int send_u32(struct bg_exec_stream *s, uint8_t type, uint8_t flags, uint32_t v)
@@ -197,19 +216,54 @@ static void add_credit(struct bg_exec_stream *s, int which, uint32_t n)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Pass stdin on, then grant the client as many bytes as the agent took: the client's
- * window only reopens as the guest accepts input, so nothing queues here. */
+/* True once the client left (a shut down or reset socket), without reading from it: the
+ * input side asks this while it cannot get to its recv(). */
+static bool client_hung_up(struct bg_exec_stream *s)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLRDHUP};
+
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* True when stdin no longer has anywhere to go: the client left or the last frame went out. */
+static bool input_over(struct bg_exec_stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool over = s->client_gone || s->ended;
+    pthread_mutex_unlock(&s->lock);
+    if (!over && client_hung_up(s)) {
+        mark_gone(s);
+        over = true;
+    }
+    return over;
+}
+
+/* Pass stdin on, granting the client as many bytes as the agent took: the client's window
+ * only reopens as the guest accepts input, so nothing queues here. While the guest takes
+ * nothing (a command that does not read), this waits, but looks every POLL_MS whether the
+ * stream is over, so neither a quiet guest nor a vanished client holds it. */
 static int forward_stdin(struct bg_exec_stream *s, const uint8_t *p, uint32_t len)
 {
     struct bg_error err;
 
     if (!s->req.attach_stdin)
         return 0; /* the command reads /dev/null; drop it */
-    if (bg_agent_session_write(s->sess, p, len, &err) < 0) {
-        bg_log_debug("exec stream '%s': stdin: %s", s->id, err.msg);
-        return 0; /* the command closed stdin or ended; EXIT comes from the other side */
+    while (len > 0) {
+        ssize_t n = bg_agent_session_write_some(s->sess, p, len, bg_now_ms() + POLL_MS, &err);
+        if (n == -ETIMEDOUT && !input_over(s))
+            continue;
+        if (n < 0) {
+            /* the command closed stdin or ended (EXIT comes from the other side), or the
+             * stream is over */
+            bg_log_debug("exec stream '%s': stdin: %s", s->id, err.msg);
+            return 0;
+        }
+        if (send_u32(s, BG_AGENT_CREDIT, BG_AGENT_F_STDIN, (uint32_t)n) < 0)
+            return -EPIPE;
+        p += n;
+        len -= (uint32_t)n;
     }
-    return send_u32(s, BG_AGENT_CREDIT, BG_AGENT_F_STDIN, len);
+    return 0;
 }
 
 /* Act on one client frame. Returns <0 when the client broke the protocol. */
@@ -280,7 +334,7 @@ static void *input_main(void *arg)
 static void check_deadlines(struct bg_exec_stream *s)
 {
     int64_t now = bg_now_ms();
-    bool kill = bg_exec_registry_closed(s->d->execs) || (s->deadline && now >= s->deadline);
+    bool kill = bg_exec_registry_closed(s->reg) || (s->deadline && now >= s->deadline);
 
     if (kill && !s->kill_deadline) {
         s->timed_out = s->deadline && now >= s->deadline;
@@ -298,7 +352,7 @@ static size_t wait_credit(struct bg_exec_stream *s, int which, size_t want)
     pthread_mutex_lock(&s->lock);
     while (!s->client_gone && s->credit[which] == 0) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += POLL_MS * 1000000L;
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
@@ -390,15 +444,13 @@ static int start_command(struct bg_exec_stream *s)
     struct bg_error err;
 
     if (read_first_resize(s) < 0) {
-        (void)send_json(
-            s, BG_AGENT_ERROR,
-            json_pack("{s:s}", "message", "with tty, the first frame must be RESIZE (rows, cols)"));
+        (void)send_error(s, "with tty, the first frame must be RESIZE (rows, cols)");
         return -EBADMSG;
     }
     bg_exec_agent_spec(&s->req, s->rows, s->cols, &spec);
-    if (bg_agent_exec(s->conn, &spec, &s->sess, &err) < 0) {
+    if (bg_agent_exec(s->lease.conn, &spec, &s->sess, &err) < 0) {
         bg_log_info("exec stream '%s' in vm '%s': %s", s->id, s->vm, err.msg);
-        (void)send_json(s, BG_AGENT_ERROR, json_pack("{s:s}", "message", err.msg));
+        (void)send_error(s, err.msg);
         return err.code;
     }
     if (s->req.timeout_s)
@@ -432,10 +484,8 @@ static void finish_command(struct bg_exec_stream *s, int pumped, int *ret_code, 
         *ret_code = -1;
         *ret_sig = 0;
         mark_ended(s);
-        (void)send_json(s, BG_AGENT_ERROR,
-                        json_pack("{s:s}", "message",
-                                  r == -ECONNRESET ? "the VM stopped while the command ran"
-                                                   : "lost the command's exit status"));
+        (void)send_error(s, r == -ECONNRESET ? "the VM stopped while the command ran"
+                                             : "lost the command's exit status");
         return;
     }
     mark_ended(s);
@@ -455,12 +505,16 @@ void bg_exec_stream_run(void *stream, int fd, const char *extra, size_t extra_le
 
     /* MHD's sockets are non-blocking; the proxy threads block on theirs instead. */
     int fl = fcntl(fd, F_GETFL);
+    struct timeval stall = {.tv_sec = SEND_STALL_S};
     if (fl >= 0)
         (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    /* Output goes out only within the client's credit, so a send that blocks this long means
+     * a client that stopped reading what it asked for: it fails, and the stream ends. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
     s->fd = fd;
     s->extra = extra;
     s->extra_len = extra_len;
-    bg_exec_registry_set_fd(s->d->execs, s->id, fd);
+    bg_exec_registry_set_fd(s->reg, s->id, fd);
     if (start_command(s) < 0) {
         stream_destroy(s, -1, 0);
         return;
@@ -476,6 +530,6 @@ void bg_exec_stream_run(void *stream, int fd, const char *extra, size_t extra_le
     (void)shutdown(fd, SHUT_RDWR);
     if (have_input)
         pthread_join(input, NULL);
-    bg_exec_registry_set_fd(s->d->execs, s->id, -1);
+    bg_exec_registry_set_fd(s->reg, s->id, -1);
     stream_destroy(s, code, sig);
 }

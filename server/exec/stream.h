@@ -5,19 +5,28 @@
 #pragma once
 
 #include "banger/exec.h"
+#include "exec/registry.h"
 #include "guest/agentconn.h"
 
-struct bg_daemon;
 struct bg_exec_stream;
 
 /* The channel every frame of an upgraded exec stream uses. */
 #define BG_EXEC_STREAM_CHANNEL 1
 
-/* A stream for request req (taken: the stream owns it even on failure) of exec id in VM vm,
- * on the agent connection conn acquired from the VM runtime (taken: released with
- * bg_vm_agent_release when the stream ends). */
-struct bg_exec_stream *bg_exec_stream_new(struct bg_daemon *d, const char *vm, const char *id,
-                                          struct bg_agent_conn *conn, struct bg_exec_request *req);
+/* A VM's agent connection on loan, and how to give it back. */
+struct bg_exec_conn_lease {
+    struct bg_agent_conn *conn; /* borrowed from the VM runtime */
+    /* gives conn back (called once, when the stream ends); cls is the handler's */
+    void (*release)(void *cls, struct bg_agent_conn *conn);
+    void *cls;
+};
+
+/* A stream for request req (taken: the stream owns it even on failure) of exec id (in
+ * registry reg, borrowed: it must outlive the stream) in VM vm, on the connection of lease
+ * (copied; the stream releases it when it ends, also when it never ran). */
+struct bg_exec_stream *bg_exec_stream_new(struct bg_exec_registry *reg, const char *vm,
+                                          const char *id, const struct bg_exec_conn_lease *lease,
+                                          struct bg_exec_request *req);
 
 /* The bg_http_upgrade_fn: start the command, proxy until the command's EXIT (or ERROR) was
  * sent as the last frame or the client went away (the command is then killed), record the

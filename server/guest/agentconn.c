@@ -24,8 +24,9 @@
 #define CREDIT_CAP ((uint64_t)1 << 40)
 /* How long the agent may take to answer EXEC (it forks and execs, nothing more). */
 #define EXEC_ANSWER_MS 30000
-/* A write that makes no progress this long means the agent stopped reading. */
-#define WRITE_STALL_MS 30000
+/* A write that makes no progress this long means the agent stopped reading (the socket) or
+ * granting credit (stdin). A variable, so tests can shorten it. */
+BG_TESTABLE int bg_agent_conn_write_stall_ms = 30000;
 #define RBUF_SIZE (2 * (BG_AGENT_HEADER_SIZE + BG_AGENT_PAYLOAD_MAX))
 
 enum session_state {
@@ -146,7 +147,7 @@ static int write_all(struct bg_agent_conn *c, const uint8_t *p, size_t len)
             return -errno;
         struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLOUT},
                                 {.fd = c->wake[0], .events = POLLIN}};
-        int r = poll(pfd, 2, WRITE_STALL_MS);
+        int r = poll(pfd, 2, bg_agent_conn_write_stall_ms);
         if (r == 0)
             return -ETIMEDOUT;
         if (pfd[1].revents)
@@ -528,8 +529,8 @@ static int session_add_locked(struct bg_agent_conn *c, struct bg_agent_session *
         if (!c->sessions[i])
             slot = i;
     if (slot == BG_AGENT_SESSIONS_MAX)
-        return bg_error_set(err, -EBUSY, "too many sessions on this agent (at most %d)",
-                            BG_AGENT_SESSIONS_MAX);
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_TOO_MANY_EXECS),
+                            "too many sessions on this agent (at most %d)", BG_AGENT_SESSIONS_MAX);
     /* Channels count up, so a channel is not reused while frames for it may be in flight. */
     while (find_session(c, c->next_channel))
         c->next_channel = c->next_channel % BG_AGENT_CHANNEL_MAX + 1;
@@ -547,6 +548,18 @@ static int session_add_locked(struct bg_agent_conn *c, struct bg_agent_session *
     c->refs++;
     *ret = s;
     return 0;
+}
+
+/* A new session waiting for STARTED, as bg_agent_exec sends EXEC for it. */
+static int session_new(struct bg_agent_conn *c, bool tty, struct bg_agent_session **ret,
+                       struct bg_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    int r = session_add_locked(c, ret, err);
+    if (r == 0 && tty)
+        (*ret)->eof[1] = true; /* a PTY has one output stream */
+    pthread_mutex_unlock(&c->lock);
+    return r;
 }
 
 static int encode_spec(const struct bg_agent_exec_spec *spec, char **ret, size_t *ret_len,
@@ -582,7 +595,7 @@ static int await_started(struct bg_agent_session *s, struct bg_error *err)
     if (s->pid > 0)
         r = 0;
     else if (s->state == SESSION_FAILED)
-        r = bg_error_set(err, -ENOEXEC, "%s", s->error);
+        r = bg_error_set(err, BG_ERR(BG_PROBLEM_EXEC_FAILED), "%s", s->error);
     else if (c->dead)
         r = dead_error(c, err);
     else
@@ -599,14 +612,8 @@ int bg_agent_exec(struct bg_agent_conn *c, const struct bg_agent_exec_spec *spec
     size_t len = 0;
     int r;
 
-    if ((r = encode_spec(spec, &payload, &len, err)) < 0)
-        return r;
-    pthread_mutex_lock(&c->lock);
-    r = session_add_locked(c, &s, err);
-    if (r == 0 && spec->tty)
-        s->eof[1] = true; /* a PTY has one output stream */
-    pthread_mutex_unlock(&c->lock);
-    if (r < 0)
+    if ((r = encode_spec(spec, &payload, &len, err)) < 0 ||
+        (r = session_new(c, spec->tty, &s, err)) < 0)
         return r;
     if ((r = send_frame(c, BG_AGENT_EXEC, 0, s->channel, payload, len, err)) < 0 ||
         (r = await_started(s, err)) < 0) {
@@ -698,21 +705,26 @@ size_t bg_agent_session_buffered(struct bg_agent_session *s)
     return n;
 }
 
-/* Wait for stdin credit: how many bytes (<= want) may go now, or <0. */
-static int stdin_credit(struct bg_agent_session *s, size_t want, size_t *ret, struct bg_error *err)
+/* Wait until deadline_ms for stdin credit: how many bytes (<= want) may go now, or <0. */
+static int stdin_credit(struct bg_agent_session *s, size_t want, int64_t deadline_ms, size_t *ret,
+                        struct bg_error *err)
 {
     struct bg_agent_conn *c = s->c;
     int r = 0;
 
     pthread_mutex_lock(&c->lock);
-    while (s->send_credit == 0 && !c->dead && s->state == SESSION_RUNNING && !s->stdin_closed)
-        pthread_cond_wait(&c->cond, &c->lock);
+    while (s->send_credit == 0 && !c->dead && s->state == SESSION_RUNNING && !s->stdin_closed &&
+           r == 0)
+        r = cond_wait(c, deadline_ms);
     if (c->dead)
         r = dead_error(c, err);
     else if (s->stdin_closed || s->state != SESSION_RUNNING)
         r = bg_error_set(err, -EPIPE,
                          s->stdin_closed ? "stdin is closed" : "the command has ended");
+    else if (s->send_credit == 0)
+        r = bg_error_set(err, -ETIMEDOUT, "stdin: the agent granted no credit before the deadline");
     else {
+        r = 0;
         *ret = want < s->send_credit ? want : (size_t)s->send_credit;
         if (*ret > BG_AGENT_PAYLOAD_MAX)
             *ret = BG_AGENT_PAYLOAD_MAX;
@@ -722,19 +734,37 @@ static int stdin_credit(struct bg_agent_session *s, size_t want, size_t *ret, st
     return r;
 }
 
+ssize_t bg_agent_session_write_some(struct bg_agent_session *s, const void *buf, size_t len,
+                                    int64_t deadline_ms, struct bg_error *err)
+{
+    size_t n = 0;
+    int r;
+
+    if (len == 0)
+        return 0;
+    if ((r = stdin_credit(s, len, deadline_ms, &n, err)) < 0 ||
+        (r = send_frame(s->c, BG_AGENT_DATA, BG_AGENT_F_STDIN, s->channel, buf, n, err)) < 0)
+        return r;
+    return (ssize_t)n;
+}
+
 int bg_agent_session_write(struct bg_agent_session *s, const void *buf, size_t len,
                            struct bg_error *err)
 {
     const uint8_t *p = buf;
-    int r;
 
     while (len > 0) {
-        size_t n = 0;
-        if ((r = stdin_credit(s, len, &n, err)) < 0 ||
-            (r = send_frame(s->c, BG_AGENT_DATA, BG_AGENT_F_STDIN, s->channel, p, n, err)) < 0)
-            return r;
+        ssize_t n =
+            bg_agent_session_write_some(s, p, len, bg_now_ms() + bg_agent_conn_write_stall_ms, err);
+        if (n == -ETIMEDOUT)
+            return bg_error_set(err, -ETIMEDOUT,
+                                "stdin: the agent granted no credit in %d ms (the command reads "
+                                "none of its input)",
+                                bg_agent_conn_write_stall_ms);
+        if (n < 0)
+            return (int)n;
         p += n;
-        len -= n;
+        len -= (size_t)n;
     }
     return 0;
 }
@@ -827,3 +857,37 @@ void bg_agent_session_free(struct bg_agent_session *s)
         (void)send_frame(s->c, BG_AGENT_CLOSE, 0, s->channel, NULL, 0, NULL);
     session_release(s);
 }
+
+#ifdef BANGER_TESTING
+struct bg_agent_conn *bg_agent_conn_new_testing(int fd)
+{
+    return conn_new(fd);
+}
+
+int bg_agent_session_new_testing(struct bg_agent_conn *c, bool tty, struct bg_agent_session **ret,
+                                 struct bg_error *err)
+{
+    return session_new(c, tty, ret, err);
+}
+
+int bg_agent_conn_feed_testing(struct bg_agent_conn *c, const void *buf, size_t len,
+                               struct bg_error *err)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        /* what dispatch leaves is less than a frame, so there is always room for more */
+        size_t n = RBUF_SIZE - c->rlen < len ? RBUF_SIZE - c->rlen : len;
+        memcpy(c->rbuf + c->rlen, p, n);
+        c->rlen += n;
+        p += n;
+        len -= n;
+        int r = dispatch_buffer(c, err);
+        if (r < 0) {
+            kill_conn(c, err->msg);
+            return r;
+        }
+    }
+    return 0;
+}
+#endif

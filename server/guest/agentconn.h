@@ -46,10 +46,11 @@ int bg_agent_conn_poweroff(struct bg_agent_conn *c, bool reboot, struct bg_error
 bool bg_agent_conn_dead(struct bg_agent_conn *c);
 
 /* Start spec's command: sends EXEC and waits for STARTED or ERROR. Returns 0 and *ret (free
- * with bg_agent_session_free); -EINVAL for a spec the agent would refuse; -EBUSY with too
- * many sessions; -ENOEXEC when the agent could not start it (err has the agent's message,
- * e.g. "exec 'nosuch': No such file or directory"); -ECONNRESET when the connection is lost;
- * -ETIMEDOUT when the agent does not answer in time. */
+ * with bg_agent_session_free); -EINVAL for a spec the agent would refuse;
+ * BG_ERR(BG_PROBLEM_TOO_MANY_EXECS) with too many sessions; BG_ERR(BG_PROBLEM_EXEC_FAILED)
+ * when the agent could not start it (err has the agent's message, e.g. "exec 'nosuch': No
+ * such file or directory"); -ECONNRESET when the connection is lost; -ETIMEDOUT when the
+ * agent does not answer in time. */
 int bg_agent_exec(struct bg_agent_conn *c, const struct bg_agent_exec_spec *spec,
                   struct bg_agent_session **ret, struct bg_error *err);
 
@@ -62,9 +63,20 @@ int bg_agent_exec(struct bg_agent_conn *c, const struct bg_agent_exec_spec *spec
 ssize_t bg_agent_session_read(struct bg_agent_session *s, int *ret_stream, void *buf, size_t len,
                               int64_t deadline_ms, struct bg_error *err);
 
-/* Send buf to the command's stdin, blocking while the agent grants no credit. Returns 0;
- * -EPIPE when stdin was closed or the command has ended; -ECONNRESET when the connection is
- * lost. */
+/* Send some of buf (len bytes) to the command's stdin: as much as the agent's credit allows
+ * now, at most one frame, waiting for credit until deadline_ms (<= 0: no deadline). Returns
+ * the bytes sent (>= 1; 0 when len is 0); -ETIMEDOUT when no credit came by the deadline
+ * (nothing was sent); -EPIPE when stdin was closed or the command has ended; -ECONNRESET
+ * when the connection is lost. */
+ssize_t bg_agent_session_write_some(struct bg_agent_session *s, const void *buf, size_t len,
+                                    int64_t deadline_ms, struct bg_error *err);
+
+/* Send all of buf to the command's stdin, waiting while the agent grants no credit, but for
+ * at most 30 s without progress: a command that reads none of its input that long (or a
+ * guest that stops granting credit) fails the write with -ETIMEDOUT, so no caller waits
+ * forever. Returns 0; -ETIMEDOUT (some of buf may have been sent); -EPIPE when stdin was
+ * closed or the command has ended; -ECONNRESET when the connection is lost (also when it is
+ * closed by bg_agent_conn_free while this waits). */
 int bg_agent_session_write(struct bg_agent_session *s, const void *buf, size_t len,
                            struct bg_error *err);
 
@@ -95,3 +107,22 @@ size_t bg_agent_session_buffered(struct bg_agent_session *s);
 /* Free s (accepts NULL). If the command still runs, sends CLOSE: the agent kills its
  * process group. */
 void bg_agent_session_free(struct bg_agent_session *s);
+
+#ifdef BANGER_TESTING
+/* How long a write waits without progress (30000 ms): the socket to the agent, and stdin
+ * credit in bg_agent_session_write. Tests shorten it. */
+extern int bg_agent_conn_write_stall_ms;
+/* A connection on fd (taken; writes go there, nothing is read from it) without HELLO and
+ * without a reader thread, for the fuzz harness: bg_agent_conn_feed_testing stands in for
+ * the reader. Free with bg_agent_conn_free. */
+struct bg_agent_conn *bg_agent_conn_new_testing(int fd);
+/* A session on the next channel (1, 2, ...) waiting for STARTED, as bg_agent_exec leaves it
+ * after sending EXEC; tty: one output stream. Errors of bg_agent_exec's session table. */
+int bg_agent_session_new_testing(struct bg_agent_conn *c, bool tty, struct bg_agent_session **ret,
+                                 struct bg_error *err);
+/* Handle len bytes as if the reader had read them from the agent: every whole frame is
+ * dispatched, a partial one kept for the next call. Returns 0, or the protocol error that
+ * would end the connection (the connection is then dead), with err. */
+int bg_agent_conn_feed_testing(struct bg_agent_conn *c, const void *buf, size_t len,
+                               struct bg_error *err);
+#endif

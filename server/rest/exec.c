@@ -10,6 +10,7 @@
 #include "exec/registry.h"
 #include "exec/stream.h"
 #include "rest/daemon.h"
+#include "rest/errors.h"
 #include "rest/handlers.h"
 #include "vm/runtime.h"
 
@@ -17,21 +18,18 @@
 static int acquire_vm(struct bg_http_request *req, struct bg_agent_conn **ret, int *ret_mhd)
 {
     struct bg_error err;
-    const char *name = req->params[0];
 
-    if (bg_vm_agent_acquire(bg_rest_daemon(req), name, ret, &err) == 0)
+    if (bg_vm_agent_acquire(bg_rest_daemon(req), req->params[0], ret, &err) == 0)
         return 0;
-    if (err.code == -ENOENT)
-        *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
-                                         "no VM named '%s'; 'banger vm ls' lists them", name);
-    else if (err.code == -EAGAIN)
-        *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
-                                         "vm '%s' is not running (%s); start it with "
-                                         "'banger vm start %s'",
-                                         name, err.msg, name);
-    else
-        *ret_mhd = bg_http_reply_internal(req, &err);
+    /* a VM that is there but whose agent cannot be had is not running */
+    *ret_mhd = bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_VM_NOT_RUNNING, NULL);
     return -1;
+}
+
+/* The lease's release: the VM runtime takes its connection back. */
+static void release_conn(void *cls, struct bg_agent_conn *conn)
+{
+    bg_vm_agent_release(cls, conn);
 }
 
 /* Decode the body; replies and returns <0 on a refusal. */
@@ -62,14 +60,6 @@ static int decode_request(struct bg_http_request *req, bool upgrade, struct bg_e
     return 0;
 }
 
-static int reply_registry_error(struct bg_http_request *req, const struct bg_error *err)
-{
-    if (err->code == -ESHUTDOWN)
-        return bg_http_reply_problem(req, BG_PROBLEM_SHUTTING_DOWN, NULL,
-                                     "bangerd is shutting down; retry once it is back");
-    return bg_http_reply_problem(req, BG_PROBLEM_TOO_MANY_EXECS, NULL, "%s", err->msg);
-}
-
 static json_t *output_json(const char *id, const struct bg_exec_output *o)
 {
     json_t *j = json_pack("{s:s, s:o, s:o, s:b, s:b, s:s}", "id", id, "stdout",
@@ -84,11 +74,35 @@ static json_t *output_json(const char *id, const struct bg_exec_output *o)
     return j;
 }
 
+/* What a one-shot exec watches while its command runs. */
+struct oneshot_watch {
+    struct bg_http_request *req;
+    const char *id;
+    bool client_gone; /* logged once */
+};
+
+/* The one-shot's cancel callback: the client went away (its answer would go nowhere), or
+ * bangerd shuts down. */
+static bool oneshot_cancelled(void *cls)
+{
+    struct oneshot_watch *w = cls;
+
+    if (bg_exec_registry_closed(bg_rest_daemon(w->req)->execs))
+        return true;
+    if (!w->client_gone && bg_http_client_gone(w->req)) {
+        w->client_gone = true;
+        bg_log_info("exec '%s' in vm '%s': the client went away; killing the command", w->id,
+                    w->req->params[0]);
+    }
+    return w->client_gone;
+}
+
 /* Run to completion and answer the collected output. */
 static int run_oneshot(struct bg_http_request *req, struct bg_agent_conn *conn, const char *id,
                        const struct bg_exec_request *er)
 {
     struct bg_daemon *d = bg_rest_daemon(req);
+    struct oneshot_watch watch = {.req = req, .id = id};
     struct bg_agent_session *sess = NULL;
     struct bg_agent_exec_spec spec;
     struct bg_exec_output o = {0};
@@ -98,19 +112,14 @@ static int run_oneshot(struct bg_http_request *req, struct bg_agent_conn *conn, 
     bg_exec_agent_spec(er, 24, 80, &spec);
     if (bg_agent_exec(conn, &spec, &sess, &err) < 0) {
         bg_exec_registry_finish(d->execs, id, -1, 0);
-        if (err.code == -ECONNRESET)
-            return bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
-                                         "vm '%s' stopped: %s", req->params[0], err.msg);
-        return bg_http_reply_problem(req, BG_PROBLEM_EXEC_FAILED, NULL, "%s", err.msg);
+        return bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_EXEC_FAILED, NULL);
     }
-    int r = bg_exec_collect(sess, er->timeout_s, d->execs, &o, &err);
+    int r = bg_exec_collect(sess, er->timeout_s, oneshot_cancelled, &watch, &o, &err);
     bg_agent_session_free(sess);
     if (r < 0) {
         bg_exec_registry_finish(d->execs, id, -1, 0);
-        if (err.code == -ECONNRESET)
-            return bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
-                                         "vm '%s' stopped while the command ran", req->params[0]);
-        return bg_http_reply_internal(req, &err);
+        (void)bg_error_prefix(&err, r, "exec '%s' in vm '%s'", id, req->params[0]);
+        return bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_INTERNAL, NULL);
     }
     bg_exec_registry_finish(d->execs, id, o.signo > 0 ? -1 : o.exit_code, o.signo);
     mhd = bg_http_reply_json(req, MHD_HTTP_OK, output_json(id, &o));
@@ -137,12 +146,13 @@ int bg_handle_vms_exec(struct bg_http_request *req)
     if (bg_exec_registry_add(d->execs, req->params[0], er.argv, id, &err) < 0) {
         bg_vm_agent_release(d, conn);
         bg_exec_request_done(&er);
-        return reply_registry_error(req, &err);
+        return bg_rest_reply_error(req, &err, BG_REST_NONE, BG_PROBLEM_INTERNAL, NULL);
     }
     bg_log_debug("exec '%s' in vm '%s': %s%s", id, req->params[0], er.argv[0],
                  upgrade ? " (stream)" : "");
     if (upgrade) {
-        struct bg_exec_stream *s = bg_exec_stream_new(d, req->params[0], id, conn, &er);
+        struct bg_exec_conn_lease lease = {.conn = conn, .release = release_conn, .cls = d};
+        struct bg_exec_stream *s = bg_exec_stream_new(d->execs, req->params[0], id, &lease, &er);
         return bg_http_reply_upgrade(req, BG_EXEC_UPGRADE_PROTOCOL, bg_exec_stream_run, s,
                                      bg_exec_stream_free);
     }
@@ -154,13 +164,14 @@ int bg_handle_vms_exec(struct bg_http_request *req)
 
 int bg_handle_execs_get(struct bg_http_request *req)
 {
+    const char *id = req->params[0];
     struct bg_error err;
     json_t *j;
 
-    if (!bg_exec_id_valid(req->params[0]) ||
-        bg_exec_registry_get(bg_rest_daemon(req)->execs, req->params[0], &j, &err) < 0)
-        return bg_http_reply_problem(req, BG_PROBLEM_EXEC_NOT_FOUND, NULL,
-                                     "no exec '%s'; ended commands are kept %d minutes",
-                                     BG_QUOTE(req->params[0]), BG_EXEC_REGISTRY_KEEP_S / 60);
-    return bg_http_reply_json(req, MHD_HTTP_OK, j);
+    if (!bg_exec_id_valid(id))
+        (void)bg_error_set(&err, BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND),
+                           "no exec '%s': exec ids look like exec-0123456789abcdef", BG_QUOTE(id));
+    else if (bg_exec_registry_get(bg_rest_daemon(req)->execs, id, &j, &err) == 0)
+        return bg_http_reply_json(req, MHD_HTTP_OK, j);
+    return bg_rest_reply_error(req, &err, BG_REST_NONE, BG_PROBLEM_INTERNAL, NULL);
 }

@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for agent frames: a byte stream through the header decoder, each payload
- * through the JSON decoder of its type, as both ends of the agent protocol read them. */
+/* libFuzzer harness for agent frames, as both ends of the agent protocol read them: the input
+ * as a byte stream through the header decoder with each payload through the JSON decoder of
+ * its type; the whole input through every payload decoder; and the input as what a guest
+ * sends, through the daemon's own dispatch (guest/agentconn.c) with two sessions waiting on
+ * channels 1 (pipes) and 2 (a PTY). Every refusal's message must be well-formed UTF-8 that
+ * JSON takes, since it goes into logs and problem answers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "banger/agentproto.h"
 #include "banger/agentreq.h"
+#include "banger/timefmt.h"
+#include "banger/utf8.h"
+#include "guest/agentconn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,11 +31,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                                          \
     } while (0)
 
+/* Text that may go into a log line and a JSON answer. */
+static void check_text(const char *s)
+{
+    CHECK(bg_utf8_valid(s, strlen(s)));
+    json_t *j = json_string(s);
+    CHECK(j != NULL);
+    json_decref(j);
+}
+
 static void check_refusal(int r, const struct bg_error *err)
 {
     CHECK(r == -EINVAL);
     CHECK(err->code == r);
     CHECK(err->msg[0] != '\0');
+    check_text(err->msg);
 }
 
 /* A decoded EXEC is within its limits and survives an encode/decode round trip. */
@@ -48,6 +68,8 @@ static void fuzz_exec(const uint8_t *p, size_t len)
     r = bg_agentreq_exec_encode(&req, &json, &json_len, &err);
     /* re-encoding may grow past the payload cap (escapes), never fail otherwise */
     CHECK(r == 0 || r == -EMSGSIZE);
+    if (r < 0)
+        check_text(err.msg);
     if (r == 0) {
         CHECK(bg_agentreq_exec_decode(json, json_len, &again, &err) == 0);
         CHECK(again.argc == req.argc && again.envc == req.envc);
@@ -62,44 +84,77 @@ static void fuzz_exec(const uint8_t *p, size_t len)
     bg_agentreq_exec_done(&req);
 }
 
-static void fuzz_payload(const struct bg_agent_header *h, const uint8_t *p)
+static void fuzz_hello(const uint8_t *p, size_t len)
 {
     struct bg_agentreq_hello hello;
     struct bg_error err;
-    char msg[128];
-    int pid, code, sig, r;
+    int r = bg_agentreq_hello_decode(p, len, &hello, &err);
 
+    if (r < 0)
+        return check_refusal(r, &err);
+    CHECK(hello.version >= 1 && strlen(hello.agent) <= BG_AGENT_NAME_MAX);
+    check_text(hello.agent);
+}
+
+static void fuzz_started(const uint8_t *p, size_t len)
+{
+    struct bg_error err;
+    int pid, r = bg_agentreq_started_decode(p, len, &pid, &err);
+
+    if (r < 0)
+        return check_refusal(r, &err);
+    CHECK(pid >= 1);
+}
+
+static void fuzz_exit(const uint8_t *p, size_t len)
+{
+    struct bg_error err;
+    int code, sig, r = bg_agentreq_exit_decode(p, len, &code, &sig, &err);
+
+    if (r < 0)
+        return check_refusal(r, &err);
+    CHECK((code == -1 && sig >= 1 && sig <= BG_AGENT_SIGNAL_MAX) ||
+          (sig == 0 && code >= 0 && code <= 255));
+}
+
+/* The message is cut to the buffers the daemon uses: its own (bg_error's) and a tiny one. */
+static void fuzz_error(const uint8_t *p, size_t len)
+{
+    static const size_t sizes[] = {BG_ERROR_MSG_MAX, 7};
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        char msg[BG_ERROR_MSG_MAX];
+        struct bg_error err;
+        int r = bg_agentreq_error_decode(p, len, msg, sizes[k], &err);
+        if (r < 0)
+            return check_refusal(r, &err);
+        CHECK(strlen(msg) < sizes[k]);
+        for (const char *c = msg; *c; c++)
+            CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
+        check_text(msg);
+    }
+}
+
+static void fuzz_payload(const struct bg_agent_header *h, const uint8_t *p)
+{
     switch (h->type) {
     case BG_AGENT_EXEC:
         return fuzz_exec(p, h->length);
     case BG_AGENT_HELLO:
-        if ((r = bg_agentreq_hello_decode(p, h->length, &hello, &err)) < 0)
-            return check_refusal(r, &err);
-        CHECK(hello.version >= 1 && strlen(hello.agent) <= BG_AGENT_NAME_MAX);
-        return;
+        return fuzz_hello(p, h->length);
     case BG_AGENT_STARTED:
-        if ((r = bg_agentreq_started_decode(p, h->length, &pid, &err)) < 0)
-            return check_refusal(r, &err);
-        CHECK(pid >= 1);
-        return;
+        return fuzz_started(p, h->length);
     case BG_AGENT_EXIT:
-        if ((r = bg_agentreq_exit_decode(p, h->length, &code, &sig, &err)) < 0)
-            return check_refusal(r, &err);
-        CHECK((code == -1 && sig >= 1 && sig <= BG_AGENT_SIGNAL_MAX) ||
-              (sig == 0 && code >= 0 && code <= 255));
-        return;
+        return fuzz_exit(p, h->length);
     case BG_AGENT_ERROR:
-        if ((r = bg_agentreq_error_decode(p, h->length, msg, sizeof(msg), &err)) < 0)
-            return check_refusal(r, &err);
-        for (const char *c = msg; *c; c++)
-            CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
-        return;
+        return fuzz_error(p, h->length);
     default:
         return;
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The input as a stream of frames, the way the agent's read loop takes them. */
+static void fuzz_stream(const uint8_t *data, size_t size)
 {
     size_t off = 0;
 
@@ -112,16 +167,78 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* a framing error ends the stream, as it ends the connection */
             CHECK(r == -EBADMSG || r == -EMSGSIZE);
             CHECK(err.code == r && err.msg[0] != '\0');
-            return 0;
+            check_text(err.msg);
+            return;
         }
         CHECK(h.length <= BG_AGENT_PAYLOAD_MAX && h.channel <= BG_AGENT_CHANNEL_MAX);
         bg_agent_header_encode(&h, again);
         CHECK(!memcmp(again, data + off, BG_AGENT_HEADER_SIZE));
         off += BG_AGENT_HEADER_SIZE;
         if (size - off < h.length)
-            return 0; /* a partial frame: the reader waits for more */
+            return; /* a partial frame: the reader waits for more */
         fuzz_payload(&h, data + off);
         off += h.length;
     }
+}
+
+/* Whatever the session was left with: output within the window, well-formed messages. */
+static void drain_session(struct bg_agent_session *s)
+{
+    uint8_t buf[4096];
+    struct bg_error err;
+    int stream, code, sig;
+    ssize_t n;
+
+    CHECK(bg_agent_session_buffered(s) <= 2 * (size_t)BG_AGENT_WINDOW_INITIAL);
+    /* a deadline of now: take what is there, never wait */
+    while ((n = bg_agent_session_read(s, &stream, buf, sizeof(buf), bg_now_ms(), &err)) > 0)
+        CHECK(stream == 1 || stream == 2);
+    if (n < 0)
+        check_text(err.msg);
+    if (bg_agent_session_wait(s, bg_now_ms(), &code, &sig, &err) < 0)
+        check_text(err.msg);
+    else
+        CHECK((code == -1 && sig >= 1) || (sig == 0 && code >= 0 && code <= 255));
+}
+
+/* The input as what a guest sends to the daemon. */
+static void fuzz_dispatch(const uint8_t *data, size_t size)
+{
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC); /* CLOSE and CREDIT go nowhere */
+    struct bg_agent_conn *c = bg_agent_conn_new_testing(fd);
+    struct bg_agent_session *pipes = NULL, *pty = NULL;
+    struct bg_error err;
+
+    CHECK(fd >= 0);
+    CHECK(bg_agent_session_new_testing(c, false, &pipes, &err) == 0);
+    CHECK(bg_agent_session_new_testing(c, true, &pty, &err) == 0);
+    /* in two pieces, so a frame split between two reads is handled as one */
+    size_t half = size / 2;
+    int r = bg_agent_conn_feed_testing(c, data, half, &err);
+    if (r == 0)
+        r = bg_agent_conn_feed_testing(c, data + half, size - half, &err);
+    if (r < 0) {
+        CHECK(err.code == r && err.msg[0] != '\0');
+        check_text(err.msg);
+        CHECK(bg_agent_conn_dead(c));
+    }
+    drain_session(pipes);
+    drain_session(pty);
+    bg_agent_session_free(pipes);
+    bg_agent_session_free(pty);
+    bg_agent_conn_free(c);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_stream(data, size);
+    if (size <= BG_AGENT_PAYLOAD_MAX) {
+        fuzz_exec(data, size);
+        fuzz_hello(data, size);
+        fuzz_started(data, size);
+        fuzz_exit(data, size);
+        fuzz_error(data, size);
+    }
+    fuzz_dispatch(data, size);
     return 0;
 }

@@ -18,8 +18,10 @@
 #include <cmocka.h>
 
 #include "banger/agentproto.h"
+#include "banger/agentreq.h"
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "banger/utf8.h"
 #include "guest/agentconn.h"
 
 #define BIG_SIZE (10 * 1024 * 1024)
@@ -476,11 +478,11 @@ static void test_exec_failures(void **state)
     struct bg_agent_session *s = NULL;
     struct bg_error err;
 
-    assert_int_equal(bg_agent_exec(*state, &spec, &s, &err), -ENOEXEC);
+    assert_int_equal(bg_agent_exec(*state, &spec, &s, &err), BG_ERR(BG_PROBLEM_EXEC_FAILED));
     assert_string_equal(err.msg, "exec 'nosuch-banger-command': No such file or directory");
     assert_null(s);
     spec = (struct bg_agent_exec_spec){.argv = ls, .cwd = "/nonexistent-banger-dir"};
-    assert_int_equal(bg_agent_exec(*state, &spec, &s, &err), -ENOEXEC);
+    assert_int_equal(bg_agent_exec(*state, &spec, &s, &err), BG_ERR(BG_PROBLEM_EXEC_FAILED));
     assert_non_null(strstr(err.msg, "chdir '/nonexistent-banger-dir'"));
     spec = (struct bg_agent_exec_spec){.argv = ls, .env = bad_env};
     assert_int_equal(bg_agent_exec(*state, &spec, &s, &err), -EINVAL);
@@ -604,6 +606,7 @@ struct fake {
     int fd;
     const char *hello; /* the HELLO payload it answers with */
     size_t flood;      /* stdout bytes it sends after STARTED, ignoring credit */
+    const char *error; /* when set, the ERROR payload it answers EXEC with, not STARTED */
 };
 
 static void fake_send(int fd, uint8_t type, uint8_t flags, uint32_t ch, const void *p, size_t n)
@@ -644,7 +647,10 @@ static void *fake_main(void *arg)
     struct bg_agent_header exec = fake_recv(f->fd);
     if (exec.type != BG_AGENT_EXEC)
         return NULL;
-    fake_send(f->fd, BG_AGENT_STARTED, 0, exec.channel, "{\"pid\":4242}", 12);
+    if (f->error)
+        fake_send(f->fd, BG_AGENT_ERROR, 0, exec.channel, f->error, strlen(f->error));
+    else
+        fake_send(f->fd, BG_AGENT_STARTED, 0, exec.channel, "{\"pid\":4242}", 12);
     for (size_t left = f->flood; left > 0;) {
         size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
         fake_send(f->fd, BG_AGENT_DATA, BG_AGENT_F_STDOUT, exec.channel, zeros, n);
@@ -723,6 +729,89 @@ static void test_fake_over_credit(void **state)
     (void)close(sv[1]);
 }
 
+/* A fake agent on a socketpair with HELLO done: *ret_conn is the daemon's end. */
+static void fake_open(struct fake *f, pthread_t *t, int sv[2], struct bg_agent_conn **ret_conn)
+{
+    struct bg_error err;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    f->fd = sv[1];
+    if (!f->hello)
+        f->hello = "{\"version\":1,\"caps\":[\"exec\"]}";
+    assert_int_equal(pthread_create(t, NULL, fake_main, f), 0);
+    if (bg_agent_conn_open(sv[0], bg_now_ms() + DEADLINE_MS, ret_conn, &err) < 0)
+        fail_msg("open: %s", err.msg);
+}
+
+static void fake_close(pthread_t t, int sv[2], struct bg_agent_conn *c)
+{
+    bg_agent_conn_free(c);
+    (void)shutdown(sv[1], SHUT_RDWR);
+    pthread_join(t, NULL);
+    (void)close(sv[1]);
+}
+
+/* The agent's refusal, as long as it may be and cut by the daemon to its message buffer, is
+ * cut on a character boundary: no half character (which would become '?') at the end. */
+static void test_fake_error_cut_on_boundary(void **state)
+{
+    (void)state;
+    const char *const argv[] = {"x", NULL};
+    struct bg_agent_exec_spec spec = {.argv = argv};
+    char payload[16 + 2 * 500 + 4] = "{\"message\":\"";
+    struct fake f = {.error = payload};
+    struct bg_agent_conn *c = NULL;
+    struct bg_agent_session *s = NULL;
+    struct bg_error err;
+    pthread_t t;
+    int sv[2];
+
+    for (int i = 0; i < 500; i++)
+        strcat(payload, "\xc3\xa9"); /* 1000 bytes: within the agent's 1024, over our 512 */
+    strcat(payload, "\"}");
+    fake_open(&f, &t, sv, &c);
+    assert_int_equal(bg_agent_exec(c, &spec, &s, &err), BG_ERR(BG_PROBLEM_EXEC_FAILED));
+    assert_int_equal(err.code, BG_ERR(BG_PROBLEM_EXEC_FAILED));
+    assert_true(bg_utf8_valid(err.msg, strlen(err.msg)));
+    assert_int_equal(strlen(err.msg) % 2, 0);
+    assert_null(strchr(err.msg, '?'));
+    assert_true(strlen(err.msg) >= BG_ERROR_MSG_MAX - 2);
+    fake_close(t, sv, c);
+}
+
+/* An agent that never grants stdin credit: the write gives up after the stall deadline with
+ * -ETIMEDOUT and says why; the connection itself stays up. */
+static void test_fake_stdin_stall(void **state)
+{
+    (void)state;
+    const char *const argv[] = {"x", NULL};
+    struct bg_agent_exec_spec spec = {.argv = argv, .stdin = true};
+    struct fake f = {0};
+    struct bg_agent_conn *c = NULL;
+    struct bg_agent_session *s = NULL;
+    static uint8_t big[BG_AGENT_WINDOW_INITIAL + 1];
+    struct bg_error err;
+    pthread_t t;
+    int sv[2];
+
+    fake_open(&f, &t, sv, &c);
+    assert_int_equal(bg_agent_exec(c, &spec, &s, &err), 0);
+    bg_agent_conn_write_stall_ms = 200;
+    int64_t t0 = bg_now_ms();
+    assert_int_equal(bg_agent_session_write(s, big, sizeof(big), &err), -ETIMEDOUT);
+    assert_int_equal(err.code, -ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "granted no credit in 200 ms"));
+    assert_true(bg_now_ms() - t0 >= 200);
+    bg_agent_conn_write_stall_ms = 30000;
+    /* the window is used up: a bounded write of more sends nothing and says so */
+    assert_int_equal(bg_agent_session_write_some(s, big, 1, bg_now_ms() + 50, &err), -ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "no credit before the deadline"));
+    assert_int_equal(bg_agent_session_write_some(s, big, 0, 0, &err), 0);
+    assert_false(bg_agent_conn_dead(c));
+    bg_agent_session_free(s);
+    fake_close(t, sv, c);
+}
+
 /* A raw connection to the shared agent that has said HELLO. */
 static int raw_connect(bool hello)
 {
@@ -778,6 +867,42 @@ static void test_raw_bad_requests(void **state)
         ;
     assert_int_equal(h.type, BG_AGENT_EXIT);
     assert_string_equal((char *)fake_payload, "{\"exit_code\":0}");
+    (void)close(fd);
+}
+
+/* Requests whose refusal quotes text that is not UTF-8, or that is long: every one gets an
+ * ERROR on its channel that the daemon's decoder takes, with a well-formed message. */
+static void test_raw_refusals_encode(void **state)
+{
+    (void)state;
+    int fd = raw_connect(true);
+    char long_key[2048], long_prog[2048];
+    const char *bad[4];
+
+    strcpy(long_key, "{\"argv\":[\"ls\"],\"");
+    for (int i = 0; i < 600; i++)
+        strcat(long_key, "\xe2\x82\xac"); /* a key of 1800 bytes of U+20AC */
+    strcat(long_key, "\":1}");
+    strcpy(long_prog, "{\"argv\":[\"");
+    for (int i = 0; i < 600; i++)
+        strcat(long_prog, "\xc3\xa9");
+    strcat(long_prog, "\"]}");
+    bad[0] = "{\"argv\":[\"\xff\xfe\"]}"; /* not UTF-8 */
+    bad[1] = "\xc3\x28\xa0\xa1 not json"; /* garbage jansson quotes back */
+    bad[2] = long_key;
+    bad[3] = long_prog; /* runs, and fails to exec: the message quotes the name */
+    for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
+        char msg[BG_AGENT_MESSAGE_MAX + 1];
+        struct bg_error err;
+        raw_exec(fd, (uint32_t)(30 + i), bad[i]);
+        struct bg_agent_header h = fake_recv(fd);
+        assert_int_equal(h.type, BG_AGENT_ERROR);
+        assert_int_equal(h.channel, 30 + i);
+        if (bg_agentreq_error_decode(fake_payload, h.length, msg, sizeof(msg), &err) < 0)
+            fail_msg("ERROR %zu does not decode: %s: %s", i, err.msg, (char *)fake_payload);
+        assert_true(bg_utf8_valid(msg, strlen(msg)));
+        assert_non_null(strstr(msg, i < 3 ? "EXEC: " : "exec '"));
+    }
     (void)close(fd);
 }
 
@@ -853,7 +978,10 @@ int main(void)
         cmocka_unit_test(test_fake_bad_hello),
         cmocka_unit_test(test_fake_hello_timeout),
         cmocka_unit_test(test_fake_over_credit),
+        cmocka_unit_test(test_fake_error_cut_on_boundary),
+        cmocka_unit_test(test_fake_stdin_stall),
         cmocka_unit_test(test_raw_bad_requests),
+        cmocka_unit_test(test_raw_refusals_encode),
         cmocka_unit_test(test_raw_close),
         cmocka_unit_test(test_raw_protocol_errors),
     };

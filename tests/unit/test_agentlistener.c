@@ -26,21 +26,62 @@ static void test_cmdline_value(void **state)
     char v[16];
 
     (void)state;
-    assert_true(
-        bg_cmdline_value("console=ttyS0 banger.root=/dev/vda\n", "banger.root", v, sizeof(v)));
+    assert_int_equal(
+        bg_cmdline_value("console=ttyS0 banger.root=/dev/vda\n", "banger.root", v, sizeof(v)), 1);
     assert_string_equal(v, "/dev/vda");
     /* the last word wins; tabs and newlines separate words too */
-    assert_true(bg_cmdline_value("a=1\ta=2\na=3", "a", v, sizeof(v)));
+    assert_int_equal(bg_cmdline_value("a=1\ta=2\na=3", "a", v, sizeof(v)), 1);
     assert_string_equal(v, "3");
     /* present but empty, absent, a look-alike key, a key without '=' */
-    assert_true(bg_cmdline_value("  a=  b=2", "a", v, sizeof(v)));
+    assert_int_equal(bg_cmdline_value("  a=  b=2", "a", v, sizeof(v)), 1);
     assert_string_equal(v, "");
-    assert_false(bg_cmdline_value("", "a", v, sizeof(v)));
-    assert_false(bg_cmdline_value("xa=1 ab=2 a", "a", v, sizeof(v)));
+    assert_int_equal(bg_cmdline_value("", "a", v, sizeof(v)), 0);
+    assert_int_equal(bg_cmdline_value("xa=1 ab=2 a", "a", v, sizeof(v)), 0);
     assert_string_equal(v, "");
-    /* truncated to the buffer */
-    assert_true(bg_cmdline_value("a=0123456789abcdefghij", "a", v, sizeof(v)));
+    /* exactly what fits, and one byte more: refused whole, never cut */
+    assert_int_equal(bg_cmdline_value("a=0123456789abcde", "a", v, sizeof(v)), 1);
     assert_string_equal(v, "0123456789abcde");
+    assert_int_equal(bg_cmdline_value("a=0123456789abcdef", "a", v, sizeof(v)), -ENAMETOOLONG);
+    assert_string_equal(v, "");
+    /* a long value cut inside a UTF-8 character would be another value: refused too */
+    assert_int_equal(
+        bg_cmdline_value("a=\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "a",
+                         v, sizeof(v)),
+        -ENAMETOOLONG);
+    /* only the last word counts: an earlier long one does not matter */
+    assert_int_equal(bg_cmdline_value("a=0123456789abcdefghij a=ok", "a", v, sizeof(v)), 1);
+    assert_string_equal(v, "ok");
+}
+
+/* The one word iterator: every separator run skipped, words returned whole. */
+static void test_cmdline_words(void **state)
+{
+    static const char *const want[] = {"console=ttyS0", "a=1", "b", "c=\xc3\xa9"};
+    const char *cursor = "  console=ttyS0\ta=1\n\n b  c=\xc3\xa9 \n", *word, *value;
+    size_t len, value_len, n = 0;
+
+    (void)state;
+    while (bg_cmdline_next(&cursor, &word, &len)) {
+        assert_true(n < BG_ARRAY_SIZE(want));
+        assert_int_equal(len, strlen(want[n]));
+        assert_memory_equal(word, want[n], len);
+        n++;
+    }
+    assert_int_equal(n, BG_ARRAY_SIZE(want));
+    assert_false(bg_cmdline_next(&cursor, &word, &len)); /* stays at the end */
+    cursor = "";
+    assert_false(bg_cmdline_next(&cursor, &word, &len));
+
+    assert_true(bg_cmdline_match("key=v x", 5, "key", &value, &value_len));
+    assert_int_equal(value_len, 1);
+    assert_int_equal(value[0], 'v');
+    assert_true(bg_cmdline_match("key=", 4, "key", &value, &value_len));
+    assert_int_equal(value_len, 0);
+    assert_false(bg_cmdline_match("key", 3, "key", &value, &value_len));
+    assert_false(bg_cmdline_match("xkey=1", 6, "key", &value, &value_len));
+    assert_false(bg_cmdline_match("keyx=1", 6, "key", &value, &value_len));
+    /* the word ends at len, whatever follows it */
+    assert_false(bg_cmdline_match("key=1", 3, "key", &value, &value_len));
 }
 
 static void test_channel(void **state)
@@ -75,7 +116,8 @@ static void test_channel(void **state)
 static void test_channel_refused(void **state)
 {
     static const char *const bad[] = {"banger.agent=", "banger.agent=vsock2",
-                                      "a banger.agent=serial b", "banger.agent=VSOCK"};
+                                      "a banger.agent=serial b", "banger.agent=VSOCK",
+                                      "banger.agent=vsockvsockvsockvsockvsockvsockvsock"};
 
     (void)state;
     for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
@@ -157,9 +199,13 @@ static void test_vsock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmdline_value),   cmocka_unit_test(test_channel),
-        cmocka_unit_test(test_channel_refused), cmocka_unit_test(test_unix_replaces_stale_socket),
-        cmocka_unit_test(test_unix_refusals),   cmocka_unit_test(test_vsock),
+        cmocka_unit_test(test_cmdline_value),
+        cmocka_unit_test(test_cmdline_words),
+        cmocka_unit_test(test_channel),
+        cmocka_unit_test(test_channel_refused),
+        cmocka_unit_test(test_unix_replaces_stale_socket),
+        cmocka_unit_test(test_unix_refusals),
+        cmocka_unit_test(test_vsock),
     };
     return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }

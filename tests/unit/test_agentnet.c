@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 /* The agent is its own static program, not part of a library the tests link: compile its
- * network module into this test (only the pure parts are exercised). */
+ * network module and the command-line words it reads into this test (only the pure parts are
+ * exercised). */
+#include "../../agent/cmdline.c"
 #include "../../agent/net.c"
 
 /* What server/vm/initrd.c writes for a VM named web1 (with a rootfs and a work disk). */

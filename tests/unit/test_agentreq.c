@@ -305,6 +305,13 @@ static void test_started_exit_error(void **state)
     const char *m = "{\"message\":\"line\\none\\u001b[31m long tail\"}";
     assert_int_equal(bg_agentreq_error_decode(m, strlen(m), msg, sizeof(msg), &err), 0);
     assert_string_equal(msg, "line?one?[31m l"); /* control characters masked, cut to fit */
+    /* cut on a character boundary: the half of a character that does not fit is left out */
+    const char *wide = "{\"message\":\"abcdefghijklm\u00e9\u20acz\"}";
+    assert_int_equal(bg_agentreq_error_decode(wide, strlen(wide), msg, sizeof(msg), &err), 0);
+    assert_string_equal(msg, "abcdefghijklm\xc3\xa9"); /* 15 of 16: the euro sign would not fit */
+    char small[15];
+    assert_int_equal(bg_agentreq_error_decode(wide, strlen(wide), small, sizeof(small), &err), 0);
+    assert_string_equal(small, "abcdefghijklm"); /* 13 of 14: the e-acute would not fit */
     assert_int_equal(bg_agentreq_error_decode("{}", 2, msg, sizeof(msg), &err), -EINVAL);
     assert_int_equal(bg_agentreq_error_decode("{\"message\":1}", 13, msg, sizeof(msg), &err),
                      -EINVAL);

@@ -87,7 +87,8 @@ static void test_expiry(void **state)
     assert_int_equal(bg_exec_registry_get(r, done, &j, NULL), 0);
     json_decref(j);
     fake_now += 1;
-    assert_int_equal(bg_exec_registry_get(r, done, &j, &err), -ENOENT);
+    assert_int_equal(bg_exec_registry_get(r, done, &j, &err), BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND));
+    assert_int_equal(err.code, BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND));
     assert_non_null(strstr(err.msg, "10 minutes"));
     /* running ones never expire */
     fake_now += 100000;
@@ -110,9 +111,10 @@ static void test_bound(void **state)
         assert_int_equal(bg_exec_registry_add(r, "a", argv, id, NULL), 0);
     /* full: the oldest ended entry makes room */
     assert_int_equal(bg_exec_registry_add(r, "a", argv, id, NULL), 0);
-    assert_int_equal(bg_exec_registry_get(r, first, &j, NULL), -ENOENT);
+    assert_int_equal(bg_exec_registry_get(r, first, &j, NULL), BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND));
     /* full of running commands: refused */
-    assert_int_equal(bg_exec_registry_add(r, "a", argv, id, &err), -EBUSY);
+    assert_int_equal(bg_exec_registry_add(r, "a", argv, id, &err),
+                     BG_ERR(BG_PROBLEM_TOO_MANY_EXECS));
     assert_non_null(strstr(err.msg, "running already"));
     bg_exec_registry_free(r);
 }
@@ -135,6 +137,7 @@ static void test_close(void **state)
     /* the stream's socket was shut down: its reader sees end of stream at once */
     assert_int_equal(read(sv[0], &c, 1), 0);
     assert_int_equal(bg_exec_registry_add(r, "a", argv, id, &err), -ESHUTDOWN);
+    assert_non_null(strstr(err.msg, "shutting down"));
     close(sv[0]);
     close(sv[1]);
     bg_exec_registry_free(r);

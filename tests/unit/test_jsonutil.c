@@ -241,6 +241,25 @@ static void test_check_members(void **state)
     json_decref(case_);
 }
 
+/* The one allow-list under bg_json_check_members and the agent frame decoders. */
+static void test_unknown_member(void **state)
+{
+    (void)state;
+    static const char *const none[] = {NULL};
+    json_t *ok = json_pack("{s:s, s:i}", "name", "a", "vcpus", 1);
+    json_t *bad = json_pack("{s:s, s:s}", "name", "a", "colour", "red");
+    json_t *empty = json_object();
+
+    assert_null(bg_json_unknown_member(ok, allowed));
+    assert_null(bg_json_unknown_member(empty, allowed));
+    assert_null(bg_json_unknown_member(empty, none));
+    assert_string_equal(bg_json_unknown_member(bad, allowed), "colour");
+    assert_non_null(bg_json_unknown_member(ok, none));
+    json_decref(ok);
+    json_decref(bad);
+    json_decref(empty);
+}
+
 static void test_check_members_long_key(void **state)
 {
     (void)state;
@@ -456,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_parse_object_depth),
         cmocka_unit_test(test_parse_object_null_errs),
         cmocka_unit_test(test_check_members),
+        cmocka_unit_test(test_unknown_member),
         cmocka_unit_test(test_check_members_long_key),
         cmocka_unit_test(test_get_name),
         cmocka_unit_test(test_get_name_lengths),

@@ -72,7 +72,8 @@ BG_PUBLIC int bg_agentreq_started_decode(const void *payload, size_t len, int *r
 BG_PUBLIC int bg_agentreq_exit_decode(const void *payload, size_t len, int *ret_exit_code,
                                       int *ret_signal, struct bg_error *err);
 
-/* Decode ERROR {"message":"..."} into buf (size bytes, >= 1): the message cut to fit, with
- * control characters replaced by '?', so it is safe to log. -EINVAL with err on failure. */
+/* Decode ERROR {"message":"..."} into buf (size bytes, >= 1): the message cut to fit on a
+ * character boundary, with control characters replaced by '?', so it is well-formed UTF-8
+ * that is safe to log and to put into JSON. -EINVAL with err on failure. */
 BG_PUBLIC int bg_agentreq_error_decode(const void *payload, size_t len, char *buf, size_t size,
                                        struct bg_error *err);

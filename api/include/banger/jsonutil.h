@@ -16,6 +16,12 @@
 BG_PUBLIC int bg_json_parse_object(const char *body, size_t len, json_t **ret,
                                    struct bg_field_error *f, struct bg_error *err);
 
+/* The first member of obj (in jansson's order) whose key is not in allowed (NULL-terminated),
+ * or NULL when every member is allowed. The one allow-list check: every strict decoder of
+ * JSON objects (request bodies, agent frames) refuses unknown members through it. The key is
+ * borrowed from obj. */
+BG_PUBLIC const char *bg_json_unknown_member(const json_t *obj, const char *const allowed[]);
+
 /* Refuse any member of obj not in allowed (NULL-terminated). -EINVAL, f = unknown_field. */
 BG_PUBLIC int bg_json_check_members(const json_t *obj, const char *const allowed[],
                                     struct bg_field_error *f, struct bg_error *err);
