@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Debian packages for image builds: Depends and --print-uris parsing, download into the cache. */
-#include "image/build-internal.h"
+#include "image/debs.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "host/sha256.h"
-#include "rest/daemon.h"
 
 /* ---- pure parsing ---- */
 
@@ -148,15 +149,16 @@ int bg_imagebuild_uri_parse(const char *line, char **ret_file, uint64_t *ret_siz
 
 /* ---- packages ---- */
 
-static int print_uris(struct build *b, const char *spec, char **ret_file, uint64_t *ret_size,
-                      char sha[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
+static const char mirror_hint[] = "run 'apt-get update' as root and check that the package mirror "
+                                  "is reachable";
+
+static int print_uris(struct bg_imagebuild *b, const char *spec, char **ret_file,
+                      uint64_t *ret_size, char sha[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
 {
-    static const char hint[] = "run 'apt-get update' as root and check that the package mirror "
-                               "is reachable";
     const char *argv[] = {"apt-get", "-q", "download", "--print-uris", spec, NULL};
     struct bg_run_result run;
     /* In the (empty) scratch directory: where the file already is, apt prints nothing. */
-    int r = bg_imagebuild_run_ok(b, argv, b->tmp, -1, &run, hint, err);
+    int r = bg_imagebuild_run_ok(b, argv, b->tmp, -1, &run, mirror_hint, err);
 
     if (r < 0)
         return r;
@@ -164,7 +166,7 @@ static int print_uris(struct build *b, const char *spec, char **ret_file, uint64
     if (!line) {
         bg_run_result_done(&run);
         return bg_error_set(err, -EIO, "apt-get download --print-uris %s printed no URI; %s", spec,
-                            hint);
+                            mirror_hint);
     }
     line[strcspn(line, "\n")] = '\0';
     r = bg_imagebuild_uri_parse(line, ret_file, ret_size, sha, err);
@@ -188,14 +190,12 @@ static bool cached(const char *path, uint64_t size, const char *sha)
 }
 
 /* Make sure the .deb of spec ("pkg" or "pkg=version") is in the cache; *ret_path is its path. */
-static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct bg_error *err)
+static int fetch_deb(struct bg_imagebuild *b, const char *spec, char **ret_path,
+                     struct bg_error *err)
 {
-    static const char hint[] = "run 'apt-get update' as root and check that the package mirror "
-                               "is reachable";
     char sha[BG_SHA256_HEX_LEN + 1];
     bg_autofree char *file = NULL;
     uint64_t size;
-    struct bg_run_result run;
     int r;
 
     if ((r = print_uris(b, spec, &file, &size, sha, err)) < 0)
@@ -203,8 +203,9 @@ static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct 
     bg_autofree char *path = bg_asprintf("%s/%s", b->debs, file);
     if (!cached(path, size, sha)) {
         const char *argv[] = {"apt-get", "-q", "download", spec, NULL};
+        struct bg_run_result run;
         (void)unlink(path);
-        if ((r = bg_imagebuild_run_ok(b, argv, b->debs, -1, &run, hint, err)) < 0)
+        if ((r = bg_imagebuild_run_ok(b, argv, b->debs, -1, &run, mirror_hint, err)) < 0)
             return r;
         bg_run_result_done(&run);
         if (!cached(path, size, sha))
@@ -219,7 +220,8 @@ static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct 
     return 0;
 }
 
-static int kernel_spec(struct build *b, char **ret_pkg, char **ret_spec, struct bg_error *err)
+static int kernel_spec(struct bg_imagebuild *b, char **ret_pkg, char **ret_spec,
+                       struct bg_error *err)
 {
     const char *argv[] = {"dpkg-deb", "-f", b->debs_meta, "Depends", NULL};
     bg_autofree char *version = NULL;
@@ -236,7 +238,7 @@ static int kernel_spec(struct build *b, char **ret_pkg, char **ret_spec, struct 
     return 0;
 }
 
-int bg_imagebuild_download_all(struct build *b, struct bg_error *err)
+int bg_imagebuild_download_all(struct bg_imagebuild *b, struct bg_error *err)
 {
     bg_autofree char *pkg = NULL, *spec = NULL;
     int r;

@@ -14,7 +14,8 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "image/build.h"
+#include "image/debs.h"
+#include "image/kmod.h"
 
 /* ---- Depends ---- */
 
