@@ -3,6 +3,7 @@
 #include "image/debs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
+#include "host/fileio.h"
 #include "host/sha256.h"
 
 /* ---- pure parsing ---- */
@@ -157,7 +159,8 @@ static int print_uris(struct bg_imagebuild *b, const char *spec, char **ret_file
 {
     const char *argv[] = {"apt-get", "-q", "download", "--print-uris", spec, NULL};
     struct bg_run_result run;
-    /* In the (empty) scratch directory: where the file already is, apt prints nothing. */
+    /* In the scratch directory, which never holds the .deb: where the file already is, apt
+     * prints nothing. */
     int r = bg_imagebuild_run_ok(b, argv, b->tmp, -1, &run, mirror_hint, err);
 
     if (r < 0)
@@ -174,19 +177,53 @@ static int print_uris(struct bg_imagebuild *b, const char *spec, char **ret_file
     return r;
 }
 
-/* The file exists in the cache with the size and hash apt expects. */
-static bool cached(const char *path, uint64_t size, const char *sha)
+/* The open file fd is a regular file of size bytes whose sha256 is sha ("": not checked). */
+static bool fd_matches(int fd, const char *path, uint64_t size, const char *sha)
 {
     char got[BG_SHA256_HEX_LEN + 1];
     uint64_t got_size;
-    struct bg_error e;
     struct stat st;
 
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
         return false;
-    if (!*sha)
-        return true;
-    return bg_sha256_file(path, got, &got_size, &e) == 0 && got_size == size && !strcmp(got, sha);
+    return !*sha || (bg_sha256_fd(fd, path, NULL, got, &got_size, NULL) == 0 && got_size == size &&
+                     !strcmp(got, sha));
+}
+
+/* The cache holds path with the size and hash apt expects. */
+static bool cached(const char *path, uint64_t size, const char *sha)
+{
+    bg_autoclose int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+    return fd >= 0 && fd_matches(fd, path, size, sha);
+}
+
+/* apt-get download spec into <b->tmp>/download, check the file it leaves, and rename it into the
+ * cache as path. Only this build writes there, and the rename is atomic, so a build sharing the
+ * cache never sees a partial or unchecked file; two builds fetching one package at once both
+ * rename the same bytes. A file torn by a crash is caught by cached() and fetched again. */
+static int download(struct bg_imagebuild *b, const char *spec, const char *file, uint64_t size,
+                    const char *sha, const char *path, struct bg_error *err)
+{
+    bg_autofree char *dir = bg_asprintf("%s/download", b->tmp);
+    bg_autofree char *got = bg_asprintf("%s/%s", dir, file);
+    const char *argv[] = {"apt-get", "-q", "download", spec, NULL};
+    struct bg_run_result run;
+    bg_autoclose int fd = -1;
+    int r = bg_mkdir_p(dir, 0700, err);
+
+    if (r < 0 || (r = bg_imagebuild_run_ok(b, argv, dir, -1, &run, mirror_hint, err)) < 0)
+        return r;
+    bg_run_result_done(&run);
+    fd = open(got, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || !fd_matches(fd, got, size, sha))
+        return bg_error_set(err, -EIO,
+                            "apt-get download %s did not leave '%s' with %llu bytes and the "
+                            "expected sha256",
+                            spec, got, (unsigned long long)size);
+    if (rename(got, path) < 0)
+        return bg_error_errno(err, "rename '%s' to '%s'", got, path);
+    return 0;
 }
 
 /* Make sure the .deb of spec ("pkg" or "pkg=version") is in the cache; *ret_path is its path. */
@@ -202,17 +239,8 @@ static int fetch_deb(struct bg_imagebuild *b, const char *spec, char **ret_path,
         return r;
     bg_autofree char *path = bg_asprintf("%s/%s", b->debs, file);
     if (!cached(path, size, sha)) {
-        const char *argv[] = {"apt-get", "-q", "download", spec, NULL};
-        struct bg_run_result run;
-        (void)unlink(path);
-        if ((r = bg_imagebuild_run_ok(b, argv, b->debs, -1, &run, mirror_hint, err)) < 0)
+        if ((r = download(b, spec, file, size, sha, path, err)) < 0)
             return r;
-        bg_run_result_done(&run);
-        if (!cached(path, size, sha))
-            return bg_error_set(err, -EIO,
-                                "apt-get download %s did not leave '%s' with %llu "
-                                "bytes and the expected sha256",
-                                spec, path, (unsigned long long)size);
         b->downloaded++;
         bg_log_info("build image '%s': downloaded %s", b->img.name, file);
     }
