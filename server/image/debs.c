@@ -62,20 +62,20 @@ static int depends_alt(const char *alt, char **ret_pkg, char **ret_version, stru
     }
     if (!kernel_pkg(p, n))
         return 0;
-    *ret_pkg = bg_strndup(p, n);
-    *ret_version = bg_strdup("");
+    bg_autofree char *version = bg_strdup("");
     if (rel && rel[1] == '=' && rel[2] == ' ') {
         const char *v = rel + 3;
         size_t vn = strcspn(v, ")");
         if (v[vn] != ')' || !all_chars(v, vn, version_char)) {
-            free(bg_steal_ptr(ret_pkg));
-            free(bg_steal_ptr(ret_version));
-            return bg_error_set(err, -EINVAL, "Depends has a malformed version for '%.*s'", (int)n,
-                                p);
+            bg_autofree char *name = bg_strndup(p, n);
+            return bg_error_set(err, -EINVAL, "Depends has a malformed version for '%s'",
+                                BG_QUOTE(name));
         }
-        free(*ret_version);
-        *ret_version = bg_strndup(v, vn);
+        free(version);
+        version = bg_strndup(v, vn);
     }
+    *ret_pkg = bg_strndup(p, n);
+    *ret_version = bg_steal_ptr(&version);
     return 1;
 }
 
@@ -104,11 +104,13 @@ static bool file_char(char ch)
            strchr(".+~%_:-", ch) != NULL;
 }
 
+/* The hex digits of a "SHA256:HEX" token into ret_sha256; "" for another hash. */
 static int uri_hash(const char *tok, char ret_sha256[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
 {
-    ret_sha256[0] = '\0';
-    if (strncmp(tok, "SHA256:", 7) != 0)
+    if (strncmp(tok, "SHA256:", 7) != 0) {
+        ret_sha256[0] = '\0';
         return 0;
+    }
     tok += 7;
     if (strlen(tok) != BG_SHA256_HEX_LEN || strspn(tok, "0123456789abcdef") != BG_SHA256_HEX_LEN)
         return bg_error_set(err, -EINVAL, "apt-get printed a malformed SHA256 '%s'", BG_QUOTE(tok));
