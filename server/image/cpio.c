@@ -27,23 +27,27 @@ struct bg_cpio {
     uint32_t next_ino; /* inode numbers in order of addition, from 1 */
     uint64_t written;  /* bytes written to fd */
     int failed;        /* sticky -errno after a failed read or write; 0 when fine */
+    bool discard;      /* drop libarchive's output from now on (failed, or being freed) */
     bool finished;     /* trailer written */
 };
 
-/* libarchive's output: the whole buffer to fd. */
+/* libarchive's output: the whole buffer to fd. A write error is recorded, not returned:
+ * libarchive 3.6 leaks its block buffer when an archive ends in its fatal state, so instead
+ * the archive goes on with its output dropped, and every call reports c->failed. */
 static la_ssize_t write_out(struct archive *a, void *cls, const void *buf, size_t len)
 {
     struct bg_cpio *c = cls;
     const unsigned char *p = buf;
 
-    for (size_t off = 0; off < len;) {
+    (void)a;
+    for (size_t off = 0; off < len && !c->discard;) {
         ssize_t n = write(c->fd, p + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             c->failed = -errno;
-            archive_set_error(a, errno, "write cpio archive: %s", strerror(errno));
-            return -1;
+            c->discard = true;
+            break;
         }
         off += (size_t)n;
         c->written += (uint64_t)n;
@@ -65,8 +69,10 @@ struct bg_cpio *bg_cpio_new(int fd, int64_t mtime)
     if (archive_write_set_format_cpio_newc(c->a) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(c->a, BLOCK_SIZE) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(c->a, LAST_BLOCK) != ARCHIVE_OK ||
-        archive_write_open(c->a, c, NULL, write_out, NULL) != ARCHIVE_OK)
+        archive_write_open(c->a, c, NULL, write_out, NULL) != ARCHIVE_OK) {
         c->failed = archive_errno(c->a) > 0 ? -archive_errno(c->a) : -EIO;
+        c->discard = true;
+    }
     return c;
 }
 
@@ -74,9 +80,8 @@ void bg_cpio_free(struct bg_cpio *c)
 {
     if (!c)
         return;
-    /* An unfinished archive gets no trailer: archive_write_free would write one. */
-    if (!c->finished)
-        (void)archive_write_fail(c->a);
+    /* archive_write_free closes an unfinished archive, writing its trailer: drop that. */
+    c->discard = true;
     archive_write_free(c->a);
     free(c);
 }
@@ -91,14 +96,18 @@ uint64_t bg_cpio_size(const struct bg_cpio *c)
     return c->written;
 }
 
-/* A failed libarchive call: the archive is unusable from now on. */
-static int archive_failure(struct bg_cpio *c, const char *name, struct bg_error *err)
+/* After a libarchive call that returned ok (or not): a write error during it, or the call's own
+ * failure, fails the archive from now on. */
+static int result(struct bg_cpio *c, bool ok, const char *name, struct bg_error *err)
 {
     const char *why = archive_error_string(c->a);
 
-    if (c->failed) /* write_out's own errno and message */
-        return bg_error_set(err, c->failed, "%s", why ? why : strerror(-c->failed));
+    if (c->failed)
+        return bg_error_set(err, c->failed, "write cpio archive: %s", strerror(-c->failed));
+    if (ok)
+        return 0;
     c->failed = archive_errno(c->a) > 0 ? -archive_errno(c->a) : -EIO;
+    c->discard = true;
     return bg_error_set(err, c->failed, "cpio entry '%s': %s", BG_QUOTE(name),
                         why ? why : "libarchive failed");
 }
@@ -163,7 +172,7 @@ static int header(struct bg_cpio *c, const char *name, mode_t mode, unsigned nli
         archive_entry_copy_symlink(e, target);
     r = archive_write_header(c->a, e);
     archive_entry_free(e);
-    return r == ARCHIVE_OK ? 0 : archive_failure(c, name, err);
+    return result(c, r == ARCHIVE_OK, name, err);
 }
 
 /* len bytes of an entry's content. */
@@ -172,7 +181,7 @@ static int data(struct bg_cpio *c, const char *name, const void *buf, size_t len
 {
     la_ssize_t n = len ? archive_write_data(c->a, buf, len) : 0;
 
-    return n == (la_ssize_t)len ? 0 : archive_failure(c, name, err);
+    return result(c, n == (la_ssize_t)len, name, err);
 }
 
 int bg_cpio_add_dir(struct bg_cpio *c, const char *name, mode_t perm, struct bg_error *err)
@@ -225,6 +234,7 @@ static int copy_content(struct bg_cpio *c, const char *name, int fd, const char 
             continue;
         if (n <= 0) {
             c->failed = n < 0 ? -errno : -EIO;
+            c->discard = true;
             return n < 0 ? bg_error_errno(err, "read '%s'", src)
                          : bg_error_set(err, -EIO, "'%s' shrank while being archived", src);
         }
@@ -267,8 +277,8 @@ int bg_cpio_finish(struct bg_cpio *c, struct bg_error *err)
     if (c->finished)
         return bg_error_set(err, -EINVAL, "cpio archive already finished");
     /* the trailer (inode 0, nlink 1, mtime 0, as GNU cpio writes it), padding, flush */
-    if (archive_write_close(c->a) != ARCHIVE_OK)
-        return archive_failure(c, TRAILER, err);
-    c->finished = true;
-    return 0;
+    int r = result(c, archive_write_close(c->a) == ARCHIVE_OK, TRAILER, err);
+
+    c->finished = r == 0;
+    return r;
 }

@@ -251,6 +251,27 @@ static void test_bad_inputs(void **state)
     close(fd);
 }
 
+/* An archive freed before bg_cpio_finish gets no trailer: it cannot pass for a whole one. */
+static void test_unfinished_no_trailer(void **state)
+{
+    (void)state;
+    bg_autofree char *path = bg_asprintf("%s/unfinished.cpio", bg_test_dir());
+    bg_autofree char *big = bg_calloc(1, 100000);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct bg_error err;
+
+    assert_true(fd >= 0);
+    struct bg_cpio *c = bg_cpio_new(fd, MTIME);
+    assert_int_equal(bg_cpio_add_data(c, "big", 0644, big, 100000, &err), 0);
+    assert_int_equal(bg_cpio_add_dir(c, "d", 0755, &err), 0);
+    bg_cpio_free(c);
+    close(fd);
+    size_t len;
+    bg_autofree unsigned char *buf = bg_test_slurp(path, &len);
+    assert_true(len < 100000); /* what the 64 KiB blocks had flushed, no more */
+    assert_null(memmem(buf, len, "TRAILER!!!", 10));
+}
+
 /* A failed write is reported and sticks: nothing after it claims success. */
 static void test_write_error_sticks(void **state)
 {
@@ -274,9 +295,10 @@ static void test_write_error_sticks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_back),   cmocka_unit_test(test_large_entry),
-        cmocka_unit_test(test_system_cpio), cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_bad_inputs),  cmocka_unit_test(test_write_error_sticks),
+        cmocka_unit_test(test_read_back),          cmocka_unit_test(test_large_entry),
+        cmocka_unit_test(test_system_cpio),        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_bad_inputs),         cmocka_unit_test(test_unfinished_no_trailer),
+        cmocka_unit_test(test_write_error_sticks),
     };
     return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }

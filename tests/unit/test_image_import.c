@@ -187,14 +187,15 @@ static void test_check_refusals(void **state)
 static void test_unreadable(void **state)
 {
     struct fixture *f = *state;
+
+    if (geteuid() == 0)
+        skip(); /* needs a non-root user: root reads every file */
     bg_autofree char *secret = make_file(f, "secret", "MZ", 100);
     struct bg_image_import req;
     struct bg_import imp;
     struct bg_field_error fe;
     struct bg_error err;
 
-    if (geteuid() == 0)
-        skip(); /* needs a non-root user: root reads every file */
     assert_int_equal(chmod(secret, 0), 0);
     request_kernel(&req, "secret", secret);
     assert_err(bg_import_check(&req, &imp, &fe, &err), err, -EINVAL, "is not readable by bangerd");
