@@ -24,7 +24,8 @@ struct bg_import {
 int bg_import_check(const struct bg_image_import *req, struct bg_import *ret,
                     struct bg_field_error *f, struct bg_error *err);
 
-/* Close imp's files and free its image; leaves it empty. Accepts an emptied or zeroed imp. */
+/* Close imp's files and free its image; leaves it empty (fds -1). Accepts an imp that
+ * bg_import_check filled or bg_import_start or bg_import_done emptied, not a zeroed one. */
 void bg_import_done(struct bg_import *imp);
 
 /* Record imp's image (importing) and a running "image_import" operation, and hash the files in
