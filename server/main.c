@@ -13,7 +13,7 @@
 #include "banger/log.h"
 #include "host/listen.h"
 #include "http/http.h"
-#include "image/import.h"
+#include "image/record.h"
 #include "rest/daemon.h"
 #include "rest/handlers.h"
 
@@ -50,7 +50,7 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     d->vmlist = bg_vmlist_new();
     d->execs = bg_exec_registry_new(NULL);
     d->runtime = bg_vm_runtime_new(cfg);
-    r = bg_import_recover(d, err);
+    r = bg_image_recover(d->store, err);
     /* before serving: requests must see adopted VMs as running, dead ones as stopped */
     if (r >= 0)
         r = bg_vm_reconcile(d, err);

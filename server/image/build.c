@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Builds the default image from Debian packages in a background job: the steps and the job. */
-#include "image/build-internal.h"
+#include "image/build.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,69 +14,33 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/log.h"
+#include "core/jobs.h"
 #include "host/fileio.h"
 #include "host/sha256.h"
+#include "image/buildjob.h"
 #include "image/cpio.h"
-#include "image/import.h"
+#include "image/debs.h"
+#include "image/files.h"
+#include "image/kmod.h"
+#include "image/record.h"
 #include "image/vmlinux.h"
-#include "rest/daemon.h"
-
-const char *const bg_imagebuild_modules[] = {
-    "virtio_ring",
-    "virtio",
-    "virtio_mmio",
-    "virtio_blk",
-    "virtio_console",
-    "virtio_net",
-    "vsock",
-    "vmw_vsock_virtio_transport_common",
-    "vmw_vsock_virtio_transport",
-    "overlay",
-    NULL,
-};
-
-/* Builds share the package cache; one downloads at a time so two never fetch the same file. */
-static pthread_mutex_t download_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* ---- progress ---- */
-
-static void report(struct build *b)
-{
-    struct bg_error err;
-
-    b->op.updated_at = time(NULL);
-    if (bg_store_op_update(b->d->store, &b->op, NULL, &err) < 0)
-        bg_log_warn("update operation '%s': %s", b->op.id, err.msg);
-}
-
-/* Begin step "what": the steps before it are done. */
-void bg_imagebuild_step(struct build *b, unsigned done, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(b->op.step, sizeof(b->op.step), fmt, ap);
-    va_end(ap);
-    b->op.done = done;
-    bg_log_debug("build image '%s': %s", b->img.name, b->op.step);
-    report(b);
-}
 
 /* ---- unpack ---- */
 
 /* <cache_dir>/build-XXXXXX, removed when the build ends however it ends. */
-static int make_tmp(struct build *b, struct bg_error *err)
+static int make_tmp(struct bg_imagebuild *b, struct bg_error *err)
 {
-    bg_autofree char *tmpl = bg_asprintf("%s/build-XXXXXX", b->d->cfg->cache_dir);
+    bg_autofree char *tmpl = bg_asprintf("%s/build-XXXXXX", b->ctx.cache_dir);
 
     if (!mkdtemp(tmpl))
-        return bg_error_errno(err, "create a directory in '%s'", b->d->cfg->cache_dir);
+        return bg_error_errno(err, "create a directory in '%s'", b->ctx.cache_dir);
     b->tmp = bg_steal_ptr(&tmpl);
     b->root = bg_asprintf("%s/root", b->tmp);
     return 0;
 }
 
-static int unpack(struct build *b, struct bg_error *err)
+static int unpack(struct bg_imagebuild *b, struct bg_error *err)
 {
     const char *debs[] = {b->debs_kernel, b->debs_busybox};
     struct bg_run_result run;
@@ -100,7 +62,7 @@ static bool kver_ok(const char *v)
 }
 
 /* The one boot/vmlinuz-VERSION of the kernel package. */
-static int find_kernel(struct build *b, struct bg_error *err)
+static int find_kernel(struct bg_imagebuild *b, struct bg_error *err)
 {
     bg_autofree char *boot = bg_asprintf("%s/boot", b->root);
     DIR *dir = opendir(boot);
@@ -168,7 +130,7 @@ static bool applet_ok(const char *s, size_t n)
 }
 
 /* /bin/busybox and a link in /bin for every applet it lists. */
-static int add_busybox(struct build *b, struct bg_cpio *c, struct bg_error *err)
+static int add_busybox(struct bg_imagebuild *b, struct bg_cpio *c, struct bg_error *err)
 {
     bg_autofree char *busybox = bg_asprintf("%s/bin/busybox", b->root);
     const char *argv[] = {busybox, "--list", NULL};
@@ -191,7 +153,7 @@ static int add_busybox(struct build *b, struct bg_cpio *c, struct bg_error *err)
 }
 
 /* /lib/banger/modules/NAME.ko for each module, and modules.order listing them in order. */
-static int add_modules(struct build *b, struct bg_cpio *c, const char *moddir, char **paths,
+static int add_modules(struct bg_imagebuild *b, struct bg_cpio *c, const char *moddir, char **paths,
                        size_t n, struct bg_error *err)
 {
     bg_autofree char *order = bg_strdup("");
@@ -214,8 +176,8 @@ static int add_modules(struct build *b, struct bg_cpio *c, const char *moddir, c
     return bg_cpio_add_data(c, "lib/banger/modules.order", 0644, order, strlen(order), err);
 }
 
-static int write_initrd(struct build *b, const char *moddir, char **paths, size_t n, int64_t mtime,
-                        struct bg_error *err)
+static int write_initrd(struct bg_imagebuild *b, const char *moddir, char **paths, size_t n,
+                        int64_t mtime, struct bg_error *err)
 {
     bg_autofree char *tmp = bg_asprintf("%s/initrd.img.tmp", b->imgdir);
     bg_autofree char *dst = bg_asprintf("%s/initrd.img", b->imgdir);
@@ -237,7 +199,7 @@ static int write_initrd(struct build *b, const char *moddir, char **paths, size_
     return 0;
 }
 
-static int install_kernel(struct build *b, struct bg_error *err)
+static int install_kernel(struct bg_imagebuild *b, struct bg_error *err)
 {
     bg_autofree char *src = bg_asprintf("%s/boot/vmlinuz-%s", b->root, b->kver);
     bg_autofree char *tmp = bg_asprintf("%s/vmlinuz.tmp", b->imgdir);
@@ -252,7 +214,7 @@ static int install_kernel(struct build *b, struct bg_error *err)
     return bg_vmlinux_extract(dst, b->img.files[BG_IMAGE_VMLINUX].path, err);
 }
 
-static int make_files(struct build *b, struct bg_error *err)
+static int make_files(struct bg_imagebuild *b, struct bg_error *err)
 {
     bg_autofree char *moddir = bg_asprintf("%s/lib/modules/%s", b->root, b->kver);
     bg_autofree char *kernel = bg_asprintf("%s/boot/vmlinuz-%s", b->root, b->kver);
@@ -282,16 +244,13 @@ static int make_files(struct build *b, struct bg_error *err)
 
 /* ---- the job ---- */
 
-static int build_run(struct build *b, struct bg_error *err)
+static int build_run(struct bg_imagebuild *b, struct bg_error *err)
 {
     int r = bg_mkdir_p(b->debs, 0755, err);
 
     if (r < 0 || (r = make_tmp(b, err)) < 0)
         return r;
-    pthread_mutex_lock(&download_lock);
-    r = bg_imagebuild_download_all(b, err);
-    pthread_mutex_unlock(&download_lock);
-    if (r < 0)
+    if ((r = bg_imagebuild_download_all(b, err)) < 0)
         return r;
     bg_imagebuild_step(b, 3, "unpack");
     if ((r = unpack(b, err)) < 0 || (r = find_kernel(b, err)) < 0 || (r = make_files(b, err)) < 0)
@@ -306,18 +265,18 @@ static int build_run(struct build *b, struct bg_error *err)
     return 0;
 }
 
-static void finish(struct build *b, const struct bg_error *failure)
+static void finish(struct bg_imagebuild *b, const struct bg_error *failure)
 {
-    bg_image_op_settle(b->d, &b->img, &b->op, failure);
+    bg_image_op_settle(b->ctx.store, &b->img, &b->op, failure);
     if (failure)
         bg_log_warn("build image '%s': %s", b->img.name, failure->msg);
     else
         bg_log_info("build image '%s': ready (kernel %s, %u package(s) downloaded)", b->img.name,
                     b->kver, b->downloaded);
-    report(b);
+    bg_image_op_update(b->ctx.store, &b->op);
 }
 
-static void build_free(struct build *b)
+static void build_free(struct bg_imagebuild *b)
 {
     bg_image_done(&b->img);
     bg_operation_done(&b->op);
@@ -332,11 +291,11 @@ static void build_free(struct build *b)
     free(b);
 }
 
-void bg_imagebuild_remove_files(struct bg_daemon *d, const char *name)
+void bg_imagebuild_remove_files(const char *state_dir, const char *name)
 {
     static const char *const files[] = {"vmlinuz", "vmlinux", "initrd.img", "vmlinuz.tmp",
                                         "initrd.img.tmp"};
-    bg_autofree char *dir = bg_asprintf("%s/images/%s", d->cfg->state_dir, name);
+    bg_autofree char *dir = bg_asprintf("%s/images/%s", state_dir, name);
 
     for (size_t i = 0; i < BG_ARRAY_SIZE(files); i++) {
         bg_autofree char *p = bg_asprintf("%s/%s", dir, files[i]);
@@ -347,7 +306,7 @@ void bg_imagebuild_remove_files(struct bg_daemon *d, const char *name)
         bg_log_warn("remove image '%s': %s: %s", name, dir, strerror(errno));
 }
 
-static void remove_partial(struct build *b)
+static void remove_partial(struct bg_imagebuild *b)
 {
     static const char *const leftovers[] = {"initrd.img.tmp", "vmlinuz.tmp"};
 
@@ -359,7 +318,7 @@ static void remove_partial(struct build *b)
 
 static void build_main(void *arg)
 {
-    struct build *b = arg;
+    struct bg_imagebuild *b = arg;
     struct bg_error err;
     int r = build_run(b, &err);
 
@@ -371,11 +330,11 @@ static void build_main(void *arg)
     build_free(b);
 }
 
-static struct build *build_new(struct bg_daemon *d, const char *name)
+static struct bg_imagebuild *build_new(const struct bg_image_ctx *ctx, const char *name)
 {
-    struct build *b = bg_calloc(1, sizeof(*b));
+    struct bg_imagebuild *b = bg_calloc(1, sizeof(*b));
 
-    b->d = d;
+    b->ctx = *ctx;
     snprintf(b->img.name, sizeof(b->img.name), "%s", name);
     snprintf(b->img.arch, sizeof(b->img.arch), "x86_64");
     b->img.state = BG_IMAGE_STATE_IMPORTING;
@@ -384,25 +343,25 @@ static struct build *build_new(struct bg_daemon *d, const char *name)
     b->img.vmms = BG_VMM_QEMU | BG_VMM_FIRECRACKER;
     b->img.source = bg_strdup(BG_IMAGE_SOURCE_BUILD);
     b->img.created_at = time(NULL);
-    b->imgdir = bg_asprintf("%s/images/%s", d->cfg->state_dir, name);
+    b->imgdir = bg_asprintf("%s/images/%s", ctx->state_dir, name);
     b->img.files[BG_IMAGE_KERNEL].path = bg_asprintf("%s/vmlinuz", b->imgdir);
     b->img.files[BG_IMAGE_VMLINUX].path = bg_asprintf("%s/vmlinux", b->imgdir);
-    b->debs = bg_asprintf("%s/debs", d->cfg->cache_dir);
+    b->debs = bg_asprintf("%s/debs", ctx->cache_dir);
     bg_image_op_init(&b->op, "image_build", name, "steps", BG_IMAGEBUILD_STEPS);
     snprintf(b->op.step, sizeof(b->op.step), "queued");
     return b;
 }
 
-int bg_imagebuild_start(struct bg_daemon *d, const char *name, struct bg_operation *ret_op,
-                        struct bg_error *err)
+int bg_imagebuild_start(const struct bg_image_ctx *ctx, const char *name,
+                        struct bg_operation *ret_op, struct bg_error *err)
 {
-    struct build *b = build_new(d, name);
+    struct bg_imagebuild *b = build_new(ctx, name);
     int r;
 
-    if ((r = bg_image_op_record(d, &b->img, &b->op, err)) < 0)
+    if ((r = bg_image_op_record(ctx->store, &b->img, &b->op, err)) < 0)
         goto fail;
     *ret_op = b->op; /* plain data while running: error and result are NULL */
-    if ((r = bg_jobs_spawn(d->jobs, build_main, b, err)) < 0) {
+    if ((r = bg_jobs_spawn(ctx->jobs, build_main, b, err)) < 0) {
         struct bg_error e = *err;
         finish(b, &e); /* the records stay, marked failed with the reason */
         goto fail;

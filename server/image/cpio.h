@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A writer of newc ("070701") cpio archives, the format the kernel unpacks as an initramfs. */
+/* A writer of newc ("070701") cpio archives, the format the kernel unpacks as an initramfs
+ * (libarchive's newc writer, with every header field set here). */
 #pragma once
 
 #include <stddef.h>
@@ -14,10 +15,10 @@
 struct bg_cpio;
 
 /* Start an archive written to fd (borrowed: it must stay open until bg_cpio_free()). Every
- * entry gets the given mtime, uid and gid 0 and inode numbers counted from 1, so the same
- * calls always produce the same bytes. */
+ * entry gets the given mtime (its low 32 bits), uid and gid 0, device numbers 0 and inode
+ * numbers counted from 1, so the same calls always produce the same bytes. */
 struct bg_cpio *bg_cpio_new(int fd, int64_t mtime);
-/* Free the writer (not the fd). Accepts NULL. */
+/* Free the writer (not the fd); an archive not finished gets no trailer. Accepts NULL. */
 void bg_cpio_free(struct bg_cpio *c);
 void bg_cpio_freep(struct bg_cpio **c);
 
@@ -28,7 +29,8 @@ void bg_cpio_freep(struct bg_cpio **c);
  * over BG_CPIO_FILE_MAX; -errno when reading src or writing fails, after which every further
  * call fails with the same code. */
 int bg_cpio_add_dir(struct bg_cpio *c, const char *name, mode_t perm, struct bg_error *err);
-/* A regular file whose content is copied from the host file src. */
+/* A regular file whose content is copied from the host file src (followed if a link; a FIFO
+ * or device is refused with -EINVAL without waiting on it). */
 int bg_cpio_add_file(struct bg_cpio *c, const char *name, mode_t perm, const char *src,
                      struct bg_error *err);
 /* A regular file with the given content (borrowed for the call). */
@@ -39,8 +41,9 @@ int bg_cpio_add_symlink(struct bg_cpio *c, const char *name, const char *target,
                         struct bg_error *err);
 
 /* Write the "TRAILER!!!" entry, pad the archive to a multiple of 512 bytes and flush. No entry
- * may be added afterwards (-EINVAL). */
+ * may be added afterwards (-EINVAL). Fails with the code of an earlier failure. */
 int bg_cpio_finish(struct bg_cpio *c, struct bg_error *err);
 
-/* Bytes written so far (after bg_cpio_finish(): the archive's size). */
+/* Bytes written to fd so far: the writer buffers up to 64 KiB, so before bg_cpio_finish() this
+ * lags behind the entries added; after it, the archive's size. */
 uint64_t bg_cpio_size(const struct bg_cpio *c);

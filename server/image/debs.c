@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* Debian packages for image builds: Depends and --print-uris parsing, download into the cache. */
-#include "image/build-internal.h"
+#include "image/debs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
+#include "host/fileio.h"
 #include "host/sha256.h"
-#include "rest/daemon.h"
 
 /* ---- pure parsing ---- */
 
@@ -59,20 +62,20 @@ static int depends_alt(const char *alt, char **ret_pkg, char **ret_version, stru
     }
     if (!kernel_pkg(p, n))
         return 0;
-    *ret_pkg = bg_strndup(p, n);
-    *ret_version = bg_strdup("");
+    bg_autofree char *version = bg_strdup("");
     if (rel && rel[1] == '=' && rel[2] == ' ') {
         const char *v = rel + 3;
         size_t vn = strcspn(v, ")");
         if (v[vn] != ')' || !all_chars(v, vn, version_char)) {
-            free(bg_steal_ptr(ret_pkg));
-            free(bg_steal_ptr(ret_version));
-            return bg_error_set(err, -EINVAL, "Depends has a malformed version for '%.*s'", (int)n,
-                                p);
+            bg_autofree char *name = bg_strndup(p, n);
+            return bg_error_set(err, -EINVAL, "Depends has a malformed version for '%s'",
+                                BG_QUOTE(name));
         }
-        free(*ret_version);
-        *ret_version = bg_strndup(v, vn);
+        free(version);
+        version = bg_strndup(v, vn);
     }
+    *ret_pkg = bg_strndup(p, n);
+    *ret_version = bg_steal_ptr(&version);
     return 1;
 }
 
@@ -101,11 +104,13 @@ static bool file_char(char ch)
            strchr(".+~%_:-", ch) != NULL;
 }
 
+/* The hex digits of a "SHA256:HEX" token into ret_sha256; "" for another hash. */
 static int uri_hash(const char *tok, char ret_sha256[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
 {
-    ret_sha256[0] = '\0';
-    if (strncmp(tok, "SHA256:", 7) != 0)
+    if (strncmp(tok, "SHA256:", 7) != 0) {
+        ret_sha256[0] = '\0';
         return 0;
+    }
     tok += 7;
     if (strlen(tok) != BG_SHA256_HEX_LEN || strspn(tok, "0123456789abcdef") != BG_SHA256_HEX_LEN)
         return bg_error_set(err, -EINVAL, "apt-get printed a malformed SHA256 '%s'", BG_QUOTE(tok));
@@ -148,15 +153,17 @@ int bg_imagebuild_uri_parse(const char *line, char **ret_file, uint64_t *ret_siz
 
 /* ---- packages ---- */
 
-static int print_uris(struct build *b, const char *spec, char **ret_file, uint64_t *ret_size,
-                      char sha[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
+static const char mirror_hint[] = "run 'apt-get update' as root and check that the package mirror "
+                                  "is reachable";
+
+static int print_uris(struct bg_imagebuild *b, const char *spec, char **ret_file,
+                      uint64_t *ret_size, char sha[BG_SHA256_HEX_LEN + 1], struct bg_error *err)
 {
-    static const char hint[] = "run 'apt-get update' as root and check that the package mirror "
-                               "is reachable";
     const char *argv[] = {"apt-get", "-q", "download", "--print-uris", spec, NULL};
     struct bg_run_result run;
-    /* In the (empty) scratch directory: where the file already is, apt prints nothing. */
-    int r = bg_imagebuild_run_ok(b, argv, b->tmp, -1, &run, hint, err);
+    /* In the scratch directory, which never holds the .deb: where the file already is, apt
+     * prints nothing. */
+    int r = bg_imagebuild_run_ok(b, argv, b->tmp, -1, &run, mirror_hint, err);
 
     if (r < 0)
         return r;
@@ -164,7 +171,7 @@ static int print_uris(struct build *b, const char *spec, char **ret_file, uint64
     if (!line) {
         bg_run_result_done(&run);
         return bg_error_set(err, -EIO, "apt-get download --print-uris %s printed no URI; %s", spec,
-                            hint);
+                            mirror_hint);
     }
     line[strcspn(line, "\n")] = '\0';
     r = bg_imagebuild_uri_parse(line, ret_file, ret_size, sha, err);
@@ -172,46 +179,70 @@ static int print_uris(struct build *b, const char *spec, char **ret_file, uint64
     return r;
 }
 
-/* The file exists in the cache with the size and hash apt expects. */
-static bool cached(const char *path, uint64_t size, const char *sha)
+/* The open file fd is a regular file of size bytes whose sha256 is sha ("": not checked). */
+static bool fd_matches(int fd, const char *path, uint64_t size, const char *sha)
 {
     char got[BG_SHA256_HEX_LEN + 1];
     uint64_t got_size;
-    struct bg_error e;
     struct stat st;
 
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
         return false;
-    if (!*sha)
-        return true;
-    return bg_sha256_file(path, got, &got_size, &e) == 0 && got_size == size && !strcmp(got, sha);
+    return !*sha || (bg_sha256_fd(fd, path, NULL, got, &got_size, NULL) == 0 && got_size == size &&
+                     !strcmp(got, sha));
+}
+
+/* The cache holds path with the size and hash apt expects. */
+static bool cached(const char *path, uint64_t size, const char *sha)
+{
+    bg_autoclose int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+    return fd >= 0 && fd_matches(fd, path, size, sha);
+}
+
+/* apt-get download spec into <b->tmp>/download, check the file it leaves, and rename it into the
+ * cache as path. Only this build writes there, and the rename is atomic, so a build sharing the
+ * cache never sees a partial or unchecked file; two builds fetching one package at once both
+ * rename the same bytes. A file torn by a crash is caught by cached() and fetched again. */
+static int download(struct bg_imagebuild *b, const char *spec, const char *file, uint64_t size,
+                    const char *sha, const char *path, struct bg_error *err)
+{
+    bg_autofree char *dir = bg_asprintf("%s/download", b->tmp);
+    bg_autofree char *got = bg_asprintf("%s/%s", dir, file);
+    const char *argv[] = {"apt-get", "-q", "download", spec, NULL};
+    struct bg_run_result run;
+    bg_autoclose int fd = -1;
+    int r = bg_mkdir_p(dir, 0700, err);
+
+    if (r < 0 || (r = bg_imagebuild_run_ok(b, argv, dir, -1, &run, mirror_hint, err)) < 0)
+        return r;
+    bg_run_result_done(&run);
+    fd = open(got, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || !fd_matches(fd, got, size, sha))
+        return bg_error_set(err, -EIO,
+                            "apt-get download %s did not leave '%s' with %llu bytes and the "
+                            "expected sha256",
+                            spec, got, (unsigned long long)size);
+    if (rename(got, path) < 0)
+        return bg_error_errno(err, "rename '%s' to '%s'", got, path);
+    return 0;
 }
 
 /* Make sure the .deb of spec ("pkg" or "pkg=version") is in the cache; *ret_path is its path. */
-static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct bg_error *err)
+static int fetch_deb(struct bg_imagebuild *b, const char *spec, char **ret_path,
+                     struct bg_error *err)
 {
-    static const char hint[] = "run 'apt-get update' as root and check that the package mirror "
-                               "is reachable";
     char sha[BG_SHA256_HEX_LEN + 1];
     bg_autofree char *file = NULL;
     uint64_t size;
-    struct bg_run_result run;
     int r;
 
     if ((r = print_uris(b, spec, &file, &size, sha, err)) < 0)
         return r;
     bg_autofree char *path = bg_asprintf("%s/%s", b->debs, file);
     if (!cached(path, size, sha)) {
-        const char *argv[] = {"apt-get", "-q", "download", spec, NULL};
-        (void)unlink(path);
-        if ((r = bg_imagebuild_run_ok(b, argv, b->debs, -1, &run, hint, err)) < 0)
+        if ((r = download(b, spec, file, size, sha, path, err)) < 0)
             return r;
-        bg_run_result_done(&run);
-        if (!cached(path, size, sha))
-            return bg_error_set(err, -EIO,
-                                "apt-get download %s did not leave '%s' with %llu "
-                                "bytes and the expected sha256",
-                                spec, path, (unsigned long long)size);
         b->downloaded++;
         bg_log_info("build image '%s': downloaded %s", b->img.name, file);
     }
@@ -219,7 +250,8 @@ static int fetch_deb(struct build *b, const char *spec, char **ret_path, struct 
     return 0;
 }
 
-static int kernel_spec(struct build *b, char **ret_pkg, char **ret_spec, struct bg_error *err)
+static int kernel_spec(struct bg_imagebuild *b, char **ret_pkg, char **ret_spec,
+                       struct bg_error *err)
 {
     const char *argv[] = {"dpkg-deb", "-f", b->debs_meta, "Depends", NULL};
     bg_autofree char *version = NULL;
@@ -236,7 +268,7 @@ static int kernel_spec(struct build *b, char **ret_pkg, char **ret_spec, struct 
     return 0;
 }
 
-int bg_imagebuild_download_all(struct build *b, struct bg_error *err)
+int bg_imagebuild_download_all(struct bg_imagebuild *b, struct bg_error *err)
 {
     bg_autofree char *pkg = NULL, *spec = NULL;
     int r;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* File steps of image builds: text reads, copies. */
-#include "image/build-internal.h"
+#include "image/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,6 @@
 #include "host/fileio.h"
 
 #define COPY_CHUNK (1u << 20)
-
-/* ---- files ---- */
 
 int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err)
 {
@@ -27,7 +25,6 @@ int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err)
     return r;
 }
 
-/* Copy src to dst (created 0644, replaced) and fsync it. */
 int bg_imagebuild_copy_file(const char *src, const char *dst, struct bg_error *err)
 {
     bg_autoclose int in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -1,41 +1,38 @@
 /* SPDX-License-Identifier: MIT */
-/* Image import: check the files now, hash them in a background operation. */
+/* Image import: open and check the files now, hash those same open files in a background
+ * operation. */
 #pragma once
 
 #include "banger/image.h"
 #include "banger/operation.h"
 #include "banger/problem.h"
+#include "image/context.h"
 
-struct bg_daemon;
+/* Files of an import, opened and checked. Release with bg_import_done. */
+struct bg_import {
+    struct bg_image img;           /* state importing, paths, sizes, the VMMs that can boot it */
+    int fds[BG_IMAGE_FILE_COUNT_]; /* each file opened read-only, at offset 0; -1 when absent */
+};
 
-/* Check every file of req: exists, regular, readable by bangerd. Fills ret (owned by the
- * caller, release with bg_image_done) in state importing with sizes and the VMMs that can
- * boot the kernel (Firecracker only for an uncompressed ELF vmlinux). On failure returns
- * -EINVAL with f naming the field and err saying what is wrong with the file. */
-int bg_import_check(const struct bg_image_import *req, struct bg_image *ret,
+/* Open every file of req once (read-only, not following a symlink as the last component,
+ * never blocking on a FIFO or device) and check the opened file: a regular file, not empty.
+ * The job hashes these descriptors, so a path swapped after the check changes nothing.
+ * Fills *ret (the caller's, bg_import_done) with the image in state importing, its sizes and
+ * the VMMs that can boot the kernel (Firecracker only for an uncompressed ELF vmlinux).
+ * On failure returns -EINVAL with f naming the field and err saying what is wrong with the
+ * file (missing, a symlink, unreadable, not a regular file, empty, a vmlinux that is no ELF). */
+int bg_import_check(const struct bg_image_import *req, struct bg_import *ret,
                     struct bg_field_error *f, struct bg_error *err);
 
-/* Record img (importing) and a running operation, and start hashing in the background.
- * img stays the caller's. -EEXIST when the name is taken. */
-int bg_import_start(struct bg_daemon *d, const struct bg_image *img, struct bg_operation *ret_op,
-                    struct bg_error *err);
+/* Close imp's files and free its image; leaves it empty (fds -1). Accepts an imp that
+ * bg_import_check filled or bg_import_start or bg_import_done emptied, not a zeroed one. */
+void bg_import_done(struct bg_import *imp);
 
-/* A new running operation of kind ("image_import", "image_build") on image name, counting
- * total units: a fresh random id, created now. */
-void bg_image_op_init(struct bg_operation *op, const char *kind, const char *name, const char *unit,
-                      uint64_t total);
-
-/* Record a new image job: img (importing) and op (running), both or neither. -EEXIST when the
- * image name is taken. */
-int bg_image_op_record(struct bg_daemon *d, const struct bg_image *img,
-                       const struct bg_operation *op, struct bg_error *err);
-
-/* The end of an image job. Without failure img becomes ready and op succeeded (done = total)
- * with img as its result; with one both are failed with its message. img is stored; op stays
- * the caller's to store. */
-void bg_image_op_settle(struct bg_daemon *d, struct bg_image *img, struct bg_operation *op,
-                        const struct bg_error *failure);
-
-/* After a restart: operations (imports, builds) that were running can never finish; mark them
- * and their images failed. */
-int bg_import_recover(struct bg_daemon *d, struct bg_error *err);
+/* Record imp's image (importing) and a running "image_import" operation, and hash the files in
+ * a background job with ctx's handles (ctx is copied). On success the job takes imp's image and
+ * files (imp is left empty); on failure they stay imp's. Either way the caller then calls
+ * bg_import_done(imp). *ret_op is the operation as recorded (plain data). Returns 0,
+ * BG_ERR(BG_PROBLEM_IMAGE_EXISTS) when the name is taken, or another failure of the store or of
+ * starting the job. */
+int bg_import_start(const struct bg_image_ctx *ctx, struct bg_import *imp,
+                    struct bg_operation *ret_op, struct bg_error *err);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel modules for the initrd: .modinfo ELF parsing, modules.dep resolution and writing. */
-#include "image/build-internal.h"
+#include "image/kmod.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -15,9 +15,24 @@
 
 #include "banger/alloc.h"
 #include "host/fileio.h"
+#include "image/files.h"
 
 #define KO_MAX (64u << 20) /* bytes of one kernel module read for its .modinfo */
 #define WALK_DEPTH_MAX 12  /* directory levels under lib/modules/VER/kernel */
+
+const char *const bg_imagebuild_modules[] = {
+    "virtio_ring",
+    "virtio",
+    "virtio_mmio",
+    "virtio_blk",
+    "virtio_console",
+    "virtio_net",
+    "vsock",
+    "vmw_vsock_virtio_transport_common",
+    "vmw_vsock_virtio_transport",
+    "overlay",
+    NULL,
+};
 
 /* Section header i of elf, or NULL when it lies outside the file. */
 static const Elf64_Shdr *section(const unsigned char *elf, size_t len, const Elf64_Ehdr *eh,
@@ -318,9 +333,8 @@ static const struct kmod *kmod_find(const struct kmods *k, const char *name)
     return NULL;
 }
 
-/* moddir/rel as a plain .ko file: itself, or decompressed into <tmp>/ko/NAME.ko. */
-int bg_imagebuild_plain_module(struct build *b, const char *moddir, const char *rel, char **ret,
-                               struct bg_error *err)
+int bg_imagebuild_plain_module(struct bg_imagebuild *b, const char *moddir, const char *rel,
+                               char **ret, struct bg_error *err)
 {
     static const char *const tools[][2] = {{".xz", "xz"}, {".zst", "zstd"}, {".gz", "gzip"}};
     size_t n = strlen(rel);
@@ -352,7 +366,7 @@ int bg_imagebuild_plain_module(struct build *b, const char *moddir, const char *
 }
 
 /* "REL: DEP DEP" for one module, read from its .modinfo. */
-static int moddep_line(struct build *b, const char *moddir, const struct kmods *k,
+static int moddep_line(struct bg_imagebuild *b, const char *moddir, const struct kmods *k,
                        const struct kmod *m, char **text, char ***queue, size_t *qn,
                        struct bg_error *err)
 {
@@ -391,7 +405,8 @@ static int moddep_line(struct build *b, const char *moddir, const struct kmods *
 
 /* Debian's package ships no modules.dep (depmod makes it when the package is installed), so
  * write the part banger needs from the modules' own .modinfo "depends=" entries. */
-static int make_moddep(struct build *b, const char *moddir, char **ret, struct bg_error *err)
+static int make_moddep(struct bg_imagebuild *b, const char *moddir, char **ret,
+                       struct bg_error *err)
 {
     struct kmods k = {0};
     char **queue = bg_calloc(BG_IMAGEBUILD_MODULES_MAX * 2, sizeof(char *));
@@ -421,8 +436,7 @@ static int make_moddep(struct build *b, const char *moddir, char **ret, struct b
     return 0;
 }
 
-/* Load order of the modules banger needs: *ret_paths relative to moddir. */
-int bg_imagebuild_module_order(struct build *b, const char *moddir, char ***ret_paths,
+int bg_imagebuild_module_order(struct bg_imagebuild *b, const char *moddir, char ***ret_paths,
                                size_t *ret_n, struct bg_error *err)
 {
     bg_autofree char *dep_path = bg_asprintf("%s/modules.dep", moddir);

@@ -188,18 +188,32 @@ fail:
     return r;
 }
 
+int bg_vmlinux_from_bzimage(const void *img, size_t len, unsigned char **ret_elf, size_t *ret_len,
+                            struct bg_error *err)
+{
+    bg_autofree unsigned char *elf = NULL;
+    size_t off = 0, plen = 0, elf_len = 0;
+    int r;
+
+    if ((r = find_payload(img, len, &off, &plen, err)) < 0 ||
+        (r = lz4_legacy((const unsigned char *)img + off, plen, &elf, &elf_len, err)) < 0 ||
+        (r = elf_check(elf, elf_len, err)) < 0)
+        return r;
+    *ret_elf = bg_steal_ptr(&elf);
+    *ret_len = elf_len;
+    return 0;
+}
+
 int bg_vmlinux_extract(const char *bzimage, const char *out_path, struct bg_error *err)
 {
     bg_autofree char *img = NULL;
     bg_autofree unsigned char *elf = NULL;
-    size_t img_len = 0, off = 0, plen = 0, elf_len = 0;
+    size_t img_len = 0, elf_len = 0;
     int r;
 
     if ((r = bg_file_read(bzimage, BG_VMLINUX_BZIMAGE_MAX, &img, &img_len, err)) < 0)
         return r;
-    if ((r = find_payload((const unsigned char *)img, img_len, &off, &plen, err)) < 0 ||
-        (r = lz4_legacy((const unsigned char *)img + off, plen, &elf, &elf_len, err)) < 0 ||
-        (r = elf_check(elf, elf_len, err)) < 0)
+    if ((r = bg_vmlinux_from_bzimage(img, img_len, &elf, &elf_len, err)) < 0)
         return bg_error_prefix(err, r, "extract vmlinux from '%s'", bzimage);
     return write_atomic(out_path, elf, elf_len, err);
 }

@@ -2,6 +2,8 @@
 /* The ELF vmlinux inside an x86 bzImage: what Firecracker loads, cut out of Debian's kernel. */
 #pragma once
 
+#include <stddef.h>
+
 #include "banger/error.h"
 
 #define BG_VMLINUX_BZIMAGE_MAX (64u << 20) /* bytes of bzImage read */
@@ -17,3 +19,9 @@
  * protocol, payload bounds) or the result is not an ELF or has no PVH note; -EBADMSG when the
  * payload is not legacy LZ4 or is truncated or corrupt; -EFBIG past the size limits. */
 int bg_vmlinux_extract(const char *bzimage, const char *out_path, struct bg_error *err);
+
+/* The checks and the decompression of bg_vmlinux_extract on a bzImage in memory (img, len
+ * bytes, borrowed; any bytes at all): *ret_elf (the caller's, free()) gets the ELF vmlinux and
+ * *ret_len its size. Returns 0, -ENOEXEC, -EBADMSG or -EFBIG as bg_vmlinux_extract does. */
+int bg_vmlinux_from_bzimage(const void *img, size_t len, unsigned char **ret_elf, size_t *ret_len,
+                            struct bg_error *err);

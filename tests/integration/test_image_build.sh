@@ -36,6 +36,7 @@ op=$(jq -r .id <<<"$BODY")
 expect_eq "$(header Location)" "/v1/operations/$op" "Location of the build"
 api POST /v1/images/build '{"name":"default"}'
 expect_problem 409 image_exists name
+expect_contains "$(jq -r .detail <<<"$BODY")" "an image named 'default' already exists" "image_exists detail"
 api GET /v1/images/default
 expect_json .source build:debian "source while building"
 

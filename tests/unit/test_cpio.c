@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/image/cpio.c: entries read back, alignment, trailer, refusals, write
- * errors. */
+/* Unit tests for server/image/cpio.c: entries read back, alignment, trailer, padding, refusals,
+ * write errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,7 +26,8 @@
 struct entry {
     uint32_t f[13]; /* ino, mode, uid, gid, nlink, mtime, filesize, ..., namesize, check */
     char name[256];
-    char data[256];
+    char data[256];  /* the content when shorter than this, else "" */
+    size_t data_off; /* where the content starts in the archive */
 };
 
 static uint32_t hex8(const unsigned char *p)
@@ -34,7 +36,7 @@ static uint32_t hex8(const unsigned char *p)
     memcpy(buf, p, 8);
     buf[8] = '\0';
     for (int i = 0; i < 8; i++)
-        assert_non_null(strchr("0123456789ABCDEF", buf[i]));
+        assert_non_null(strchr("0123456789abcdef", buf[i])); /* as GNU cpio writes it */
     return (uint32_t)strtoul(buf, NULL, 16);
 }
 
@@ -55,9 +57,9 @@ static size_t parse(const unsigned char *buf, size_t len, struct entry *e, size_
         assert_int_equal(buf[off + 110 + namesize - 1], '\0');
         memcpy(e[n].name, buf + off + 110, namesize);
         off = (off + 110 + namesize + 3) & ~(size_t)3;
-        assert_true(size < sizeof(e[n].data) && off + size <= len);
-        /* what the assertion checked, said again for GCC's -O3 overflow analysis */
-        size_t keep = size < sizeof(e[n].data) ? size : sizeof(e[n].data) - 1;
+        assert_true(off + size <= len);
+        e[n].data_off = off;
+        size_t keep = size < sizeof(e[n].data) ? size : 0;
         memcpy(e[n].data, buf + off, keep);
         e[n].data[keep] = '\0';
         off = (off + size + 3) & ~(size_t)3;
@@ -69,8 +71,9 @@ static size_t parse(const unsigned char *buf, size_t len, struct entry *e, size_
     return n;
 }
 
-/* The sample archive at <test dir>/name: a dir, a file from data, one from a host file, a link. */
-static char *write_sample(const char *name)
+/* The sample archive at <test dir>/name: a dir, a file from data, one from a host file (written
+ * afresh, with host_mtime), a link. */
+static char *write_sample(const char *name, time_t host_mtime)
 {
     bg_autofree char *src = bg_asprintf("%s/src.txt", bg_test_dir());
     char *path = bg_asprintf("%s/%s", bg_test_dir(), name);
@@ -80,6 +83,8 @@ static char *write_sample(const char *name)
     assert_non_null(f);
     fputs("hello from a host file\n", f);
     fclose(f);
+    const struct timespec times[2] = {{.tv_sec = host_mtime}, {.tv_sec = host_mtime}};
+    assert_int_equal(utimensat(AT_FDCWD, src, times, 0), 0);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     assert_true(fd >= 0);
     struct bg_cpio *c = bg_cpio_new(fd, MTIME);
@@ -98,7 +103,7 @@ static char *write_sample(const char *name)
 static void test_read_back(void **state)
 {
     (void)state;
-    bg_autofree char *path = write_sample("sample.cpio");
+    bg_autofree char *path = write_sample("sample.cpio", 1000);
     size_t len;
     bg_autofree unsigned char *buf = bg_test_slurp(path, &len);
     struct entry e[8];
@@ -120,8 +125,42 @@ static void test_read_back(void **state)
     assert_string_equal(e[3].data, "busybox");
     assert_int_equal(e[4].f[6], 0);
     assert_string_equal(e[5].name, "TRAILER!!!");
-    assert_int_equal(e[5].f[0], 0);
+    assert_int_equal(e[5].f[0], 0); /* inode */
+    assert_int_equal(e[5].f[4], 1); /* nlink */
+    assert_int_equal(e[5].f[5], 0); /* mtime */
     assert_int_equal(e[5].f[6], 0);
+}
+
+/* Content past the writer's 64 KiB blocks is whole, and the end is padded to 512 bytes. */
+static void test_large_entry(void **state)
+{
+    (void)state;
+    bg_autofree char *path = bg_asprintf("%s/large.cpio", bg_test_dir());
+    bg_autofree unsigned char *big = bg_malloc(150001);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct bg_error err;
+    struct entry e[3];
+
+    for (size_t i = 0; i < 150001; i++)
+        big[i] = (unsigned char)(i * 13 + i / 256);
+    assert_true(fd >= 0);
+    struct bg_cpio *c = bg_cpio_new(fd, MTIME);
+    assert_int_equal(bg_cpio_add_data(c, "big", 0644, big, 150001, &err), 0);
+    assert_int_equal(bg_cpio_add_dir(c, "after", 0700, &err), 0);
+    assert_int_equal(bg_cpio_finish(c, &err), 0);
+    uint64_t size = bg_cpio_size(c);
+    bg_cpio_free(c);
+    close(fd);
+
+    size_t len;
+    bg_autofree unsigned char *buf = bg_test_slurp(path, &len);
+    assert_int_equal(len, size);
+    assert_int_equal(len % 512, 0);
+    assert_int_equal(parse(buf, len, e, 3), 3);
+    assert_int_equal(e[0].f[6], 150001);
+    assert_memory_equal(buf + e[0].data_off, big, 150001);
+    assert_string_equal(e[1].name, "after");
+    assert_int_equal(e[1].f[0], 2);
 }
 
 /* GNU cpio, when installed, agrees with the parser above. */
@@ -130,7 +169,7 @@ static void test_system_cpio(void **state)
     (void)state;
     if (system("command -v cpio >/dev/null 2>&1") != 0)
         skip(); /* needs the cpio program */
-    bg_autofree char *path = write_sample("tool.cpio");
+    bg_autofree char *path = write_sample("tool.cpio", 1000);
     bg_autofree char *out = bg_asprintf("%s/list.txt", bg_test_dir());
     bg_autofree char *cmd = bg_asprintf("cpio -t -v <'%s' >'%s' 2>/dev/null", path, out);
     assert_int_equal(system(cmd), 0);
@@ -146,8 +185,13 @@ static void test_system_cpio(void **state)
 static void test_deterministic(void **state)
 {
     (void)state;
-    bg_autofree char *a = write_sample("a.cpio");
-    bg_autofree char *b = write_sample("b.cpio");
+    bg_autofree char *src = bg_asprintf("%s/src.txt", bg_test_dir());
+    bg_autofree char *a = write_sample("a.cpio", 1000);
+    /* nothing of the host file but its content goes in: not its inode, mtime or owner */
+    assert_int_equal(unlink(src), 0);
+    bg_autofree char *other = bg_asprintf("%s/other", bg_test_dir());
+    free(bg_test_write_file(other, "x", 1)); /* takes the old inode number, if any */
+    bg_autofree char *b = write_sample("b.cpio", 2000000000);
     size_t la, lb;
     bg_autofree unsigned char *ba = bg_test_slurp(a, &la);
     bg_autofree unsigned char *bb = bg_test_slurp(b, &lb);
@@ -194,12 +238,38 @@ static void test_bad_inputs(void **state)
     assert_non_null(strstr(err.msg, "open '/nonexistent/banger'"));
     assert_int_equal(bg_cpio_add_file(c, "f", 0644, bg_test_dir(), &err), -EINVAL);
     assert_non_null(strstr(err.msg, "not a regular file"));
+    /* a FIFO is refused at once, not read from once a writer comes */
+    bg_autofree char *fifo = bg_asprintf("%s/fifo", bg_test_dir());
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(bg_cpio_add_file(c, "f", 0644, fifo, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file"));
     assert_int_equal(bg_cpio_finish(c, &err), 0);
     assert_int_equal(bg_cpio_add_dir(c, "late", 0755, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "already finished"));
     assert_int_equal(bg_cpio_finish(c, &err), -EINVAL);
     bg_cpio_free(c);
     close(fd);
+}
+
+/* An archive freed before bg_cpio_finish gets no trailer: it cannot pass for a whole one. */
+static void test_unfinished_no_trailer(void **state)
+{
+    (void)state;
+    bg_autofree char *path = bg_asprintf("%s/unfinished.cpio", bg_test_dir());
+    bg_autofree char *big = bg_calloc(1, 100000);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct bg_error err;
+
+    assert_true(fd >= 0);
+    struct bg_cpio *c = bg_cpio_new(fd, MTIME);
+    assert_int_equal(bg_cpio_add_data(c, "big", 0644, big, 100000, &err), 0);
+    assert_int_equal(bg_cpio_add_dir(c, "d", 0755, &err), 0);
+    bg_cpio_free(c);
+    close(fd);
+    size_t len;
+    bg_autofree unsigned char *buf = bg_test_slurp(path, &len);
+    assert_true(len < 100000); /* what the 64 KiB blocks had flushed, no more */
+    assert_null(memmem(buf, len, "TRAILER!!!", 10));
 }
 
 /* A failed write is reported and sticks: nothing after it claims success. */
@@ -225,8 +295,9 @@ static void test_write_error_sticks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_back),          cmocka_unit_test(test_system_cpio),
-        cmocka_unit_test(test_deterministic),      cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_read_back),          cmocka_unit_test(test_large_entry),
+        cmocka_unit_test(test_system_cpio),        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_bad_inputs),         cmocka_unit_test(test_unfinished_no_trailer),
         cmocka_unit_test(test_write_error_sticks),
     };
     return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);

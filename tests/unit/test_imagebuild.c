@@ -14,7 +14,8 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
-#include "image/build.h"
+#include "image/debs.h"
+#include "image/kmod.h"
 
 /* ---- Depends ---- */
 
@@ -115,9 +116,10 @@ static void test_uri_refused(void **state)
         {"'http://x' a.deb -1 SHA256:" SHA, "the size '"},
         {"'http://x' a.deb 0 SHA256:" SHA, "the size '"},
         {"'http://x' a.deb 1 SHA256:ABC", "malformed SHA256"},
+        {"'http://x' a.deb 1 SHA256:" SHA "0", "malformed SHA256"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char sha[BG_SHA256_HEX_LEN + 1];
+        char sha[BG_SHA256_HEX_LEN + 1] = "untouched";
         char *file = NULL;
         uint64_t size;
         struct bg_error err;
@@ -125,6 +127,7 @@ static void test_uri_refused(void **state)
         if (!strstr(err.msg, cases[i].fragment))
             fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].fragment);
         assert_null(file);
+        assert_string_equal(sha, "untouched"); /* outputs only on success */
     }
 }
 

@@ -289,6 +289,29 @@ static void test_refusals(void **state)
     }
 }
 
+/* The same checks on a buffer: the ELF comes back in memory, a refusal names no file. */
+static void test_from_buffer(void **state)
+{
+    bg_autofree unsigned char *img = NULL;
+    bg_autofree unsigned char *want = make_elf(BG_VMLINUX_PVH_NOTE);
+    size_t len, elf_len = 0;
+    bg_autofree char *bz = good_bzimage("buf.bz", BG_VMLINUX_PVH_NOTE, &img, &len);
+    unsigned char *elf = NULL;
+    struct bg_error err;
+    (void)state;
+
+    assert_int_equal(bg_vmlinux_from_bzimage(img, len, &elf, &elf_len, &err), 0);
+    assert_int_equal(elf_len, ELF_SIZE);
+    assert_memory_equal(elf, want, ELF_SIZE);
+    free(elf);
+    elf = NULL;
+    img[0x202] = 'X';
+    assert_int_equal(bg_vmlinux_from_bzimage(img, len, &elf, &elf_len, &err), -ENOEXEC);
+    assert_string_equal(err.msg, "not a bzImage (no \"HdrS\" setup header)");
+    assert_null(elf);
+    assert_int_equal(bg_vmlinux_from_bzimage(img, 0, &elf, &elf_len, &err), -ENOEXEC);
+}
+
 static void test_io_errors(void **state)
 {
     bg_autofree unsigned char *img = NULL;
@@ -314,6 +337,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_extract_ok),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_from_buffer),
         cmocka_unit_test(test_io_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,15 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-/* Runs an image build's programs through bg_run: the proxy settings apt honours, shutdown, and
- * failures that quote apt's own "E:" lines. */
-#include "image/build-internal.h"
+/* An image build's progress steps, and its programs run through bg_run: the proxy settings apt
+ * honours, shutdown, and failures that quote apt's own "E:" lines. */
+#include "image/buildjob.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "banger/alloc.h"
-#include "rest/daemon.h"
+#include "banger/log.h"
+#include "core/jobs.h"
+#include "image/record.h"
+
+void bg_imagebuild_step(struct bg_imagebuild *b, unsigned done, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(b->op.step, sizeof(b->op.step), fmt, ap);
+    va_end(ap);
+    b->op.done = done;
+    bg_log_debug("build image '%s': %s", b->img.name, b->op.step);
+    bg_image_op_update(b->ctx.store, &b->op);
+}
 
 /* The clean environment plus the proxy settings apt honours. */
 static char **build_env(void)
@@ -32,9 +47,9 @@ static char **build_env(void)
 
 static bool build_cancelled(void *cls)
 {
-    const struct build *b = cls;
+    const struct bg_imagebuild *b = cls;
 
-    return bg_jobs_cancelled(b->d->jobs);
+    return bg_jobs_cancelled(b->ctx.jobs);
 }
 
 /* The lines of stderr that say what went wrong: apt's "E:" lines, else the last line. */
@@ -59,8 +74,9 @@ static char *err_summary(const struct bg_run_result *r)
     return sum;
 }
 
-int bg_imagebuild_run_ok(struct build *b, const char *const argv[], const char *cwd, int out_fd,
-                         struct bg_run_result *ret, const char *hint, struct bg_error *err)
+int bg_imagebuild_run_ok(struct bg_imagebuild *b, const char *const argv[], const char *cwd,
+                         int out_fd, struct bg_run_result *ret, const char *hint,
+                         struct bg_error *err)
 {
     char **env = build_env();
     struct bg_run_opts o = {.argv = argv,
