@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "host/unixsock.h"
 #include "testutil.h"
 #include "vmm/driver.h"
 #include "vmm/firecracker/fcapi.h"
@@ -286,12 +286,15 @@ static int fake_start(void **state)
     }
     free(bin);
     free(log);
-    /* readiness: the socket appears once bound; bounded poll, abort if the double exits */
+    /* readiness: a connection is accepted. The socket file appears at bind(), before listen():
+     * a client that only waits for the file can still be refused (ECONNREFUSED). Bounded
+     * poll; abort if the double exits. */
     for (int i = 0; i < 500; i++) {
-        struct stat st;
-        int status;
-        if (stat(fake_sock, &st) == 0 && S_ISSOCK(st.st_mode))
+        int fd = -1, status;
+        if (bg_unix_connect(fake_sock, &fd) == 0) {
+            close(fd);
             return 0;
+        }
         if (waitpid(fake_pid, &status, WNOHANG) == fake_pid) {
             fake_pid = -1;
             return -1;
