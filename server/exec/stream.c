@@ -73,7 +73,7 @@ static void stream_destroy(struct bg_exec_stream *s, int exit_code, int signo)
 {
     bg_exec_registry_finish(s->d->execs, s->id, exit_code, signo);
     bg_agent_session_free(s->sess); /* CLOSE if still running: the agent kills it */
-    bg_vm_agent_release(s->d, s->conn);
+    bg_vm_agent_release(s->d->runtime, s->conn);
     bg_exec_request_done(&s->req);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);

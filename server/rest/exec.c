@@ -19,12 +19,12 @@ static int acquire_vm(struct bg_http_request *req, struct bg_agent_conn **ret, i
     struct bg_error err;
     const char *name = req->params[0];
 
-    if (bg_vm_agent_acquire(bg_rest_daemon(req), name, ret, &err) == 0)
+    if (bg_vm_agent_acquire(bg_rest_daemon(req)->runtime, name, ret, &err) == 0)
         return 0;
-    if (err.code == -ENOENT)
+    if (err.code == BG_ERR(BG_PROBLEM_VM_NOT_FOUND))
         *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
                                          "no VM named '%s'; 'banger vm ls' lists them", name);
-    else if (err.code == -EAGAIN)
+    else if (err.code == BG_ERR(BG_PROBLEM_VM_NOT_RUNNING))
         *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
                                          "vm '%s' is not running (%s); start it with "
                                          "'banger vm start %s'",
@@ -135,7 +135,7 @@ int bg_handle_vms_exec(struct bg_http_request *req)
         return mhd;
     }
     if (bg_exec_registry_add(d->execs, req->params[0], er.argv, id, &err) < 0) {
-        bg_vm_agent_release(d, conn);
+        bg_vm_agent_release(d->runtime, conn);
         bg_exec_request_done(&er);
         return reply_registry_error(req, &err);
     }
@@ -147,7 +147,7 @@ int bg_handle_vms_exec(struct bg_http_request *req)
                                      bg_exec_stream_free);
     }
     mhd = run_oneshot(req, conn, id, &er);
-    bg_vm_agent_release(d, conn);
+    bg_vm_agent_release(d->runtime, conn);
     bg_exec_request_done(&er);
     return mhd;
 }
