@@ -350,6 +350,24 @@ static struct bg_vmm_instance spawn_vmm(const char *const *argv)
     return vi;
 }
 
+/* pid ignores SIGTERM (its SigIgn mask in /proc/PID/status has bit 15). */
+static bool ignores_term(pid_t pid)
+{
+    char path[64], text[4096];
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    text[n] = '\0';
+    const char *line = strstr(text, "SigIgn:\t");
+    return line && (strtoull(line + 8, NULL, 16) & (1ull << (SIGTERM - 1)));
+}
+
 static void test_stop_ladder(void **state)
 {
     (void)state;
@@ -377,6 +395,9 @@ static void test_stop_ladder(void **state)
     /* SIGTERM ignored: SIGKILL */
     const char *stubborn[] = {"sh", "-c", "trap '' TERM; while :; do sleep 1; done", NULL};
     vi = spawn_vmm(stubborn);
+    for (int i = 0; i < 500 && !ignores_term(vi.pid); i++) /* the trap is set after the exec */
+        usleep(10000);
+    assert_true(ignores_term(vi.pid));
     assert_int_equal(bg_vmm_stop(&graceful, &vi, 0, &err), 0);
     assert_false(bg_vmm_instance_alive(&vi));
     /* a pid whose start time is not the recorded one is never signalled */
