@@ -16,6 +16,8 @@
 #include "image/record.h"
 #include "rest/daemon.h"
 #include "rest/handlers.h"
+#include "vmm/firecracker/firecracker.h"
+#include "vmm/qemu/qemu.h"
 
 extern char **environ;
 
@@ -27,6 +29,28 @@ static void print_routes(void)
     bg_rest_routes(&table, &n);
     for (size_t i = 0; i < n; i++)
         printf("%s %s\n", table[i].method, table[i].path);
+}
+
+/* The VMM drivers, in order of preference for vmm = "auto". */
+static const struct bg_vmm_driver *const vmm_drivers[] = {&bg_vmm_firecracker, &bg_vmm_qemu};
+
+static struct bg_vm_runtime *vm_runtime_new(const struct bg_config *cfg, struct bg_store *store)
+{
+    struct bg_vm_runtime_config c = {
+        .store = store,
+        .runtime_dir = cfg->runtime_dir,
+        .state_dir = cfg->state_dir,
+        .cache_dir = cfg->cache_dir,
+        .vmm = cfg->vmm,
+        .drivers = vmm_drivers,
+        .n_drivers = BG_ARRAY_SIZE(vmm_drivers),
+        .vmm_settings = {.accel = cfg->accel,
+                         .firecracker_path = cfg->firecracker_path,
+                         .firecracker_kvm_check = cfg->firecracker_kvm_check},
+        .console_max_bytes = cfg->console_max_bytes,
+    };
+
+    return bg_vm_runtime_new(&c);
 }
 
 /* Open the store and everything that hangs off it. */
@@ -49,18 +73,19 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     d->jobs = bg_jobs_new();
     d->vmlist = bg_vmlist_new();
     d->execs = bg_exec_registry_new(NULL);
-    d->runtime = bg_vm_runtime_new(cfg);
+    d->runtime = vm_runtime_new(cfg, d->store);
     r = bg_image_recover(d->store, err);
     /* before serving: requests must see adopted VMs as running, dead ones as stopped */
     if (r >= 0)
-        r = bg_vm_reconcile(d, err);
-    return r < 0 ? r : bg_vm_watch_start(d, err);
+        r = bg_vm_reconcile(d->runtime, err);
+    return r < 0 ? r : bg_vm_watch_start(d->runtime, &d->watch, err);
 }
 
 static void daemon_done(struct bg_daemon *d)
 {
     bg_exec_registry_free(d->execs);
     /* running VMs stay up; the next bangerd adopts them */
+    bg_vm_watch_stop(d->watch);
     bg_vm_runtime_free(d->runtime);
     bg_vmlist_free(d->vmlist);
     bg_jobs_free(d->jobs);

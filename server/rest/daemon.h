@@ -14,6 +14,7 @@
 #include "rest/vmlist.h"
 #include "store/store.h"
 #include "vm/runtime.h"
+#include "vm/watch.h"
 
 struct bg_daemon {
     const struct bg_config *cfg;    /* effective configuration, borrowed */
@@ -22,6 +23,7 @@ struct bg_daemon {
     struct bg_jobs *jobs;           /* owned; background operations */
     struct bg_vmlist *vmlist;       /* owned; cached GET /v1/vms body */
     struct bg_vm_runtime *runtime;  /* owned; running VMs and the chosen VMM (vm/runtime.h) */
+    struct bg_vm_watch *watch;      /* owned; notices VMMs that end, caps consoles */
     struct bg_exec_registry *execs; /* owned; recent and running execs */
     char *db_path;                  /* owned */
     int64_t started_at;             /* seconds since the epoch */

@@ -19,10 +19,9 @@ static int acquire_vm(struct bg_http_request *req, struct bg_agent_conn **ret, i
 {
     struct bg_error err;
 
-    if (bg_vm_agent_acquire(bg_rest_daemon(req), req->params[0], ret, &err) == 0)
+    if (bg_vm_agent_acquire(bg_rest_daemon(req)->runtime, req->params[0], ret, &err) == 0)
         return 0;
-    /* a VM that is there but whose agent cannot be had is not running */
-    *ret_mhd = bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_VM_NOT_RUNNING, NULL);
+    *ret_mhd = bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_INTERNAL, NULL);
     return -1;
 }
 
@@ -144,20 +143,21 @@ int bg_handle_vms_exec(struct bg_http_request *req)
         return mhd;
     }
     if (bg_exec_registry_add(d->execs, req->params[0], er.argv, id, &err) < 0) {
-        bg_vm_agent_release(d, conn);
+        bg_vm_agent_release(d->runtime, conn);
         bg_exec_request_done(&er);
         return bg_rest_reply_error(req, &err, BG_REST_NONE, BG_PROBLEM_INTERNAL, NULL);
     }
     bg_log_debug("exec '%s' in vm '%s': %s%s", id, req->params[0], er.argv[0],
                  upgrade ? " (stream)" : "");
     if (upgrade) {
-        struct bg_exec_conn_lease lease = {.conn = conn, .release = release_conn, .cls = d};
+        struct bg_exec_conn_lease lease = {
+            .conn = conn, .release = release_conn, .cls = d->runtime};
         struct bg_exec_stream *s = bg_exec_stream_new(d->execs, req->params[0], id, &lease, &er);
         return bg_http_reply_upgrade(req, BG_EXEC_UPGRADE_PROTOCOL, bg_exec_stream_run, s,
                                      bg_exec_stream_free);
     }
     mhd = run_oneshot(req, conn, id, &er);
-    bg_vm_agent_release(d, conn);
+    bg_vm_agent_release(d->runtime, conn);
     bg_exec_request_done(&er);
     return mhd;
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* /v1/vms: VM records (create, list, get, patch, delete) and their lifecycle (start, stop,
  * console). */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "banger/utf8.h"
 #include "http/etag.h"
 #include "rest/daemon.h"
+#include "rest/errors.h"
 #include "rest/handlers.h"
 #include "vm/runtime.h"
 
@@ -30,13 +30,10 @@ static int reply_vm(struct bg_http_request *req, unsigned status, const struct b
     return bg_http_reply_json(req, status, bg_vm_to_json(vm));
 }
 
-/* Reply for a failed store lookup of the VM in the path. */
-static int reply_vm_error(struct bg_http_request *req, const struct bg_error *err)
+/* Reply for a failure about the VM in the path (or named in the body). */
+static int reply_error(struct bg_http_request *req, const struct bg_error *err)
 {
-    if (err->code == -ENOENT)
-        return bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
-                                     "no VM named '%s'; 'banger vm ls' lists them", req->params[0]);
-    return bg_http_reply_internal(req, err);
+    return bg_rest_reply_error(req, err, BG_REST_VM, BG_PROBLEM_INTERNAL, NULL);
 }
 
 int bg_handle_vms_list(struct bg_http_request *req)
@@ -65,7 +62,7 @@ int bg_handle_vms_list(struct bg_http_request *req)
     struct bg_blob *body;
     struct bg_error err;
     if (bg_vmlist_get(d->vmlist, d->store, seq, state_arg ? &state : NULL, &body, &err) < 0)
-        return bg_http_reply_internal(req, &err);
+        return reply_error(req, &err);
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
         body->len, body->data, bg_blob_unref, body);
     (void)MHD_add_response_header(resp, "Content-Type", "application/json");
@@ -78,46 +75,9 @@ int bg_handle_vms_get(struct bg_http_request *req)
     struct bg_vm vm;
     struct bg_error err;
 
-    if (bg_store_vm_get(bg_rest_daemon(req)->store, req->params[0], &vm, &err) < 0)
-        return reply_vm_error(req, &err);
+    if (bg_vm_get(bg_rest_daemon(req)->runtime, req->params[0], &vm, &err) < 0)
+        return reply_error(req, &err);
     return reply_vm(req, MHD_HTTP_OK, &vm);
-}
-
-/* The image a new VM names must exist, be ready and suit the selected VMM. Returns 0 or
- * replies and returns <0. */
-static int check_image(struct bg_http_request *req, const char *name, int *ret_mhd)
-{
-    struct bg_image img = {0};
-    struct bg_error err;
-
-    if (bg_store_image_get(bg_rest_daemon(req)->store, name, &img, &err) < 0) {
-        *ret_mhd = err.code == -ENOENT
-                       ? bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_FOUND, "image",
-                                               "no image named '%s'; 'banger image ls' lists "
-                                               "them, 'banger image import' adds one",
-                                               name)
-                       : bg_http_reply_internal(req, &err);
-        return -1;
-    }
-    if (img.state == BG_IMAGE_STATE_READY) {
-        int r = bg_vm_image_check(bg_rest_daemon(req)->runtime, &img, &err);
-        bg_image_done(&img);
-        if (r < 0)
-            *ret_mhd =
-                bg_http_reply_problem(req, BG_PROBLEM_IMAGE_UNSUPPORTED, "image", "%s", err.msg);
-        return r;
-    }
-    if (img.state == BG_IMAGE_STATE_IMPORTING)
-        *ret_mhd = bg_http_reply_problem(
-            req, BG_PROBLEM_IMAGE_NOT_READY, "image",
-            "image '%s' is still importing; wait for its operation to finish", name);
-    else
-        *ret_mhd =
-            bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, "image",
-                                  "image '%s' failed (%s); remove it and import or build it again",
-                                  name, img.error ? img.error : "no reason recorded");
-    bg_image_done(&img);
-    return -1;
 }
 
 static bool vm_is_active(enum bg_vm_state s)
@@ -125,30 +85,19 @@ static bool vm_is_active(enum bg_vm_state s)
     return s == BG_VM_STATE_STARTING || s == BG_VM_STATE_RUNNING || s == BG_VM_STATE_STOPPING;
 }
 
-/* Reply for a failed bg_vm_start of the VM in the path. */
+/* Reply for a failed bg_vm_start of VM name. */
 static int reply_start_error(struct bg_http_request *req, const char *name,
                              const struct bg_error *err)
 {
     struct bg_error e2;
     struct bg_vm vm;
 
-    switch (err->code) {
-    case -ENOENT:
-        return reply_vm_error(req, err);
-    case -EALREADY:
-    case -EBUSY:
-        return bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL, "%s", err->msg);
-    case -ENOMEDIUM:
-        return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_READY, NULL, "%s", err->msg);
-    case -EMEDIUMTYPE:
-        return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_UNSUPPORTED, NULL, "%s", err->msg);
-    default:
-        break;
-    }
-    /* the record's error has the console tail that explains the failure */
-    if (bg_store_vm_get(bg_rest_daemon(req)->store, name, &vm, &e2) == 0 && vm.error[0])
+    /* a start that failed once under way recorded the whole story, the console's tail with
+     * it, in the VM's error; err holds only its first line */
+    if (err->code == BG_ERR(BG_PROBLEM_VM_START_FAILED) &&
+        bg_vm_get(bg_rest_daemon(req)->runtime, name, &vm, &e2) == 0 && vm.error[0])
         return bg_http_reply_problem(req, BG_PROBLEM_VM_START_FAILED, NULL, "%s", vm.error);
-    return bg_http_reply_problem(req, BG_PROBLEM_VM_START_FAILED, NULL, "%s", err->msg);
+    return bg_rest_reply_error(req, err, BG_REST_VM, BG_PROBLEM_VM_START_FAILED, NULL);
 }
 
 /* Boot VM name and reply with it and the timings. */
@@ -160,10 +109,10 @@ static int start_and_reply(struct bg_http_request *req, const char *name, unsign
     struct bg_vm vm;
     char location[96];
 
-    if (bg_vm_start(d, name, &t, &err) < 0)
+    if (bg_vm_start(d->runtime, name, &t, &err) < 0)
         return reply_start_error(req, name, &err);
-    if (bg_store_vm_get(d->store, name, &vm, &err) < 0)
-        return reply_vm_error(req, &err);
+    if (bg_vm_get(d->runtime, name, &vm, &err) < 0)
+        return reply_error(req, &err);
     json_t *j = bg_vm_to_json(&vm);
     json_object_set_new(j, "timings",
                         json_pack("{s:I, s:I, s:I}", "disks_ms", (json_int_t)t.disks_ms,
@@ -190,6 +139,7 @@ int bg_handle_vms_create(struct bg_http_request *req)
     struct bg_error err;
     struct bg_vm vm = {.state = BG_VM_STATE_CREATED};
     bool start = false;
+    const char *field;
     json_t *body;
     int mhd;
 
@@ -205,19 +155,9 @@ int bg_handle_vms_create(struct bg_http_request *req)
     json_decref(body);
     if (r < 0)
         return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
-    if (check_image(req, vm.spec.image, &mhd) < 0)
-        return mhd;
-
     vm.created_at = vm.updated_at = time(NULL);
-    if (bg_store_vm_insert(d->store, &vm, NULL, &err) < 0) {
-        if (err.code == -EEXIST)
-            return bg_http_reply_problem(req, BG_PROBLEM_VM_EXISTS, "name",
-                                         "a VM named '%s' already exists", vm.spec.name);
-        if (err.code == -ENOENT)
-            return bg_http_reply_problem(req, BG_PROBLEM_IMAGE_NOT_FOUND, "image",
-                                         "no image named '%s'", vm.spec.image);
-        return bg_http_reply_internal(req, &err);
-    }
+    if (bg_vm_create(d->runtime, &vm, &field, &err) < 0)
+        return bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_INTERNAL, field);
     if (start)
         return start_and_reply(req, vm.spec.name, MHD_HTTP_CREATED);
     return reply_vm(req, MHD_HTTP_CREATED, &vm);
@@ -227,6 +167,7 @@ int bg_handle_vms_patch(struct bg_http_request *req)
 {
     struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_vm_patch patch;
+    struct bg_vm_entry *lock;
     struct bg_field_error f;
     struct bg_error err;
     struct bg_vm vm;
@@ -240,10 +181,10 @@ int bg_handle_vms_patch(struct bg_http_request *req)
     if (r < 0)
         return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
     /* under the VM's lifecycle lock, so a start cannot slip between the check and the write */
-    bg_vm_lock(d, req->params[0]);
-    r = bg_store_vm_get(d->store, req->params[0], &vm, &err);
+    lock = bg_vm_lock(d->runtime, req->params[0]);
+    r = bg_vm_get(d->runtime, req->params[0], &vm, &err);
     if (r < 0)
-        mhd = reply_vm_error(req, &err);
+        mhd = reply_error(req, &err);
     else if (vm_is_active(vm.state))
         mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL,
                                     "vm '%s' is %s; stop it first (changes apply at the next "
@@ -252,10 +193,10 @@ int bg_handle_vms_patch(struct bg_http_request *req)
     else if (bg_vm_patch_apply(&patch, &vm, &f, &err) < 0)
         mhd = bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
     else if ((vm.updated_at = time(NULL)), bg_store_vm_update(d->store, &vm, NULL, &err) < 0)
-        mhd = reply_vm_error(req, &err);
+        mhd = reply_error(req, &err);
     else
         mhd = reply_vm(req, MHD_HTTP_OK, &vm);
-    bg_vm_unlock(d, req->params[0]);
+    bg_vm_unlock(d->runtime, lock);
     return mhd;
 }
 
@@ -269,12 +210,8 @@ int bg_handle_vms_delete(struct bg_http_request *req)
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
                                      "force must be true or false (got '%s')", BG_QUOTE(force_arg));
     force = force_arg && !strcmp(force_arg, "true");
-    if (bg_vm_destroy(bg_rest_daemon(req), req->params[0], force, &err) < 0) {
-        if (err.code == -EBUSY)
-            return bg_http_reply_problem(req, BG_PROBLEM_VM_RUNNING, NULL,
-                                         "%s ('banger vm rm --force %s')", err.msg, req->params[0]);
-        return reply_vm_error(req, &err);
-    }
+    if (bg_vm_destroy(bg_rest_daemon(req)->runtime, req->params[0], force, &err) < 0)
+        return reply_error(req, &err);
     return bg_http_reply_empty(req, MHD_HTTP_NO_CONTENT);
 }
 
@@ -311,9 +248,9 @@ int bg_handle_vms_stop(struct bg_http_request *req)
     if (query_u64(req, "timeout", 1, STOP_TIMEOUT_MAX_S, STOP_TIMEOUT_DEFAULT_S, &timeout_s, &mhd) <
         0)
         return mhd;
-    if (bg_vm_stop(d, req->params[0], (int)timeout_s * 1000, &err) < 0 ||
-        bg_store_vm_get(d->store, req->params[0], &vm, &err) < 0)
-        return reply_vm_error(req, &err);
+    if (bg_vm_stop(d->runtime, req->params[0], (int)timeout_s * 1000, &err) < 0 ||
+        bg_vm_get(d->runtime, req->params[0], &vm, &err) < 0)
+        return reply_error(req, &err);
     return reply_vm(req, MHD_HTTP_OK, &vm);
 }
 
@@ -327,9 +264,9 @@ int bg_handle_vms_console(struct bg_http_request *req)
 
     if (query_u64(req, "tail", 1, CONSOLE_TAIL_MAX, CONSOLE_TAIL_DEFAULT, &tail, &mhd) < 0)
         return mhd;
-    if (bg_vm_console_tail(bg_rest_daemon(req), req->params[0], (size_t)tail, &text, &len, &err) <
-        0)
-        return reply_vm_error(req, &err);
+    if (bg_vm_console_tail(bg_rest_daemon(req)->runtime, req->params[0], (size_t)tail, &text, &len,
+                           &err) < 0)
+        return reply_error(req, &err);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(len, text, free, text);
     (void)MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");

@@ -29,13 +29,13 @@ static int acquire(struct bg_http_request *req, struct bg_agent_conn **ret, int 
 {
     struct bg_error err;
 
-    if (bg_vm_agent_acquire(bg_rest_daemon(req), req->params[0], ret, &err) == 0)
+    if (bg_vm_agent_acquire(bg_rest_daemon(req)->runtime, req->params[0], ret, &err) == 0)
         return 0;
-    if (err.code == -ENOENT)
+    if (err.code == BG_ERR(BG_PROBLEM_VM_NOT_FOUND))
         *ret_mhd =
             bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
                                   "no VM named '%s'; 'banger vm ls' lists them", req->params[0]);
-    else if (err.code == -EAGAIN)
+    else if (err.code == BG_ERR(BG_PROBLEM_VM_NOT_RUNNING))
         *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
                                          "vm '%s' is not running (%s); start it with "
                                          "'banger vm start %s'",
@@ -68,7 +68,7 @@ int bg_handle_vms_workspace(struct bg_http_request *req)
     }
     bg_autofree char *tmp = bg_asprintf("%s/tmp", d->cfg->state_dir);
     r = bg_workspace_push(conn, &wr, tmp, &res, &err);
-    bg_vm_agent_release(d, conn);
+    bg_vm_agent_release(d->runtime, conn);
     bg_workspace_request_done(&wr);
     if (r < 0)
         return reply_push_error(req, &err);

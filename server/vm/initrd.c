@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
-#include "core/config.h"
 #include "host/fileio.h"
 #include "host/sha256.h"
 #include "image/cpio.h"
@@ -113,7 +112,7 @@ static int initrd_build(const char *path, const char *image_initrd, const char *
     return r;
 }
 
-int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img, char **ret_path,
+int bg_vm_initrd_prepare(const char *cache_dir, const struct bg_image *img, char **ret_path,
                          struct bg_error *err)
 {
     const struct bg_image_file *f = &img->files[BG_IMAGE_INITRD];
@@ -128,7 +127,7 @@ int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img
     /* hashed again rather than trusting the record: the file may have been replaced */
     if (f->path && (r = bg_sha256_file(f->path, img_sha, NULL, err)) < 0)
         return r;
-    bg_autofree char *dir = bg_asprintf("%s/initrd", cfg->cache_dir);
+    bg_autofree char *dir = bg_asprintf("%s/initrd", cache_dir);
     if ((r = bg_mkdir_p(dir, 0700, err)) < 0)
         return r;
     bg_autofree char *path =
@@ -150,9 +149,7 @@ char *bg_vm_cmdline(const struct bg_vm *vm, bool rootfs, bool workdisk)
     char overlay = disk++;
     if (workdisk)
         snprintf(work, sizeof(work), " banger.work=/dev/vd%c", disk);
-    /* QEMU user networking: the guest is 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3 */
-    return bg_asprintf("console=ttyS0 panic=-1%s banger.overlay=/dev/vd%c%s "
-                       "banger.net=user banger.ip=10.0.2.15/24 banger.gw=10.0.2.2 "
-                       "banger.dns=10.0.2.3 banger.hostname=%s",
+    /* the network, if any, is the driver's to describe: it knows what the guest is wired to */
+    return bg_asprintf("console=ttyS0 panic=-1%s banger.overlay=/dev/vd%c%s banger.hostname=%s",
                        root, overlay, work, vm->spec.name);
 }

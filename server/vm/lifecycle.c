@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The VM state machine: start, stop, destroy. Transitions are serialized per VM and recorded
- * in the store before their side effects, so reconcile can always finish or undo them. */
+/* The VM state machine: create, start, stop, destroy. Transitions are serialized per VM and
+ * recorded in the store before their side effects, so reconcile can always finish or undo
+ * them. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,13 +14,11 @@
 #include "banger/timefmt.h"
 #include "guest/agentconn.h"
 #include "host/fileio.h"
-#include "rest/daemon.h"
+#include "store/store.h"
 #include "vm/vm-internal.h"
 
 #define AGENT_DEADLINE_KVM_MS 30000
 #define AGENT_DEADLINE_TCG_MS 120000
-#define CONSOLE_TAIL_IN_ERROR 700
-#define VMM_LOG_TAIL_IN_ERROR 300
 #define POWEROFF_GRACE_FORCE_MS 0
 
 static bool is_active(enum bg_vm_state s)
@@ -28,20 +26,41 @@ static bool is_active(enum bg_vm_state s)
     return s == BG_VM_STATE_STARTING || s == BG_VM_STATE_RUNNING || s == BG_VM_STATE_STOPPING;
 }
 
-/* Record state (and error, "" to clear) before anything else happens. */
-static int set_state(struct bg_daemon *d, struct bg_vm *vm, enum bg_vm_state state,
-                     const char *error, struct bg_error *err)
+int bg_vm_record_state(struct bg_vm_runtime *rt, struct bg_vm *vm, enum bg_vm_state state,
+                       const char *error, struct bg_error *err)
 {
     vm->state = state;
     if (error)
         snprintf(vm->error, sizeof(vm->error), "%s", error);
     vm->updated_at = time(NULL);
-    return bg_store_vm_update(d->store, vm, NULL, err);
+    return bg_store_vm_update(rt->store, vm, NULL, err);
+}
+
+int bg_vm_create(struct bg_vm_runtime *rt, const struct bg_vm *vm, const char **ret_field,
+                 struct bg_error *err)
+{
+    int r;
+
+    if (ret_field)
+        *ret_field = "image";
+    if ((r = bg_vm_image_usable(rt, vm->spec.image, err)) < 0)
+        return r;
+    r = bg_store_vm_insert(rt->store, vm, NULL, err);
+    /* the image can go between the check and the insert */
+    if (r == -ENOENT)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_IMAGE_NOT_FOUND), "no image named '%s'",
+                            vm->spec.image);
+    if (ret_field)
+        *ret_field = r == -EEXIST ? "name" : NULL;
+    if (r == -EEXIST)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_EXISTS), "a VM named '%s' already exists",
+                            vm->spec.name);
+    return r;
 }
 
 /* One start attempt's state, so failure can undo exactly what was done. */
 struct start_ctx {
-    struct bg_daemon *d;
+    struct bg_vm_runtime *rt;
     struct bg_vm_entry *e;
     struct bg_vm vm;
     struct bg_image img;
@@ -60,28 +79,25 @@ static void start_ctx_done(struct start_ctx *c)
     free(c->initrd);
 }
 
+/* The refusals, before anything is recorded. */
 static int load_for_start(struct start_ctx *c, const char *name, struct bg_error *err)
 {
-    struct bg_daemon *d = c->d;
+    struct bg_vm_runtime *rt = c->rt;
     int r;
 
-    if ((r = bg_store_vm_get(d->store, name, &c->vm, err)) < 0)
+    if ((r = bg_vm_get(rt, name, &c->vm, err)) < 0)
         return r;
     if (c->vm.state == BG_VM_STATE_RUNNING)
-        return bg_error_set(err, -EALREADY, "vm '%s' is already running", name);
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_RUNNING), "vm '%s' is already running", name);
     if (is_active(c->vm.state))
-        return bg_error_set(err, -EBUSY, "vm '%s' is %s", name, bg_vm_state_name(c->vm.state));
-    if ((r = bg_store_image_get(d->store, c->vm.spec.image, &c->img, err)) < 0)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_RUNNING), "vm '%s' is %s", name,
+                            bg_vm_state_name(c->vm.state));
+    if ((r = bg_vm_image_load(rt, c->vm.spec.image, &c->img, err)) < 0)
         return r;
-    if (c->img.state != BG_IMAGE_STATE_READY)
-        return bg_error_set(err, -ENOMEDIUM, "image '%s' of vm '%s' is %s, not ready", c->img.name,
-                            name, bg_image_state_name(c->img.state));
-    if (!d->runtime->vmm)
-        return bg_error_set(err, -ENXIO, "no usable VMM: %s", d->runtime->reason);
-    if ((r = bg_vm_image_check(d->runtime, &c->img, err)) < 0)
-        return r;
-    c->drv = d->runtime->vmm;
-    bg_vm_paths_init(d->cfg, name, &c->paths);
+    if (!rt->vmm)
+        return bg_error_set(err, -ENXIO, "no usable VMM: %s", rt->reason);
+    c->drv = rt->vmm;
+    bg_vm_paths_init(rt, name, &c->paths);
     return 0;
 }
 
@@ -94,15 +110,15 @@ static int prepare_files(struct start_ctx *c, struct bg_error *err)
         (r = bg_mkdir_p(c->paths.state_dir, 0700, err)) < 0)
         return r;
     (void)chmod(c->paths.run_dir, 0700);
-    bg_vm_run_files_remove(c->paths.run_dir);
+    bg_vm_run_files_remove(c->rt, c->paths.run_dir);
     if ((r = bg_vm_disk_ensure(c->paths.overlay, c->vm.spec.disk_mib, err)) < 0)
         return bg_error_prefix(err, r, "overlay disk");
-    return bg_vm_initrd_prepare(c->d->cfg, &c->img, &c->initrd, err);
+    return bg_vm_initrd_prepare(c->rt->cache_dir, &c->img, &c->initrd, err);
 }
 
 static int record_runtime(struct start_ctx *c, struct bg_error *err)
 {
-    struct bg_store_runtime rt = {
+    struct bg_store_runtime row = {
         .pid = c->vi.pid,
         .start_time = c->vi.start_time,
         .run_dir = c->paths.run_dir,
@@ -111,10 +127,10 @@ static int record_runtime(struct start_ctx *c, struct bg_error *err)
         .console_path = c->vi.console_path ? c->vi.console_path : c->paths.console,
     };
 
-    snprintf(rt.vm, sizeof(rt.vm), "%s", c->vm.spec.name);
-    snprintf(rt.vmm, sizeof(rt.vmm), "%s", c->drv->name);
-    snprintf(rt.accel, sizeof(rt.accel), "%s", c->vi.accel[0] ? c->vi.accel : "tcg");
-    return bg_store_runtime_put(c->d->store, &rt, err);
+    snprintf(row.vm, sizeof(row.vm), "%s", c->vm.spec.name);
+    snprintf(row.vmm, sizeof(row.vmm), "%s", c->drv->name);
+    snprintf(row.accel, sizeof(row.accel), "%s", c->vi.accel[0] ? c->vi.accel : "tcg");
+    return bg_store_runtime_put(c->rt->store, &row, err);
 }
 
 /* The image's kernel for this driver: its vmlinux for one that boots only ELF kernels. */
@@ -145,10 +161,11 @@ static int launch(struct start_ctx *c, struct bg_error *err)
     };
     int r;
 
-    /* recorded before the spawn (pid 0): a crash right after it still finds the run dir */
+    /* recorded before the spawn (pid 0): a crash right after it still finds the run dir,
+     * where the driver's find_unrecorded looks for the process */
     if ((r = record_runtime(c, err)) < 0)
         return r;
-    if ((r = c->drv->start(&l, &c->vi, err)) < 0)
+    if ((r = c->drv->start(&c->rt->settings, &l, &c->vi, err)) < 0)
         return r;
     c->spawned = true;
     return record_runtime(c, err);
@@ -168,38 +185,26 @@ static int connect_agent(struct start_ctx *c, struct bg_error *err)
         return bg_error_prefix(err, r,
                                bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
                                                              : "the VMM exited during boot");
-    bg_vm_entry_attach(c->d->runtime, c->e, conn);
+    bg_vm_entry_attach(c->rt, c->e, conn);
     return 0;
 }
 
-/* Undo a failed start: kill the VMM, drop runtime files, record failed with the console. */
-static void start_fail(struct start_ctx *c, struct bg_error *err)
+/* Undo a failed start: kill the VMM, drop runtime files, record failed with the VMM's log and
+ * the console. err keeps the reason; the code becomes vm_start_failed. */
+static int start_fail(struct start_ctx *c, struct bg_error *err)
 {
-    char tail[CONSOLE_TAIL_IN_ERROR + 1];
     char msg[BG_VM_ERROR_MAX];
-    struct bg_vm_conn_ref *ref;
     struct bg_error e2;
 
-    bg_vm_entry_detach(c->d->runtime, c->e, &ref);
-    bg_vm_conn_unref(c->d->runtime, ref);
     if (c->spawned)
-        (void)c->drv->stop(&c->vi, POWEROFF_GRACE_FORCE_MS, NULL);
-    c->e->drv = NULL;
-    if (c->paths.run_dir)
-        bg_vm_run_files_remove(c->paths.run_dir);
-    (void)bg_store_runtime_delete(c->d->store, c->vm.spec.name, NULL);
-    /* the VMM's own complaints (bad kernel, locked disk) first: they are short and decisive */
-    bg_autofree char *log = bg_asprintf("%s/%s.log", c->paths.run_dir, c->drv->name);
-    size_t n = (size_t)snprintf(msg, sizeof(msg), "%s", err->msg);
-    bg_file_tail_text(log, tail, VMM_LOG_TAIL_IN_ERROR + 1);
-    if (tail[0] && n < sizeof(msg))
-        n += (size_t)snprintf(msg + n, sizeof(msg) - n, "\n%s log tail:\n%s", c->drv->name, tail);
-    bg_file_tail_text(c->paths.console, tail, sizeof(tail));
-    if (tail[0] && n < sizeof(msg))
-        snprintf(msg + n, sizeof(msg) - n, "\nconsole tail:\n%s", tail);
-    if (set_state(c->d, &c->vm, BG_VM_STATE_FAILED, msg, &e2) < 0)
+        (void)bg_vmm_stop(c->drv, &c->vi, POWEROFF_GRACE_FORCE_MS, NULL);
+    bg_vm_entry_forget(c->rt, c->e);
+    bg_vm_failure_text(c->drv, &c->paths, err->msg, msg, sizeof(msg));
+    if (bg_vm_record_state(c->rt, &c->vm, BG_VM_STATE_FAILED, msg, &e2) < 0)
         bg_log_error("start vm '%s': record failure: %s", c->vm.spec.name, e2.msg);
     bg_log_warn("start vm '%s': %s", c->vm.spec.name, err->msg);
+    err->code = BG_ERR(BG_PROBLEM_VM_START_FAILED);
+    return err->code;
 }
 
 static int start_locked(struct start_ctx *c, const char *name, struct bg_vm_timings *t,
@@ -212,38 +217,36 @@ static int start_locked(struct start_ctx *c, const char *name, struct bg_vm_timi
         return r;
     snprintf(c->vm.vmm, sizeof(c->vm.vmm), "%s", c->drv->name);
     c->vm.started_at = time(NULL);
-    if ((r = set_state(c->d, &c->vm, BG_VM_STATE_STARTING, "", err)) < 0)
+    if ((r = bg_vm_record_state(c->rt, &c->vm, BG_VM_STATE_STARTING, "", err)) < 0)
         return r;
-    if ((r = prepare_files(c, err)) < 0)
-        goto fail;
+    if (prepare_files(c, err) < 0)
+        return start_fail(c, err);
     t->disks_ms = bg_now_ms() - t0;
     int64_t t1 = bg_now_ms();
-    if ((r = launch(c, err)) < 0)
-        goto fail;
+    if (launch(c, err) < 0)
+        return start_fail(c, err);
     t->vmm_start_ms = bg_now_ms() - t1;
-    if ((r = connect_agent(c, err)) < 0)
-        goto fail;
+    if (connect_agent(c, err) < 0)
+        return start_fail(c, err);
     t->boot_ms = bg_now_ms() - t1;
     c->e->drv = c->drv;
     c->e->vi = c->vi;
     memset(&c->vi, 0, sizeof(c->vi)); /* the entry owns the instance now */
-    if ((r = set_state(c->d, &c->vm, BG_VM_STATE_RUNNING, "", err)) < 0)
-        return r;
-    return 0;
-fail:
-    start_fail(c, err);
-    return r;
+    return bg_vm_record_state(c->rt, &c->vm, BG_VM_STATE_RUNNING, "", err);
 }
 
-int bg_vm_start(struct bg_daemon *d, const char *name, struct bg_vm_timings *ret_timings,
+int bg_vm_start(struct bg_vm_runtime *rt, const char *name, struct bg_vm_timings *ret_timings,
                 struct bg_error *err)
 {
-    struct start_ctx c = {.d = d};
+    struct start_ctx c = {.rt = rt};
     struct bg_vm_timings t = {0};
+    struct bg_error local;
 
-    c.e = bg_vm_entry_lock(d->runtime, name);
+    if (!err) /* a failed start's reason is recorded: it needs a message */
+        err = &local;
+    c.e = bg_vm_lock(rt, name);
     int r = start_locked(&c, name, &t, err);
-    bg_vm_entry_unlock(d->runtime, c.e);
+    bg_vm_unlock(rt, c.e);
     start_ctx_done(&c);
     if (r == 0) {
         bg_log_info("start vm '%s': running (disks %lld ms, vmm %lld ms, agent ready %lld ms)",
@@ -254,8 +257,8 @@ int bg_vm_start(struct bg_daemon *d, const char *name, struct bg_vm_timings *ret
     return r;
 }
 
-/* Stop what e runs: agent POWEROFF, then the driver's wait-and-force. Leaves e idle. */
-static int stop_instance(struct bg_daemon *d, struct bg_vm_entry *e, int timeout_ms,
+/* Stop what e runs: agent POWEROFF, then the stop ladder. Leaves e idle. */
+static int stop_instance(struct bg_vm_runtime *rt, struct bg_vm_entry *e, int timeout_ms,
                          struct bg_error *err)
 {
     struct bg_vm_conn_ref *ref;
@@ -263,99 +266,75 @@ static int stop_instance(struct bg_daemon *d, struct bg_vm_entry *e, int timeout
     int r = 0;
 
     if (!e->drv)
-        (void)bg_vm_entry_load_instance(d, e);
-    bg_vm_entry_detach(d->runtime, e, &ref);
+        (void)bg_vm_entry_load_instance(rt, e);
+    bg_vm_entry_detach(rt, e, &ref);
     if (ref && timeout_ms > 0 &&
         bg_agent_conn_poweroff(ref->conn, e->drv && e->drv->stop_by_reboot, &e2) < 0)
         bg_log_info("stop vm '%s': agent poweroff: %s; forcing", e->name, e2.msg);
     if (e->drv)
-        r = e->drv->stop(&e->vi, ref ? timeout_ms : 0, err);
-    bg_vm_conn_unref(d->runtime, ref);
-    if (r < 0)
-        return r;
-    e->drv = NULL;
-    bg_vmm_instance_done(&e->vi);
-    return 0;
+        r = bg_vmm_stop(e->drv, &e->vi, ref ? timeout_ms : 0, err);
+    bg_vm_conn_unref(rt, ref);
+    return r;
 }
 
-static int stop_locked(struct bg_daemon *d, struct bg_vm_entry *e, struct bg_vm *vm, int timeout_ms,
-                       struct bg_error *err)
+static int stop_locked(struct bg_vm_runtime *rt, struct bg_vm_entry *e, struct bg_vm *vm,
+                       int timeout_ms, struct bg_error *err)
 {
     struct bg_vm_paths p;
     int r;
 
-    if ((r = set_state(d, vm, BG_VM_STATE_STOPPING, NULL, err)) < 0)
+    if ((r = bg_vm_record_state(rt, vm, BG_VM_STATE_STOPPING, NULL, err)) < 0)
         return r;
-    if ((r = stop_instance(d, e, timeout_ms, err)) < 0) {
-        (void)set_state(d, vm, BG_VM_STATE_FAILED, err->msg, NULL);
+    if ((r = stop_instance(rt, e, timeout_ms, err)) < 0) {
+        (void)bg_vm_record_state(rt, vm, BG_VM_STATE_FAILED, err->msg, NULL);
         return r;
     }
-    bg_vm_paths_init(d->cfg, vm->spec.name, &p);
-    bg_vm_run_files_remove(p.run_dir);
+    bg_vm_entry_forget(rt, e);
+    /* a last trim: the watcher may not have seen the final burst of output */
+    bg_vm_paths_init(rt, vm->spec.name, &p);
+    (void)bg_vm_console_trim(p.console, rt->console_max_bytes);
     bg_vm_paths_done(&p);
-    (void)bg_store_runtime_delete(d->store, vm->spec.name, NULL);
-    return set_state(d, vm, BG_VM_STATE_STOPPED, NULL, err);
+    return bg_vm_record_state(rt, vm, BG_VM_STATE_STOPPED, NULL, err);
 }
 
-int bg_vm_stop(struct bg_daemon *d, const char *name, int timeout_ms, struct bg_error *err)
+int bg_vm_stop(struct bg_vm_runtime *rt, const char *name, int timeout_ms, struct bg_error *err)
 {
-    struct bg_vm_entry *e = bg_vm_entry_lock(d->runtime, name);
+    struct bg_vm_entry *e = bg_vm_lock(rt, name);
     struct bg_vm vm;
     int64_t t0 = bg_now_ms();
-    int r = bg_store_vm_get(d->store, name, &vm, err);
+    int r = bg_vm_get(rt, name, &vm, err);
 
     if (r == 0 && is_active(vm.state))
-        r = stop_locked(d, e, &vm, timeout_ms, err);
-    bg_vm_entry_unlock(d->runtime, e);
+        r = stop_locked(rt, e, &vm, timeout_ms, err);
+    bg_vm_unlock(rt, e);
     if (r == 0)
         bg_log_info("stop vm '%s': stopped in %lld ms", name, (long long)(bg_now_ms() - t0));
     return r;
 }
 
-int bg_vm_destroy(struct bg_daemon *d, const char *name, bool force, struct bg_error *err)
+int bg_vm_destroy(struct bg_vm_runtime *rt, const char *name, bool force, struct bg_error *err)
 {
-    struct bg_vm_entry *e = bg_vm_entry_lock(d->runtime, name);
+    struct bg_vm_entry *e = bg_vm_lock(rt, name);
     struct bg_vm_paths p = {0};
     struct bg_vm vm;
-    int r = bg_store_vm_get(d->store, name, &vm, err);
+    int r = bg_vm_get(rt, name, &vm, err);
 
     if (r == 0 && is_active(vm.state) && !force)
-        r = bg_error_set(err, -EBUSY, "vm '%s' is %s; stop it first or delete with force", name,
-                         bg_vm_state_name(vm.state));
+        r = bg_error_set(err, BG_ERR(BG_PROBLEM_VM_RUNNING),
+                         "vm '%s' is %s; stop it first or delete it with force ('banger vm rm "
+                         "--force %s')",
+                         name, bg_vm_state_name(vm.state), name);
     /* forced: the disks go too, so a clean guest shutdown buys nothing */
     if (r == 0 && is_active(vm.state))
-        r = stop_locked(d, e, &vm, 0, err);
+        r = stop_locked(rt, e, &vm, 0, err);
     if (r == 0) {
-        bg_vm_paths_init(d->cfg, name, &p);
+        bg_vm_paths_init(rt, name, &p);
         if ((r = bg_rm_tree(p.run_dir, err)) == 0)
             r = bg_rm_tree(p.state_dir, err);
     }
     if (r == 0)
-        r = bg_store_vm_delete(d->store, name, NULL, err);
+        r = bg_store_vm_delete(rt->store, name, NULL, err);
     bg_vm_paths_done(&p);
-    bg_vm_entry_unlock(d->runtime, e);
+    bg_vm_unlock(rt, e);
     return r;
-}
-
-int bg_vm_console_tail(struct bg_daemon *d, const char *name, size_t max_bytes, char **ret,
-                       size_t *ret_len, struct bg_error *err)
-{
-    struct bg_vm_paths p;
-    struct bg_vm vm;
-    struct stat st;
-    int r;
-
-    if ((r = bg_store_vm_get(d->store, name, &vm, err)) < 0)
-        return r;
-    bg_vm_paths_init(d->cfg, name, &p);
-    bg_autoclose int fd = open(p.console, O_RDONLY | O_CLOEXEC);
-    bg_vm_paths_done(&p);
-    *ret = bg_malloc(max_bytes + 1);
-    *ret_len = 0;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return 0;
-    off_t from = st.st_size > (off_t)max_bytes ? st.st_size - (off_t)max_bytes : 0;
-    ssize_t n = pread(fd, *ret, max_bytes, from);
-    *ret_len = n > 0 ? (size_t)n : 0;
-    return 0;
 }

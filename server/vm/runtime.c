@@ -1,44 +1,47 @@
 /* SPDX-License-Identifier: MIT */
-/* The running-VM table: per-VM locks, agent connections and their borrowers, the VMM choice. */
+/* The running-VM table: per-VM locks, agent connections and their borrowers, the VMM choice,
+ * and the record and image lookups with their domain codes. */
 #include "vm/runtime.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "banger/alloc.h"
 #include "banger/log.h"
-#include "core/config.h"
+#include "banger/utf8.h"
 #include "guest/agentconn.h"
-#include "rest/daemon.h"
+#include "store/store.h"
 #include "vm/vm-internal.h"
-#include "vmm/firecracker/firecracker.h"
-#include "vmm/qemu/qemu.h"
 
-struct bg_vm_runtime *bg_vm_runtime_new(const struct bg_config *cfg)
+struct bg_vm_runtime *bg_vm_runtime_new(const struct bg_vm_runtime_config *c)
 {
     struct bg_vm_runtime *rt = bg_calloc(1, sizeof(*rt));
     struct bg_error err;
 
-    pthread_condattr_t ca;
-
     pthread_mutex_init(&rt->lock, NULL);
-    pthread_mutex_init(&rt->watch_lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&rt->watch_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    rt->cfg = cfg;
-    bg_qemu_set_accel(cfg->accel);
-    bg_firecracker_set_path(cfg->firecracker_path);
-    if (bg_vmm_select_probe(cfg->vmm, &rt->vmm, &rt->probe, rt->reason, sizeof(rt->reason), &err) <
-        0) {
+    rt->store = c->store;
+    rt->runtime_dir = bg_strdup(c->runtime_dir);
+    rt->state_dir = bg_strdup(c->state_dir);
+    rt->cache_dir = bg_strdup(c->cache_dir);
+    rt->drivers = c->drivers;
+    rt->n_drivers = c->n_drivers;
+    rt->accel = c->vmm_settings.accel ? bg_strdup(c->vmm_settings.accel) : NULL;
+    rt->firecracker_path =
+        c->vmm_settings.firecracker_path ? bg_strdup(c->vmm_settings.firecracker_path) : NULL;
+    rt->settings = (struct bg_vmm_settings){
+        .accel = rt->accel,
+        .firecracker_path = rt->firecracker_path,
+        .firecracker_kvm_check = c->vmm_settings.firecracker_kvm_check,
+    };
+    rt->console_max_bytes = c->console_max_bytes;
+    if (bg_vmm_select(c->vmm, rt->drivers, rt->n_drivers, &rt->settings, &rt->vmm, &rt->probe,
+                      rt->reason, sizeof(rt->reason), &err) < 0) {
         rt->vmm = NULL;
         snprintf(rt->reason, sizeof(rt->reason), "%s", err.msg);
-        bg_log_warn("select vmm '%s': %s; VMs cannot start", cfg->vmm, err.msg);
+        bg_log_warn("select vmm '%s': %s; VMs cannot start", c->vmm, err.msg);
     } else {
-        bg_log_info("select vmm '%s': %s %s (%s)", cfg->vmm, rt->vmm->name, rt->probe.version,
+        bg_log_info("select vmm '%s': %s %s (%s)", c->vmm, rt->vmm->name, rt->probe.version,
                     rt->reason);
     }
     return rt;
@@ -48,12 +51,12 @@ void bg_vm_runtime_free(struct bg_vm_runtime *rt)
 {
     if (!rt)
         return;
-    bg_vm_watch_stop(rt);
     /* VMM processes keep running; only this daemon's handles go. */
     for (struct bg_vm_entry *e = rt->entries, *next; e; e = next) {
         next = e->next;
         bg_vmm_instance_done(&e->vi);
         pthread_mutex_destroy(&e->lock);
+        free(e->name);
         free(e);
     }
     for (struct bg_vm_conn_ref *c = rt->conns, *next; c; c = next) {
@@ -62,8 +65,11 @@ void bg_vm_runtime_free(struct bg_vm_runtime *rt)
         free(c);
     }
     pthread_mutex_destroy(&rt->lock);
-    pthread_mutex_destroy(&rt->watch_lock);
-    pthread_cond_destroy(&rt->watch_cond);
+    free(rt->runtime_dir);
+    free(rt->state_dir);
+    free(rt->cache_dir);
+    free(rt->accel);
+    free(rt->firecracker_path);
     free(rt);
 }
 
@@ -76,22 +82,114 @@ json_t *bg_vm_runtime_vmm_json(const struct bg_vm_runtime *rt)
                      "reason", rt->reason, "version", rt->probe.version);
 }
 
-int bg_vm_image_check(const struct bg_vm_runtime *rt, const struct bg_image *img,
-                      struct bg_error *err)
+int bg_vm_get(struct bg_vm_runtime *rt, const char *name, struct bg_vm *ret, struct bg_error *err)
 {
+    int r = bg_store_vm_get(rt->store, name, ret, err);
+
+    if (r == -ENOENT)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_NOT_FOUND),
+                            "no VM named '%s'; 'banger vm ls' lists them", BG_QUOTE(name));
+    return r;
+}
+
+/* 0 when img is ready and the selected VMM can boot it (or none is usable: starting says
+ * why). */
+static int image_check(const struct bg_vm_runtime *rt, const struct bg_image *img,
+                       struct bg_error *err)
+{
+    if (img->state == BG_IMAGE_STATE_IMPORTING)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_IMAGE_NOT_READY),
+                            "image '%s' is still importing; wait for its operation to finish",
+                            img->name);
+    if (img->state != BG_IMAGE_STATE_READY)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_IMAGE_NOT_READY),
+                            "image '%s' failed (%s); remove it and import or build it again",
+                            img->name, img->error ? img->error : "no reason recorded");
     if (!rt->vmm || (img->vmms & rt->vmm->image_vmm))
         return 0;
     if (rt->vmm->elf_kernel_only)
-        return bg_error_set(err, -EMEDIUMTYPE,
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_IMAGE_UNSUPPORTED),
                             "image '%s' cannot boot under %s: its kernel is not an uncompressed "
                             "ELF vmlinux and it has no vmlinux; import it again with --vmlinux "
                             "(docs/images.md) or set vmm = \"qemu\"",
                             img->name, rt->vmm->name);
-    return bg_error_set(err, -EMEDIUMTYPE, "image '%s' cannot boot under %s", img->name,
-                        rt->vmm->name);
+    return bg_error_set(err, BG_ERR(BG_PROBLEM_IMAGE_UNSUPPORTED),
+                        "image '%s' cannot boot under %s", img->name, rt->vmm->name);
 }
 
-struct bg_vm_entry *bg_vm_entry_lock(struct bg_vm_runtime *rt, const char *name)
+int bg_vm_image_load(struct bg_vm_runtime *rt, const char *name, struct bg_image *ret,
+                     struct bg_error *err)
+{
+    struct bg_image img = {0};
+    int r = bg_store_image_get(rt->store, name, &img, err);
+
+    if (r == -ENOENT)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_IMAGE_NOT_FOUND),
+                            "no image named '%s'; 'banger image ls' lists them, 'banger image "
+                            "import' adds one",
+                            BG_QUOTE(name));
+    if (r < 0)
+        return r;
+    if ((r = image_check(rt, &img, err)) < 0) {
+        bg_image_done(&img);
+        return r;
+    }
+    *ret = img;
+    return 0;
+}
+
+int bg_vm_image_usable(struct bg_vm_runtime *rt, const char *image, struct bg_error *err)
+{
+    struct bg_image img;
+    int r = bg_vm_image_load(rt, image, &img, err);
+
+    if (r == 0)
+        bg_image_done(&img);
+    return r;
+}
+
+int bg_vm_entry_load_instance(struct bg_vm_runtime *rt, struct bg_vm_entry *e)
+{
+    struct bg_store_runtime row = {0};
+    int r = bg_store_runtime_get(rt->store, e->name, &row, NULL);
+
+    if (r < 0)
+        return r;
+    const struct bg_vmm_driver *drv = bg_vmm_find(rt->drivers, rt->n_drivers, row.vmm);
+    if (!drv) {
+        bg_store_runtime_done(&row);
+        return -ENOENT;
+    }
+    bg_vmm_instance_done(&e->vi);
+    e->vi = (struct bg_vmm_instance){
+        .pid = (pid_t)row.pid,
+        .start_time = row.start_time,
+        .agent_path = bg_steal_ptr(&row.agent_path),
+        .control_path = bg_steal_ptr(&row.control_path),
+        .console_path = bg_steal_ptr(&row.console_path),
+    };
+    snprintf(e->vi.accel, sizeof(e->vi.accel), "%s", row.accel);
+    e->drv = drv;
+    bg_store_runtime_done(&row);
+    return 0;
+}
+
+void bg_vm_entry_forget(struct bg_vm_runtime *rt, struct bg_vm_entry *e)
+{
+    struct bg_vm_conn_ref *ref;
+    struct bg_vm_paths p;
+
+    bg_vm_entry_detach(rt, e, &ref);
+    bg_vm_conn_unref(rt, ref);
+    e->drv = NULL;
+    bg_vmm_instance_done(&e->vi);
+    bg_vm_paths_init(rt, e->name, &p);
+    bg_vm_run_files_remove(rt, p.run_dir);
+    bg_vm_paths_done(&p);
+    (void)bg_store_runtime_delete(rt->store, e->name, NULL);
+}
+
+struct bg_vm_entry *bg_vm_lock(struct bg_vm_runtime *rt, const char *name)
 {
     struct bg_vm_entry *e;
 
@@ -101,7 +199,7 @@ struct bg_vm_entry *bg_vm_entry_lock(struct bg_vm_runtime *rt, const char *name)
             break;
     if (!e) {
         e = bg_calloc(1, sizeof(*e));
-        snprintf(e->name, sizeof(e->name), "%s", name);
+        e->name = bg_strdup(name);
         pthread_mutex_init(&e->lock, NULL);
         e->next = rt->entries;
         rt->entries = e;
@@ -112,7 +210,7 @@ struct bg_vm_entry *bg_vm_entry_lock(struct bg_vm_runtime *rt, const char *name)
     return e;
 }
 
-void bg_vm_entry_unlock(struct bg_vm_runtime *rt, struct bg_vm_entry *e)
+void bg_vm_unlock(struct bg_vm_runtime *rt, struct bg_vm_entry *e)
 {
     pthread_mutex_unlock(&e->lock);
     pthread_mutex_lock(&rt->lock);
@@ -124,6 +222,7 @@ void bg_vm_entry_unlock(struct bg_vm_runtime *rt, struct bg_vm_entry *e)
                 break;
             }
         pthread_mutex_destroy(&e->lock);
+        free(e->name);
         free(e);
     }
     pthread_mutex_unlock(&rt->lock);
@@ -197,10 +296,10 @@ static struct bg_vm_conn_ref *conn_borrow(struct bg_vm_runtime *rt, const char *
     return ref;
 }
 
-int bg_vm_agent_acquire(struct bg_daemon *d, const char *name, struct bg_agent_conn **ret,
+int bg_vm_agent_acquire(struct bg_vm_runtime *rt, const char *name, struct bg_agent_conn **ret,
                         struct bg_error *err)
 {
-    struct bg_vm_conn_ref *ref = conn_borrow(d->runtime, name);
+    struct bg_vm_conn_ref *ref = conn_borrow(rt, name);
     struct bg_vm vm;
     int r;
 
@@ -208,18 +307,18 @@ int bg_vm_agent_acquire(struct bg_daemon *d, const char *name, struct bg_agent_c
         *ret = ref->conn;
         return 0;
     }
-    if ((r = bg_store_vm_get(d->store, name, &vm, err)) < 0)
+    if ((r = bg_vm_get(rt, name, &vm, err)) < 0)
         return r;
     if (vm.state == BG_VM_STATE_RUNNING)
-        return bg_error_set(err, -EAGAIN, "vm '%s' is running but its agent is not connected",
-                            name);
-    return bg_error_set(err, -EAGAIN, "vm '%s' is %s, not running", name,
-                        bg_vm_state_name(vm.state));
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_NOT_RUNNING),
+                            "vm '%s' is running but its agent is not connected", name);
+    return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_NOT_RUNNING),
+                        "vm '%s' is %s, not running; start it with 'banger vm start %s'", name,
+                        bg_vm_state_name(vm.state), name);
 }
 
-void bg_vm_agent_release(struct bg_daemon *d, struct bg_agent_conn *c)
+void bg_vm_agent_release(struct bg_vm_runtime *rt, struct bg_agent_conn *c)
 {
-    struct bg_vm_runtime *rt = d->runtime;
     struct bg_agent_conn *dead = NULL;
 
     if (!c)
@@ -233,23 +332,4 @@ void bg_vm_agent_release(struct bg_daemon *d, struct bg_agent_conn *c)
     pthread_mutex_unlock(&rt->lock);
     if (dead)
         bg_agent_conn_free(dead);
-}
-
-void bg_vm_lock(struct bg_daemon *d, const char *name)
-{
-    (void)bg_vm_entry_lock(d->runtime, name);
-}
-
-void bg_vm_unlock(struct bg_daemon *d, const char *name)
-{
-    struct bg_vm_runtime *rt = d->runtime;
-    struct bg_vm_entry *e;
-
-    pthread_mutex_lock(&rt->lock);
-    for (e = rt->entries; e; e = e->next)
-        if (!strcmp(e->name, name))
-            break;
-    pthread_mutex_unlock(&rt->lock);
-    if (e)
-        bg_vm_entry_unlock(rt, e);
 }

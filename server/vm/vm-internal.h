@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals shared by server/vm/: the running-VM table, paths, disks, initrd, cleanup. */
+/* Internals shared by server/vm/: the running-VM table, paths, disks, initrd, console, and the
+ * steps the lifecycle, the watcher and reconcile share. */
 #pragma once
 
 #include <pthread.h>
@@ -14,9 +15,6 @@
 #include "vm/runtime.h"
 #include "vmm/driver.h"
 
-struct bg_config;
-struct bg_daemon;
-
 /* One agent connection and who holds it: the VM's entry while attached, plus each borrower. */
 struct bg_vm_conn_ref {
     struct bg_agent_conn *conn;
@@ -27,7 +25,7 @@ struct bg_vm_conn_ref {
 /* A VM the daemon is doing something with, or that runs. Fields other than name, lock and
  * users are guarded by lock (the lifecycle's per-VM mutex), conn also by the table lock. */
 struct bg_vm_entry {
-    char name[BG_NAME_MAX + 1];
+    char *name;                      /* owned, as given (never cut: any name finds its entry) */
     pthread_mutex_t lock;            /* serializes this VM's transitions */
     unsigned users;                  /* holders of the entry, under the table lock */
     const struct bg_vmm_driver *drv; /* driver of the running VMM, or NULL */
@@ -40,23 +38,18 @@ struct bg_vm_runtime {
     pthread_mutex_t lock; /* guards entries, conns and each entry's users and conn */
     struct bg_vm_entry *entries;
     struct bg_vm_conn_ref *conns;
-    const struct bg_config *cfg;
+    struct bg_store *store;
+    char *runtime_dir, *state_dir, *cache_dir; /* owned */
+    const struct bg_vmm_driver *const *drivers;
+    size_t n_drivers;
+    char *accel, *firecracker_path;  /* owned: the strings of settings */
+    struct bg_vmm_settings settings; /* given to the drivers */
+    uint64_t console_max_bytes;
     const struct bg_vmm_driver *vmm; /* selected driver, NULL when none is usable */
     struct bg_vmm_probe probe;       /* its probe */
     char reason[512];                /* why this driver, or why none */
-    pthread_mutex_t watch_lock;      /* guards watch_stop */
-    pthread_cond_t watch_cond;       /* wakes the watcher to stop (CLOCK_MONOTONIC) */
-    pthread_t watch_thread;          /* valid while watching */
-    bool watch_stop, watching;
 };
 
-/* Stop and join the watcher thread (bg_vm_watch_start); accepts a runtime without one. */
-void bg_vm_watch_stop(struct bg_vm_runtime *rt);
-
-/* Find or make the entry of name, locked (its lifecycle mutex held) for the caller. */
-struct bg_vm_entry *bg_vm_entry_lock(struct bg_vm_runtime *rt, const char *name);
-/* Unlock and give the entry back; an idle entry (no VMM, no connection) is freed. */
-void bg_vm_entry_unlock(struct bg_vm_runtime *rt, struct bg_vm_entry *e);
 /* Attach conn (taken) as e's agent connection. */
 void bg_vm_entry_attach(struct bg_vm_runtime *rt, struct bg_vm_entry *e, struct bg_agent_conn *c);
 /* Detach e's connection; *ret holds the entry's reference (drop it with bg_vm_conn_unref), or
@@ -66,8 +59,22 @@ void bg_vm_entry_detach(struct bg_vm_runtime *rt, struct bg_vm_entry *e,
 void bg_vm_conn_unref(struct bg_vm_runtime *rt, struct bg_vm_conn_ref *ref);
 
 /* Fill e->drv and e->vi from the store's runtime row of e's VM. -ENOENT when there is no row
- * or it names an unknown driver. */
-int bg_vm_entry_load_instance(struct bg_daemon *d, struct bg_vm_entry *e);
+ * or it names a driver that is not in rt's list. */
+int bg_vm_entry_load_instance(struct bg_vm_runtime *rt, struct bg_vm_entry *e);
+
+/* e's VMM is gone (or never ran): drop its agent connection and instance, its runtime files
+ * and its runtime row. e's lock is held. */
+void bg_vm_entry_forget(struct bg_vm_runtime *rt, struct bg_vm_entry *e);
+
+/* Record vm->state = state (and vm->error = error when error is not NULL, "" to clear) before
+ * anything else happens. */
+int bg_vm_record_state(struct bg_vm_runtime *rt, struct bg_vm *vm, enum bg_vm_state state,
+                       const char *error, struct bg_error *err);
+
+/* The image called name for a VM to boot, into *ret (bg_image_done): the refusals of
+ * bg_vm_image_usable. */
+int bg_vm_image_load(struct bg_vm_runtime *rt, const char *name, struct bg_image *ret,
+                     struct bg_error *err);
 
 /* Where VM name's files are. Strings are owned (bg_vm_paths_done). */
 struct bg_vm_paths {
@@ -75,22 +82,39 @@ struct bg_vm_paths {
     char *state_dir; /* <state_dir>/vms/<name>: disks */
     char *overlay;   /* <state_dir>/vms/<name>/overlay.img */
     char *workdisk;  /* <state_dir>/vms/<name>/work.img (used when it exists) */
-    char *console;   /* <run_dir>/console.log */
+    char *console;   /* <run_dir>/BG_VMM_CONSOLE */
 };
-void bg_vm_paths_init(const struct bg_config *cfg, const char *name, struct bg_vm_paths *ret);
+void bg_vm_paths_init(const struct bg_vm_runtime *rt, const char *name, struct bg_vm_paths *ret);
 void bg_vm_paths_done(struct bg_vm_paths *p);
 
-/* Remove the runtime files of a stopped VMM in run_dir, keeping its console and qemu logs. */
-void bg_vm_run_files_remove(const char *run_dir);
+/* Remove the files a stopped VMM of any of rt's drivers leaves in run_dir, keeping the
+ * console and the VMM logs. */
+void bg_vm_run_files_remove(const struct bg_vm_runtime *rt, const char *run_dir);
+
+/* The marker next to a disk whose growth has begun (its content: the target size in MiB);
+ * it goes once the filesystem is grown too. */
+#define BG_VM_DISK_GROW_MARKER ".grow"
 
 /* Make sure the overlay at path is an ext4 image of mib MiB: created sparse and formatted
- * when absent, grown (file and filesystem) when smaller. Never shrinks, never reformats. */
+ * when absent, grown (file and filesystem) when smaller. Never shrinks, never reformats. A
+ * growth that stopped half way (BG_VM_DISK_GROW_MARKER left) is finished first. */
 int bg_vm_disk_ensure(const char *path, uint64_t mib, struct bg_error *err);
 
 /* The initrd to boot img with: the image's initrd (if any) then banger's agent archive,
- * cached under the cache dir by both contents. *ret_path is owned by the caller. */
-int bg_vm_initrd_prepare(const struct bg_config *cfg, const struct bg_image *img, char **ret_path,
+ * cached under <cache_dir>/initrd by both contents. *ret_path is owned by the caller. */
+int bg_vm_initrd_prepare(const char *cache_dir, const struct bg_image *img, char **ret_path,
                          struct bg_error *err);
 
-/* The kernel command line for vm (new string). */
+/* The driver-neutral kernel command line for vm (new string): console, disks, hostname. */
 char *bg_vm_cmdline(const struct bg_vm *vm, bool rootfs, bool workdisk);
+
+/* Keep at most about max_bytes of the console log at path: when more is allocated, the head
+ * (all but the last max_bytes, in whole blocks) is punched out, so writers that keep their
+ * file offset or append go on unaffected and the file stays as long, with a hole before the
+ * tail. 0, or -errno (-EOPNOTSUPP where the filesystem cannot punch holes). */
+int bg_vm_console_trim(const char *path, uint64_t max_bytes);
+
+/* "reason", then the tail of the VMM's log (drv->log_name in run_dir) and of the console,
+ * into buf (len bytes): a failed VM's error. */
+void bg_vm_failure_text(const struct bg_vmm_driver *drv, const struct bg_vm_paths *p,
+                        const char *reason, char *buf, size_t len);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Which VMM this host uses: Firecracker, else QEMU with KVM, else QEMU with TCG, and why. */
-#include "vmm/select.h"
+/* Which VMM this host uses, from the drivers the daemon offers in order of preference, and
+ * why; the KVM check the drivers share. */
+#include "vmm/driver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,41 +11,15 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "banger/alloc.h"
-#include "banger/parse.h"
 #include "banger/utf8.h"
-#include "host/proc.h"
-#include "vmm/firecracker/fcversion.h"
-#include "vmm/firecracker/firecracker.h"
 
-static const struct bg_vmm_driver *const drivers[] = {&bg_vmm_qemu, &bg_vmm_firecracker};
-
-const struct bg_vmm_driver *bg_vmm_find(const char *name)
+const struct bg_vmm_driver *bg_vmm_find(const struct bg_vmm_driver *const *drivers, size_t n,
+                                        const char *name)
 {
-    for (size_t i = 0; i < BG_ARRAY_SIZE(drivers); i++)
+    for (size_t i = 0; i < n; i++)
         if (!strcmp(drivers[i]->name, name))
             return drivers[i];
     return NULL;
-}
-
-void bg_vmm_instance_done(struct bg_vmm_instance *vi)
-{
-    if (!vi)
-        return;
-    free(vi->agent_path);
-    free(vi->control_path);
-    free(vi->console_path);
-    memset(vi, 0, sizeof(*vi));
-}
-
-bool bg_vmm_instance_alive(const struct bg_vmm_instance *vi)
-{
-    char state;
-    uint64_t st;
-
-    if (vi->pid <= 0 || bg_proc_stat(vi->pid, &state, &st, NULL) < 0)
-        return false;
-    return st == vi->start_time && state != 'Z' && state != 'X';
 }
 
 /* kvm_pvm (Pagetable-based Virtual Machine, found on some cloud hosts) serves /dev/kvm and its
@@ -79,106 +54,72 @@ int bg_vmm_kvm_check(void)
     return v == KVM_API_VERSION ? 0 : -EPROTO;
 }
 
-#ifdef BANGER_TESTING
-int bg_vmm_fc_version_parse(const char *text, char *buf, size_t len, bool *ret_ok)
+/* Append "name: reason" to why (len bytes), after "; " when why is not empty. */
+static void why_add(char *why, size_t len, const struct bg_vmm_driver *d,
+                    const struct bg_vmm_probe *p)
 {
-    struct bg_fc_version v;
+    size_t n = strlen(why);
 
-    if (bg_fc_version_parse(text, &v, NULL) < 0)
-        return -EBADMSG;
-    bg_fc_version_format(&v, buf, len);
-    *ret_ok = bg_fc_version_supported(&v);
-    return 0;
+    if (n + 1 < len)
+        bg_utf8_format(why + n, len - n, "%s%s: %s", n ? "; " : "", d->name, p->reason);
 }
-#endif
 
-/* Firecracker's half of the facts. problem and version point into the caller's buffers. */
-static void fc_probe(struct bg_vmm_facts *f, char *problem, size_t plen, char *version, size_t vlen)
+static int probe(const struct bg_vmm_driver *d, const struct bg_vmm_settings *s,
+                 struct bg_vmm_probe *ret, struct bg_error *err)
 {
-    bg_autofree char *bin = NULL;
-    struct bg_fc_version v;
-    struct bg_error e;
     int r;
 
-    f->fc_problem = problem;
-    if ((r = bg_firecracker_version(&bin, &v, &e)) < 0) {
-        snprintf(problem, plen, "%s", r == -ENOENT ? "not installed" : e.msg);
-        return;
+    *ret = (struct bg_vmm_probe){0};
+    if ((r = d->probe(s, ret)) < 0)
+        return bg_error_set(err, r, "probe %s: %s", d->name, strerror(-r));
+    return 0;
+}
+
+static int select_auto(const struct bg_vmm_driver *const *drivers, size_t n,
+                       const struct bg_vmm_settings *s, const struct bg_vmm_driver **ret,
+                       struct bg_vmm_probe *ret_probe, char *why, size_t why_len,
+                       struct bg_error *err)
+{
+    struct bg_vmm_probe p;
+    int r;
+
+    why[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if ((r = probe(drivers[i], s, &p, err)) < 0)
+            return r;
+        why_add(why, why_len, drivers[i], &p);
+        if (p.usable) {
+            *ret = drivers[i];
+            *ret_probe = p;
+            return 0;
+        }
     }
-    bg_fc_version_format(&v, version, vlen);
-    f->fc_version = version;
-    f->fc_no_kvm = v.no_kvm;
-    if (!bg_fc_version_supported(&v))
-        snprintf(problem, plen, "version %s unsupported (need 1.%d or newer)", version,
-                 BG_FC_MIN_MINOR);
-    else
-        f->fc_problem = NULL;
+    return bg_error_set(err, -ENOENT, "%s", n ? why : "no VMM driver in this build");
 }
 
-static int decide_firecracker(const struct bg_vmm_facts *f, const struct bg_vmm_driver **ret,
-                              char *why, size_t why_len, struct bg_error *err)
+int bg_vmm_select(const char *want, const struct bg_vmm_driver *const *drivers, size_t n,
+                  const struct bg_vmm_settings *s, const struct bg_vmm_driver **ret,
+                  struct bg_vmm_probe *ret_probe, char *why, size_t why_len, struct bg_error *err)
 {
-    if (f->fc_problem)
-        return bg_error_set(err, -ENOENT, "vmm 'firecracker' is not usable: firecracker %s",
-                            f->fc_problem);
-    if (f->kvm < 0 && !f->fc_no_kvm)
-        return bg_error_set(err, -ENOENT,
-                            "vmm 'firecracker' is not usable: /dev/kvm not usable (%s)",
-                            bg_vmm_kvm_why(f->kvm));
-    snprintf(why, why_len, "firecracker %s%s", f->fc_version ? f->fc_version : "?",
-             f->fc_no_kvm ? " (test double, no KVM)" : "");
-    *ret = &bg_vmm_firecracker;
-    return 0;
-}
-
-BG_TESTABLE int bg_vmm_decide(const char *want, const struct bg_vmm_facts *f,
-                              const struct bg_vmm_driver **ret, char *why, size_t why_len,
-                              struct bg_error *err)
-{
-    char fc[128];
-
-    if (strcmp(want, "auto") && strcmp(want, "qemu") && strcmp(want, "firecracker"))
-        return bg_error_set(err, -EINVAL, "vmm '%s' is not one of auto, qemu, firecracker",
-                            BG_QUOTE(want));
-    if (!strcmp(want, "firecracker") ||
-        (!strcmp(want, "auto") && !f->fc_problem && (f->kvm == 0 || f->fc_no_kvm)))
-        return decide_firecracker(f, ret, why, why_len, err);
-    if (f->fc_problem)
-        snprintf(fc, sizeof(fc), "firecracker: %s; ", f->fc_problem);
-    else
-        snprintf(fc, sizeof(fc), "firecracker: /dev/kvm not usable; ");
-    bool automatic = !strcmp(want, "auto");
-    if (!f->qemu.usable)
-        return bg_error_set(err, -ENOENT, "%sqemu: %s", automatic ? fc : "", f->qemu.reason);
-    snprintf(why, why_len, "%sqemu: %s", automatic ? fc : "configured; ", f->qemu.reason);
-    *ret = &bg_vmm_qemu;
-    return 0;
-}
-
-int bg_vmm_select_probe(const char *want, const struct bg_vmm_driver **ret,
-                        struct bg_vmm_probe *ret_probe, char *why, size_t why_len,
-                        struct bg_error *err)
-{
-    struct bg_vmm_facts f = {0};
-    char problem[128], version[64];
+    struct bg_vmm_probe p, *pp = ret_probe ? ret_probe : &p;
+    char names[128] = "auto";
     int r;
 
-    f.kvm = bg_vmm_kvm_check();
-    if (!strcmp(want, "auto") || !strcmp(want, "firecracker"))
-        fc_probe(&f, problem, sizeof(problem), version, sizeof(version));
-    if ((r = bg_vmm_qemu.probe(&f.qemu)) < 0)
-        return bg_error_set(err, r, "probe qemu: %s", strerror(-r));
-    if ((r = bg_vmm_decide(want, &f, ret, why, why_len, err)) < 0)
+    if (!strcmp(want, "auto"))
+        return select_auto(drivers, n, s, ret, pp, why, why_len, err);
+    const struct bg_vmm_driver *d = bg_vmm_find(drivers, n, want);
+    if (!d) {
+        for (size_t i = 0; i < n; i++) {
+            size_t k = strlen(names);
+            snprintf(names + k, sizeof(names) - k, ", %s", drivers[i]->name);
+        }
+        return bg_error_set(err, -EINVAL, "vmm '%s' is not one of %s", BG_QUOTE(want), names);
+    }
+    if ((r = probe(d, s, pp, err)) < 0)
         return r;
-    if (ret_probe && *ret == &bg_vmm_firecracker)
-        return bg_vmm_firecracker.probe(ret_probe);
-    if (ret_probe)
-        *ret_probe = f.qemu;
+    if (!pp->usable)
+        return bg_error_set(err, -ENOENT, "vmm '%s' is not usable: %s", d->name, pp->reason);
+    bg_utf8_format(why, why_len, "configured; %s: %s", d->name, pp->reason);
+    *ret = d;
     return 0;
-}
-
-int bg_vmm_select(const char *want, const struct bg_vmm_driver **ret, char *why, size_t why_len,
-                  struct bg_error *err)
-{
-    return bg_vmm_select_probe(want, ret, NULL, why, why_len, err);
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The Firecracker driver against the strict test double (tests/fakes/firecracker): bangerd with
-# vmm = firecracker and firecracker_path = a wrapper around the double; `vm run --rm -- echo ok`
+# vmm = firecracker, firecracker_path = a wrapper around the double and firecracker_kvm_check =
+# false (the double needs no /dev/kvm; the product knows nothing of it); `vm run --rm -- echo ok`
 # goes through launch, readiness, the boot sequence, the hybrid vsock and the real agent
 # protocol, and stop. Then the error paths: bad kernel path (the double's fault_message is in
 # the VM's error), a non-ELF kernel (and the same kernel with a vmlinux beside it, which is what
 # Firecracker gets), the process exiting during readiness, a vsock that never
-# answers, stop escalation; and no sockets left behind.
+# answers, stop escalation, a VMM that dies unasked (failed, with the reason); and no sockets
+# left behind.
 source "$(dirname "$0")/lib.sh"
 
 BUILD=$(dirname "$BANGERD")/..
@@ -25,7 +27,8 @@ wrapper() {
 restart() {
   wrapper "$1"
   [[ -n "$DAEMON_PID" ]] && stop_daemon
-  BANGERD_VMM=firecracker BANGERD_FIRECRACKER_PATH=$T/fc start_daemon
+  BANGERD_VMM=firecracker BANGERD_FIRECRACKER_PATH=$T/fc BANGERD_FIRECRACKER_KVM_CHECK=false \
+    start_daemon
 }
 no_sockets() {
   local left
@@ -35,9 +38,22 @@ no_sockets() {
 
 printf '\177ELF\002\001\001' >"$T/vmlinux"
 head -c 4096 /dev/zero >>"$T/vmlinux"
+
+# with the KVM check on (the default), a host without a usable /dev/kvm does not get Firecracker
+if ! python3 -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>/dev/null; then
+  wrapper none
+  BANGERD_VMM=firecracker BANGERD_FIRECRACKER_PATH=$T/fc start_daemon
+  api GET /v1/system/info
+  expect_json .vmm.selected null "no Firecracker without /dev/kvm"
+  expect_contains "$(jq -r .vmm.reason <<<"$BODY")" "/dev/kvm not usable" "why not"
+  stop_daemon
+fi
+
 restart none
 api GET /v1/system/info
 expect_json .vmm.selected firecracker "selected vmm"
+expect_contains "$(jq -r .vmm.reason <<<"$BODY")" \
+  "/dev/kvm not checked (firecracker_kvm_check = false)" "the reason says the check is off"
 import_image fc "$T/vmlinux"
 
 # the happy path: the whole sequence accepted by the double, the command run by the real agent
@@ -51,6 +67,16 @@ run_cli 0 vm start s1
 run_cli 0 vm stop s1
 no_sockets "after stop"
 expect_eq "$(pgrep -f -- "--api-sock $RUN/s1/" || true)" "" "no double left for s1"
+
+# the VMM dies unasked: the watcher records the VM failed, naming the pid, with the console
+run_cli 0 vm start s1
+fc_pid=$(cat "$RUN/s1/firecracker.pid")
+kill -TERM "$fc_pid" # the double then takes its "guest" (a dir in the run dir) down
+vm_failed() { api GET /v1/vms/s1 && [[ "$(jq -r .state <<<"$BODY")" == failed ]]; }
+wait_until 10 vm_failed && pass || fail "s1 not failed after its VMM was killed: $BODY"
+expect_contains "$(jq -r .error <<<"$BODY")" \
+  "its VMM (firecracker, pid $fc_pid) exited while the VM was running" "the reason names the pid"
+no_sockets "after the VMM died"
 
 # stop escalation: the guest halts instead of rebooting and ignores Ctrl-Alt-Del
 restart ignore-reboot,ignore-cad

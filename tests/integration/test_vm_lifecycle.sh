@@ -4,6 +4,8 @@
 # --start, console, refusals while running, stop (no process left, overlay kept), start again,
 # bangerd killed with SIGKILL and restarted (the VM is adopted, its agent reconnected, and it
 # stops cleanly), force delete of a running VM (nothing left), and a start that fails.
+# The runtime dir has a comma in its name: QEMU parses commas in -chardev and -drive values, so
+# each path put there must be escaped exactly there (and the console still lands in it).
 #
 # Needs qemu-system-x86_64, the banger-agent binary of this build, and the default image from
 # `banger image build` (Debian packages through apt). Exits 77 (skipped) saying what is missing.
@@ -15,7 +17,8 @@ AGENT=${BANGER_AGENT:-$(dirname "$BANGERD")/../agent/banger-agent}
 [[ -x "$AGENT" ]] || skip "banger-agent is not built ($AGENT)"
 export BANGER_AGENT=$AGENT
 
-RUN=$XDG_RUNTIME_DIR/banger/vms
+export BANGERD_RUNTIME_DIR="$T/run,dir" BANGERD_SOCKET=$SOCK
+RUN=$BANGERD_RUNTIME_DIR/vms
 DISKS=$XDG_STATE_HOME/banger/vms
 start_daemon
 
@@ -41,6 +44,8 @@ expect_json '.error' null
 expect_json '.started_at | type' string
 [[ -n "$(vmm_procs web1)" ]] && pass || fail "no qemu process for web1"
 [[ -S "$RUN/web1/agent.sock" && -S "$RUN/web1/qmp.sock" ]] && pass || fail "sockets of web1"
+[[ -s "$RUN/web1/console.log" && ! -e "$T/run,,dir" ]] && pass ||
+  fail "console of web1 not in its run dir"
 api GET /v1/vms/web1/console
 expect_status 200 console
 expect_contains "$CTYPE" text/plain "console content type"

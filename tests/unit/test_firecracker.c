@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the Firecracker driver's pure parts (argv, boot sequence, kernel check) and of
- * the fcapi client against the Firecracker test double (tests/fakes/firecracker). */
+/* Unit tests of the Firecracker driver's pure parts (argv, boot sequence, kernel check), and of
+ * its probe, start, pidfile recovery and stop and the fcapi client against the Firecracker test
+ * double (tests/fakes/firecracker). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -13,13 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "host/fileio.h"
+#include "host/unixsock.h"
 #include "testutil.h"
 #include "vmm/driver.h"
 #include "vmm/firecracker/fcapi.h"
@@ -286,12 +288,15 @@ static int fake_start(void **state)
     }
     free(bin);
     free(log);
-    /* readiness: the socket appears once bound; bounded poll, abort if the double exits */
+    /* readiness: a connection is accepted. The socket file appears at bind(), before listen():
+     * a client that only waits for the file can still be refused (ECONNREFUSED). Bounded
+     * poll; abort if the double exits. */
     for (int i = 0; i < 500; i++) {
-        struct stat st;
-        int status;
-        if (stat(fake_sock, &st) == 0 && S_ISSOCK(st.st_mode))
+        int fd = -1, status;
+        if (bg_unix_connect(fake_sock, &fd) == 0) {
+            close(fd);
             return 0;
+        }
         if (waitpid(fake_pid, &status, WNOHANG) == fake_pid) {
             fake_pid = -1;
             return -1;
@@ -407,6 +412,88 @@ static void test_fcapi_boot_sequence_accepted(void **state)
     free(wk);
 }
 
+/* The probe under each setting: firecracker_kvm_check = false is how a double (or a
+ * Firecracker that reaches a KVM bangerd may not open) is chosen on a host without /dev/kvm. */
+static void test_probe_settings(void **state)
+{
+    (void)state;
+    bg_autofree char *bin = fake_path();
+    struct bg_vmm_settings s = {.firecracker_path = bin, .firecracker_kvm_check = false};
+    struct bg_vmm_probe p;
+
+    if (!bin) {
+        print_message("skip: needs the Firecracker test double\n");
+        skip();
+    }
+    assert_int_equal(bg_vmm_firecracker.probe(&s, &p), 0);
+    assert_true(p.usable);
+    assert_string_equal(p.version, "1.16.1");
+    bg_autofree char *want = bg_asprintf(
+        "version 1.16.1 (%s); /dev/kvm not checked (firecracker_kvm_check = false)", bin);
+    assert_string_equal(p.reason, want);
+    s.firecracker_kvm_check = true;
+    assert_int_equal(bg_vmm_firecracker.probe(&s, &p), 0);
+    if (bg_vmm_kvm_check() < 0) {
+        assert_false(p.usable);
+        assert_non_null(strstr(p.reason, "/dev/kvm not usable ("));
+    } else {
+        assert_true(p.usable);
+    }
+    s.firecracker_path = "/nonexistent/firecracker";
+    assert_int_equal(bg_vmm_firecracker.probe(&s, &p), 0);
+    assert_false(p.usable);
+    assert_non_null(strstr(p.reason, "firecracker_path /nonexistent/firecracker"));
+}
+
+/* Start through the driver (the double as firecracker_path), find the process again from the
+ * pidfile the driver wrote, by its exact run dir only, and stop it with the ladder. */
+static void test_driver_start_find_stop(void **state)
+{
+    (void)state;
+    bg_autofree char *bin = fake_path();
+    struct bg_vmm_settings s = {.firecracker_path = bin};
+    struct bg_vmm_instance vi = {0};
+    struct bg_vmm_launch l = sample;
+    struct bg_vmm_instance found = {0};
+    struct bg_error err = {0};
+
+    if (!bin) {
+        print_message("skip: needs the Firecracker test double\n");
+        skip();
+    }
+    bg_autofree char *run = bg_asprintf("%s/vms/w1", bg_test_dir());
+    bg_autofree char *sibling = bg_asprintf("%s/vms/w", bg_test_dir());
+    assert_int_equal(bg_mkdir_p(run, 0700, &err), 0);
+    assert_int_equal(bg_mkdir_p(sibling, 0700, &err), 0);
+    bg_autofree char *k = write_file("vmlinux-drv", "\177ELF", 4);
+    bg_autofree char *ov = write_file("overlay-drv.img", "x", 1);
+    l.kernel = k;
+    l.initrd = NULL;
+    l.rootfs = NULL;
+    l.workdisk = NULL;
+    l.overlay = ov;
+    l.run_dir = run;
+    assert_int_equal(bg_vmm_firecracker.start(&s, &l, &vi, &err), 0);
+    assert_true(bg_vmm_instance_alive(&vi));
+    assert_int_equal(bg_vmm_firecracker.find_unrecorded(run, &found), 0);
+    assert_int_equal(found.pid, vi.pid);
+    assert_int_equal(found.start_time, vi.start_time);
+    assert_string_equal(found.control_path, vi.control_path);
+    assert_string_equal(found.agent_path, vi.agent_path);
+    bg_vmm_instance_done(&found);
+    /* ".../vms/w" is a prefix of this VMM's run dir, not its run dir */
+    bg_autofree char *stray = bg_asprintf("%s/" BG_FC_PIDFILE, sibling);
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%d\n", (int)vi.pid);
+    free(bg_test_write_file(stray, text, (size_t)n));
+    assert_int_equal(bg_vmm_firecracker.find_unrecorded(sibling, &found), -ESRCH);
+    /* forced: SendCtrlAltDel needs the guest and is skipped; SIGTERM ends it */
+    assert_int_equal(bg_vmm_stop(&bg_vmm_firecracker, &vi, 0, &err), 0);
+    assert_false(bg_vmm_instance_alive(&vi));
+    assert_int_equal(bg_vmm_firecracker.find_unrecorded(run, &found), -ESRCH);
+    bg_vmm_instance_done(&vi);
+}
+
 static void test_fcapi_nothing_listening(void **state)
 {
     char *sock = bg_asprintf("%s/absent.sock", bg_test_dir());
@@ -432,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fcapi_get_and_204, fake_start, fake_stop),
         cmocka_unit_test_setup_teardown(test_fcapi_boot_sequence_accepted, fake_start, fake_stop),
         cmocka_unit_test(test_fcapi_nothing_listening),
+        cmocka_unit_test(test_probe_settings),
+        cmocka_unit_test(test_driver_start_find_stop),
     };
     return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }

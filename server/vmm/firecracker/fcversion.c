@@ -48,19 +48,6 @@ static int take_pre(const char **p, char *pre)
     return 0;
 }
 
-static bool has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-
-    for (const char *p = text; p; p = strchr(p, '\n')) {
-        if (*p == '\n')
-            p++;
-        if (!strncmp(p, line, n) && (p[n] == '\n' || p[n] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 int bg_fc_version_parse(const char *text, struct bg_fc_version *ret, struct bg_error *err)
 {
     struct bg_fc_version v = {0};
@@ -76,7 +63,6 @@ int bg_fc_version_parse(const char *text, struct bg_fc_version *ret, struct bg_e
         p += 1 + strspn(p + 1, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.");
     if (*p != '\n' && *p != '\0' && *p != '\r')
         return bg_error_set(err, -EBADMSG, "version output has junk after the version");
-    v.no_kvm = has_line(text, BG_FC_NO_KVM_LINE);
     *ret = v;
     return 0;
 }

@@ -14,16 +14,11 @@
 struct bg_fc_version {
     unsigned major, minor, patch;    /* 1.16.1 */
     char pre[BG_FC_VERSION_PRE_MAX]; /* "dev" of 1.17.0-dev, "" for a release */
-    bool no_kvm;                     /* the binary declared it needs no /dev/kvm: banger's
-                                      * Firecracker test double prints this line */
 };
-
-/* The line the test double adds to its --version output to say it runs without KVM. */
-#define BG_FC_NO_KVM_LINE "banger-test-double: no-kvm"
 
 /* Parse text, the output of `firecracker --version`: the first line must be
  * "Firecracker vMAJOR.MINOR.PATCH[-PRE][+BUILD]"; the lines after it (an empty line, log lines)
- * are ignored, except BG_FC_NO_KVM_LINE. Returns 0 and *ret, or -EBADMSG (err says why). */
+ * are ignored. Returns 0 and *ret, or -EBADMSG (err says why). */
 int bg_fc_version_parse(const char *text, struct bg_fc_version *ret, struct bg_error *err);
 
 /* "1.16.1" or "1.17.0-dev" into buf (len bytes). */

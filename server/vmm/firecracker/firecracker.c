@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The Firecracker driver: launch, API readiness, boot over the API, hybrid vsock agent, stop. */
+/* The Firecracker driver: launch, API readiness, boot over the API, hybrid vsock agent,
+ * SendCtrlAltDel, pidfile recovery. */
 #include "vmm/firecracker/firecracker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #include "banger/image.h"
 #include "banger/log.h"
 #include "banger/timefmt.h"
+#include "banger/utf8.h"
 #include "host/fileio.h"
 #include "host/proc.h"
 #include "host/run.h"
@@ -31,36 +32,31 @@
 #define VSOCK_RETRY_MS 100
 #define VSOCK_ACK_MS 1000
 #define CAD_WAIT_MS 3000
-#define TERM_WAIT_MS 3000
-#define KILL_WAIT_MS 5000
 #define LOG_TAIL_MAX 600
 #define VERSION_OUT_MAX 1024
 
-static char *fc_path; /* NULL: "firecracker" from PATH */
+/* What a Firecracker leaves in its run dir, besides its log and the console. */
+static const char *const run_files[] = {BG_FC_API_SOCK, BG_FC_VSOCK, BG_FC_PIDFILE, NULL};
 
-void bg_firecracker_set_path(const char *path)
+/* The binary: path (firecracker_path), or NULL for "firecracker" found in PATH. */
+static int find_binary(const char *path, char **ret, struct bg_error *err)
 {
-    free(fc_path);
-    fc_path = path ? bg_strdup(path) : NULL;
-}
-
-static int find_binary(char **ret, struct bg_error *err)
-{
-    if (!fc_path)
+    if (!path)
         return bg_run_find_program("firecracker", ret, err);
-    if (access(fc_path, X_OK) < 0)
-        return bg_error_errno(err, "firecracker_path %s", fc_path);
-    *ret = bg_strdup(fc_path);
+    if (access(path, X_OK) < 0)
+        return bg_error_errno(err, "firecracker_path %s", path);
+    *ret = bg_strdup(path);
     return 0;
 }
 
-int bg_firecracker_version(char **ret_bin, struct bg_fc_version *ret, struct bg_error *err)
+int bg_firecracker_version(const char *path, char **ret_bin, struct bg_fc_version *ret,
+                           struct bg_error *err)
 {
     bg_autofree char *bin = NULL;
     struct bg_run_result res;
     int r;
 
-    if ((r = find_binary(&bin, err)) < 0)
+    if ((r = find_binary(path, &bin, err)) < 0)
         return r;
     const char *argv[] = {bin, "--version", NULL};
     struct bg_run_opts o = {
@@ -96,21 +92,23 @@ int bg_firecracker_kernel_check(const char *path, struct bg_error *err)
     return 0;
 }
 
-static int fc_probe(struct bg_vmm_probe *ret)
+static int fc_probe(const struct bg_vmm_settings *s, struct bg_vmm_probe *ret)
 {
     struct bg_vmm_probe p = {0};
     bg_autofree char *bin = NULL;
     struct bg_fc_version v;
     struct bg_error e;
+    int r;
 
     snprintf(p.accel, sizeof(p.accel), "kvm");
-    if (bg_firecracker_version(&bin, &v, &e) < 0) {
-        snprintf(p.reason, sizeof(p.reason), "%s", e.msg);
+    if ((r = bg_firecracker_version(s->firecracker_path, &bin, &v, &e)) < 0) {
+        bg_utf8_format(p.reason, sizeof(p.reason), "%s",
+                       r == -ENOENT && !s->firecracker_path ? "not installed" : e.msg);
         *ret = p;
         return 0;
     }
     bg_fc_version_format(&v, p.version, sizeof(p.version));
-    int k = v.no_kvm ? 0 : bg_vmm_kvm_check();
+    int k = s->firecracker_kvm_check ? bg_vmm_kvm_check() : 0;
     if (!bg_fc_version_supported(&v))
         snprintf(p.reason, sizeof(p.reason), "version %s unsupported (need 1.%d or newer)",
                  p.version, BG_FC_MIN_MINOR);
@@ -118,8 +116,10 @@ static int fc_probe(struct bg_vmm_probe *ret)
         snprintf(p.reason, sizeof(p.reason), "/dev/kvm not usable (%s)", bg_vmm_kvm_why(k));
     else {
         p.usable = true;
-        snprintf(p.reason, sizeof(p.reason), "%s %s%s", bin, p.version,
-                 v.no_kvm ? " (test double, no KVM)" : "");
+        bg_utf8_format(p.reason, sizeof(p.reason), "version %s (%s)%s", p.version, bin,
+                       s->firecracker_kvm_check
+                           ? ""
+                           : "; /dev/kvm not checked (firecracker_kvm_check = false)");
     }
     *ret = p;
     return 0;
@@ -242,17 +242,37 @@ static int boot(const struct bg_vmm_launch *l, struct bg_fcapi *api, struct bg_e
     return r;
 }
 
-static int spawn(const struct bg_vmm_launch *l, struct bg_vmm_instance *vi, struct bg_error *err)
+/* The pid, for a daemon that dies before it records it (fc_find_unrecorded): Firecracker
+ * writes no pidfile of its own. Written to a temporary name and renamed, so it is never seen
+ * half written. */
+static void write_pidfile(const char *run_dir, pid_t pid)
+{
+    bg_autofree char *path = bg_asprintf("%s/" BG_FC_PIDFILE, run_dir);
+    bg_autofree char *tmp = bg_asprintf("%s.new", path);
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%d\n", (int)pid);
+    bg_autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0 || write(fd, text, (size_t)n) != n || rename(tmp, path) < 0) {
+        bg_log_warn("start firecracker pid %d: write %s: %s", (int)pid, path, strerror(errno));
+        (void)unlink(tmp);
+    }
+}
+
+static int spawn(const char *path, const struct bg_vmm_launch *l, struct bg_vmm_instance *vi,
+                 struct bg_error *err)
 {
     bg_autofree char *bin = NULL;
     bg_autofree char *log = bg_asprintf("%s/" BG_FC_LOG, l->run_dir);
+    bg_autofree char *pidfile = bg_asprintf("%s/" BG_FC_PIDFILE, l->run_dir);
     char state;
     int r;
 
-    if ((r = find_binary(&bin, err)) < 0)
+    if ((r = find_binary(path, &bin, err)) < 0)
         return r;
     /* Firecracker refuses to bind an existing path and never removes its sockets */
     unlink_sockets(vi);
+    (void)unlink(pidfile);
     (void)unlink(vi->console_path);
     /* --log-path must exist (a file or a fifo) */
     bg_autoclose int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -263,13 +283,14 @@ static int spawn(const struct bg_vmm_launch *l, struct bg_vmm_instance *vi, stru
     bg_strv_free(argv);
     if (r < 0)
         return r;
+    write_pidfile(l->run_dir, vi->pid);
     if (bg_proc_stat(vi->pid, &state, &vi->start_time, NULL) < 0)
         return exited_error(vi, l->run_dir, "at once", err);
     return 0;
 }
 
-static int fc_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret,
-                    struct bg_error *err)
+static int fc_start(const struct bg_vmm_settings *s, const struct bg_vmm_launch *l,
+                    struct bg_vmm_instance *ret, struct bg_error *err)
 {
     struct bg_vmm_instance vi = {0};
     bg_auto(bg_fcapi_freep) struct bg_fcapi *api = NULL;
@@ -285,14 +306,13 @@ static int fc_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret,
     snprintf(vi.accel, sizeof(vi.accel), "kvm");
     vi.control_path = bg_asprintf("%s/" BG_FC_API_SOCK, l->run_dir);
     vi.agent_path = bg_asprintf("%s/" BG_FC_VSOCK, l->run_dir);
-    vi.console_path = bg_asprintf("%s/" BG_FC_CONSOLE, l->run_dir);
+    vi.console_path = bg_asprintf("%s/" BG_VMM_CONSOLE, l->run_dir);
     api = bg_fcapi_new(vi.control_path, API_TIMEOUT_MS);
-    if ((r = spawn(l, &vi, err)) < 0 || (r = await_api(&vi, api, l->run_dir, err)) < 0 ||
-        (r = boot(l, api, err)) < 0) {
+    if ((r = spawn(s->firecracker_path, l, &vi, err)) < 0 ||
+        (r = await_api(&vi, api, l->run_dir, err)) < 0 || (r = boot(l, api, err)) < 0) {
         if (vi.pid > 0)
-            (void)bg_vmm_firecracker.stop(&vi, 0, NULL);
-        else
-            unlink_sockets(&vi);
+            (void)bg_vmm_stop(&bg_vmm_firecracker, &vi, 0, NULL);
+        unlink_sockets(&vi);
         bg_vmm_instance_done(&vi);
         return bg_error_prefix(err, r, "start firecracker for '%s'", l->id);
     }
@@ -381,6 +401,9 @@ static int fc_agent_connect(const struct bg_vmm_instance *vi, int64_t deadline_m
 /* PUT /actions SendCtrlAltDel: the guest reboots and Firecracker exits. False when refused. */
 static bool send_cad(const struct bg_vmm_instance *vi)
 {
+    if (!vi->control_path)
+        return false;
+
     bg_auto(bg_fcapi_freep) struct bg_fcapi *api = bg_fcapi_new(vi->control_path, 1000);
     json_t *body = json_pack("{s:s}", "action_type", "SendCtrlAltDel");
     struct bg_error e;
@@ -392,36 +415,23 @@ static bool send_cad(const struct bg_vmm_instance *vi)
     return r == 0;
 }
 
-static int force_stop(struct bg_vmm_instance *vi, int pidfd, bool graceful, struct bg_error *err)
+/* Firecracker's own pidfile is the one the driver wrote; the process counts only when its
+ * --api-sock is this run dir's. */
+static int fc_find_unrecorded(const char *run_dir, struct bg_vmm_instance *vi)
 {
-    struct bg_error e;
+    bg_autofree char *pidfile = bg_asprintf("%s/" BG_FC_PIDFILE, run_dir);
+    bg_autofree char *api = bg_asprintf("%s/" BG_FC_API_SOCK, run_dir);
+    int r = bg_vmm_pidfile_find(pidfile, "--api-sock", api, &vi->pid, &vi->start_time);
 
-    if (graceful && send_cad(vi) && bg_proc_pidfd_wait(pidfd, CAD_WAIT_MS))
-        return 0;
-    if (graceful)
-        bg_log_warn("stop firecracker pid %d: SendCtrlAltDel failed or ignored; sending SIGTERM",
-                    (int)vi->pid);
-    if (bg_proc_pidfd_signal(pidfd, SIGTERM, &e) == -ESRCH ||
-        bg_proc_pidfd_wait(pidfd, TERM_WAIT_MS))
-        return 0;
-    bg_log_warn("stop firecracker pid %d: SIGTERM ignored; sending SIGKILL", (int)vi->pid);
-    if (bg_proc_pidfd_signal(pidfd, SIGKILL, &e) == -ESRCH ||
-        bg_proc_pidfd_wait(pidfd, KILL_WAIT_MS))
-        return 0;
-    return bg_error_set(err, -ETIMEDOUT, "firecracker pid %d survived SIGKILL", (int)vi->pid);
-}
-
-static int fc_stop(struct bg_vmm_instance *vi, int timeout_ms, struct bg_error *err)
-{
-    bg_autoclose int pidfd = -1;
-    int r = 0;
-
-    if (bg_proc_pidfd_open(vi->pid, vi->start_time, &pidfd, NULL) == 0 &&
-        !(timeout_ms > 0 && bg_proc_pidfd_wait(pidfd, timeout_ms)))
-        r = force_stop(vi, pidfd, timeout_ms > 0, err);
-    if (r == 0)
-        unlink_sockets(vi);
-    return r;
+    if (r < 0)
+        return r;
+    if (!vi->control_path)
+        vi->control_path = bg_steal_ptr(&api);
+    if (!vi->agent_path)
+        vi->agent_path = bg_asprintf("%s/" BG_FC_VSOCK, run_dir);
+    if (!vi->console_path)
+        vi->console_path = bg_asprintf("%s/" BG_VMM_CONSOLE, run_dir);
+    return 0;
 }
 
 static json_t *fc_describe(const struct bg_vmm_instance *vi)
@@ -433,12 +443,18 @@ static json_t *fc_describe(const struct bg_vmm_instance *vi)
 
 const struct bg_vmm_driver bg_vmm_firecracker = {
     .name = "firecracker",
+    .image_vmm = BG_VMM_FIRECRACKER,
     .stop_by_reboot = true,
     .elf_kernel_only = true,
-    .image_vmm = BG_VMM_FIRECRACKER,
+    .log_name = BG_FC_LOG,
+    .run_files = run_files,
     .probe = fc_probe,
     .start = fc_start,
     .agent_connect = fc_agent_connect,
-    .stop = fc_stop,
+    .find_unrecorded = fc_find_unrecorded,
+    .ask_exit = send_cad,
+    .ask_exit_name = "SendCtrlAltDel",
+    .ask_exit_wait_ms = CAD_WAIT_MS,
+    .ask_exit_needs_guest = true,
     .describe = fc_describe,
 };

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The Firecracker driver's internals that other modules and unit tests reach; the driver itself
- * is bg_vmm_firecracker. */
+/* The Firecracker driver (bg_vmm_firecracker), and its internals that unit tests reach. */
 #pragma once
 
 #include <jansson.h>
@@ -13,19 +12,20 @@
 /* File names inside a VM's run dir. */
 #define BG_FC_API_SOCK "api.sock"
 #define BG_FC_VSOCK "v.sock"
-#define BG_FC_CONSOLE "console.log" /* Firecracker's stdout: the serial console */
-#define BG_FC_LOG "firecracker.log" /* --log-path */
+#define BG_FC_LOG "firecracker.log"     /* --log-path; the console (its stdout) is BG_VMM_CONSOLE */
+#define BG_FC_PIDFILE "firecracker.pid" /* written by the driver right after the spawn */
 #define BG_FC_GUEST_CID 3
 /* The agent listens on vsock (agent/listener.h); a guest reboot ends Firecracker (x86). */
 #define BG_FC_BOOT_ARGS_EXTRA "banger.agent=vsock reboot=k panic=1"
 
-/* The firecracker binary: path (absolute, copied) or NULL for "firecracker" found in PATH.
- * Set once at daemon start, before any probe (the config key firecracker_path). */
-void bg_firecracker_set_path(const char *path);
+/* The driver. Its settings: firecracker_path, firecracker_kvm_check. */
+extern const struct bg_vmm_driver bg_vmm_firecracker;
 
-/* Run `<binary> --version` and parse it. *ret_bin (owned) is the binary's absolute path.
- * -ENOENT when it is not installed; -EBADMSG when its output is not a version. */
-int bg_firecracker_version(char **ret_bin, struct bg_fc_version *ret, struct bg_error *err);
+/* Run `<path> --version` (path NULL: "firecracker" found in PATH) and parse it. *ret_bin
+ * (owned) is the binary's absolute path. -ENOENT when it is not installed; -EBADMSG when its
+ * output is not a version. */
+int bg_firecracker_version(const char *path, char **ret_bin, struct bg_fc_version *ret,
+                           struct bg_error *err);
 
 /* 0 when path starts with the ELF magic (or cannot be read: Firecracker then refuses it with
  * its own fault_message); -ENOEXEC with a message that says what to do

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The QEMU microvm driver: argv, detached launch, agent socket, graceful-then-forced stop. */
+/* The QEMU microvm driver: argv, detached launch, agent socket, QMP quit, pidfile recovery. */
 #include "vmm/qemu/qemu.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +29,18 @@
 #define ARGV_MAX 64
 #define SPAWN_READY_MS 10000 /* QEMU creates its sockets within this after exec */
 #define QUIT_WAIT_MS 3000
-#define TERM_WAIT_MS 3000
-#define KILL_WAIT_MS 5000
 #define LOG_TAIL_MAX 600
 
-static char accel_pref[8] = "auto";
+/* What a QEMU leaves in its run dir, besides its log and the console. */
+static const char *const run_files[] = {BG_QEMU_AGENT_SOCK, BG_QEMU_QMP_SOCK, BG_QEMU_PIDFILE,
+                                        NULL};
 
-void bg_qemu_set_accel(const char *accel)
+/* "kvm" or "tcg" for this start under accel_pref ("auto", "kvm", "tcg"); -ENODEV when accel =
+ * kvm and KVM is not usable. reason (may be NULL) says why. */
+static int accel_resolve(const char *accel_pref, const char **ret, char *reason, size_t len)
 {
-    snprintf(accel_pref, sizeof(accel_pref), "%s", accel);
-}
-
-/* "kvm" or "tcg" for this start; -ENODEV when accel = kvm and KVM is not usable. reason (may
- * be NULL) says why. */
-static int accel_resolve(const char **ret, char *reason, size_t len)
-{
+    if (!accel_pref)
+        accel_pref = "auto";
     int k = strcmp(accel_pref, "tcg") ? bg_vmm_kvm_check() : 0;
 
     if (!strcmp(accel_pref, "tcg")) {
@@ -150,9 +146,10 @@ static void add_machine(struct argv_builder *b, const char *binary, const char *
         add(b, "%s", l->initrd);
     }
     add(b, "-append");
-    add(b, "%s", l->cmdline);
+    add(b, "%s " BG_QEMU_NET_ARGS, l->cmdline);
 }
 
+/* run is the run dir with its commas doubled: every path below is inside an option list. */
 static void add_devices(struct argv_builder *b, const struct bg_vmm_launch *l, const char *run)
 {
     if (l->rootfs)
@@ -170,10 +167,17 @@ static void add_devices(struct argv_builder *b, const struct bg_vmm_launch *l, c
     add(b, "user,id=net0,restrict=%s", l->nat ? "off" : "on");
     add(b, "-device");
     add(b, "virtio-net-device,netdev=net0");
+    /* not "-serial file:PATH": QEMU takes everything after "file:" as the path, so there a
+     * doubled comma would stay doubled; a -chardev value is an option list like the others */
+    add(b, "-chardev");
+    add(b, "file,id=console,path=%s/" BG_VMM_CONSOLE, run);
     add(b, "-serial");
-    add(b, "file:%s/" BG_QEMU_CONSOLE, run);
-    add(b, "-qmp");
-    add(b, "unix:%s/" BG_QEMU_QMP_SOCK ",server=on,wait=off", run);
+    add(b, "chardev:console");
+    add(b, "-chardev");
+    add(b, "socket,id=qmp,path=%s/" BG_QEMU_QMP_SOCK ",server=on,wait=off", run);
+    add(b, "-mon");
+    add(b, "chardev=qmp,mode=control");
+    /* a plain path, not an option list */
     add(b, "-pidfile");
     add(b, "%s/" BG_QEMU_PIDFILE, l->run_dir);
 }
@@ -219,7 +223,7 @@ BG_TESTABLE int bg_qemu_version_parse(const char *text, char *buf, size_t len)
     return 0;
 }
 
-static int qemu_probe(struct bg_vmm_probe *ret)
+static int qemu_probe(const struct bg_vmm_settings *s, struct bg_vmm_probe *ret)
 {
     struct bg_vmm_probe p = {0};
     bg_autofree char *bin = NULL;
@@ -244,7 +248,7 @@ static int qemu_probe(struct bg_vmm_probe *ret)
     }
     bg_run_result_done(&res);
     const char *accel;
-    p.usable = accel_resolve(&accel, p.reason, sizeof(p.reason)) == 0;
+    p.usable = accel_resolve(s->accel, &accel, p.reason, sizeof(p.reason)) == 0;
     snprintf(p.accel, sizeof(p.accel), "%s", accel);
     *ret = p;
     return 0;
@@ -252,14 +256,14 @@ static int qemu_probe(struct bg_vmm_probe *ret)
 
 static void unlink_run_files(const char *run_dir)
 {
-    /* qemu.log too: each boot's log starts empty, like its console */
-    static const char *const names[] = {BG_QEMU_AGENT_SOCK, BG_QEMU_QMP_SOCK, BG_QEMU_PIDFILE,
-                                        BG_QEMU_LOG};
+    bg_autofree char *log = bg_asprintf("%s/" BG_QEMU_LOG, run_dir);
 
-    for (size_t i = 0; i < BG_ARRAY_SIZE(names); i++) {
-        bg_autofree char *p = bg_asprintf("%s/%s", run_dir, names[i]);
+    for (const char *const *f = run_files; *f; f++) {
+        bg_autofree char *p = bg_asprintf("%s/%s", run_dir, *f);
         (void)unlink(p);
     }
+    /* the log too: each boot's log starts empty, like its console */
+    (void)unlink(log);
 }
 
 /* Wait until QEMU has created its agent socket, or has exited (bad arguments, locked disk). */
@@ -344,13 +348,13 @@ static char *tcg_cmdline(const char *cmdline)
     return bg_asprintf("%s tsc_early_khz=%llu", cmdline, (unsigned long long)host_tsc_khz());
 }
 
-static int qemu_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret,
-                      struct bg_error *err)
+static int qemu_start(const struct bg_vmm_settings *s, const struct bg_vmm_launch *l,
+                      struct bg_vmm_instance *ret, struct bg_error *err)
 {
     struct bg_vmm_instance vi = {0};
     const char *accel;
     char why[128];
-    int r = accel_resolve(&accel, why, sizeof(why));
+    int r = accel_resolve(s->accel, &accel, why, sizeof(why));
 
     if (r < 0)
         return bg_error_set(err, r, "start qemu for '%s': %s", l->id, why);
@@ -364,11 +368,11 @@ static int qemu_start(const struct bg_vmm_launch *l, struct bg_vmm_instance *ret
     snprintf(vi.accel, sizeof(vi.accel), "%s", accel);
     vi.agent_path = bg_asprintf("%s/" BG_QEMU_AGENT_SOCK, l->run_dir);
     vi.control_path = bg_asprintf("%s/" BG_QEMU_QMP_SOCK, l->run_dir);
-    vi.console_path = bg_asprintf("%s/" BG_QEMU_CONSOLE, l->run_dir);
+    vi.console_path = bg_asprintf("%s/" BG_VMM_CONSOLE, l->run_dir);
     r = qemu_spawn(l, accel, &vi, err);
     if (r < 0) {
         if (vi.pid > 0)
-            (void)bg_vmm_qemu.stop(&vi, 0, NULL);
+            (void)bg_vmm_stop(&bg_vmm_qemu, &vi, 0, NULL);
         bg_vmm_instance_done(&vi);
         return bg_error_prefix(err, r, "start qemu for '%s'", l->id);
     }
@@ -395,11 +399,13 @@ static int qemu_agent_connect(const struct bg_vmm_instance *vi, int64_t deadline
 }
 
 /* QMP quit: QEMU exits at once, flushing its disks. False when it could not be asked. */
-static bool qmp_quit(const struct bg_vmm_instance *vi)
+static bool qemu_quit(const struct bg_vmm_instance *vi)
 {
     struct bg_error e;
     bg_autoclose int fd = -1;
 
+    if (!vi->control_path)
+        return false;
     if (bg_qmp_connect(vi->control_path, 1000, &fd, &e) < 0 ||
         bg_qmp_execute(fd, "quit", 1000, &e) < 0) {
         bg_log_debug("stop qemu pid %d: %s", (int)vi->pid, e.msg);
@@ -408,26 +414,22 @@ static bool qmp_quit(const struct bg_vmm_instance *vi)
     return true;
 }
 
-static int qemu_stop(struct bg_vmm_instance *vi, int timeout_ms, struct bg_error *err)
+/* QEMU writes its pidfile itself, right after it starts: a daemon that died before recording
+ * the pid finds it there, and believes it only for a QEMU started with this very pidfile. */
+static int qemu_find_unrecorded(const char *run_dir, struct bg_vmm_instance *vi)
 {
-    bg_autoclose int pidfd = -1;
-    struct bg_error e;
+    bg_autofree char *pidfile = bg_asprintf("%s/" BG_QEMU_PIDFILE, run_dir);
+    int r = bg_vmm_pidfile_find(pidfile, "-pidfile", pidfile, &vi->pid, &vi->start_time);
 
-    if (bg_proc_pidfd_open(vi->pid, vi->start_time, &pidfd, &e) < 0)
-        return 0; /* already gone (or the pid is someone else's now) */
-    if (timeout_ms > 0 && bg_proc_pidfd_wait(pidfd, timeout_ms))
-        return 0;
-    if (qmp_quit(vi) && bg_proc_pidfd_wait(pidfd, QUIT_WAIT_MS))
-        return 0;
-    bg_log_warn("stop qemu pid %d: QMP quit failed or ignored; sending SIGTERM", (int)vi->pid);
-    if (bg_proc_pidfd_signal(pidfd, SIGTERM, &e) == -ESRCH ||
-        bg_proc_pidfd_wait(pidfd, TERM_WAIT_MS))
-        return 0;
-    bg_log_warn("stop qemu pid %d: SIGTERM ignored; sending SIGKILL", (int)vi->pid);
-    if (bg_proc_pidfd_signal(pidfd, SIGKILL, &e) == -ESRCH ||
-        bg_proc_pidfd_wait(pidfd, KILL_WAIT_MS))
-        return 0;
-    return bg_error_set(err, -ETIMEDOUT, "qemu pid %d survived SIGKILL", (int)vi->pid);
+    if (r < 0)
+        return r;
+    if (!vi->agent_path)
+        vi->agent_path = bg_asprintf("%s/" BG_QEMU_AGENT_SOCK, run_dir);
+    if (!vi->control_path)
+        vi->control_path = bg_asprintf("%s/" BG_QEMU_QMP_SOCK, run_dir);
+    if (!vi->console_path)
+        vi->console_path = bg_asprintf("%s/" BG_VMM_CONSOLE, run_dir);
+    return 0;
 }
 
 static json_t *qemu_describe(const struct bg_vmm_instance *vi)
@@ -440,9 +442,14 @@ static json_t *qemu_describe(const struct bg_vmm_instance *vi)
 const struct bg_vmm_driver bg_vmm_qemu = {
     .name = "qemu",
     .image_vmm = BG_VMM_QEMU,
+    .log_name = BG_QEMU_LOG,
+    .run_files = run_files,
     .probe = qemu_probe,
     .start = qemu_start,
     .agent_connect = qemu_agent_connect,
-    .stop = qemu_stop,
+    .find_unrecorded = qemu_find_unrecorded,
+    .ask_exit = qemu_quit,
+    .ask_exit_name = "QMP quit",
+    .ask_exit_wait_ms = QUIT_WAIT_MS,
     .describe = qemu_describe,
 };

@@ -618,8 +618,7 @@ static int parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--version")) {
-            printf("Firecracker v" VERSION "\n\n"
-                   "banger-test-double: no-kvm\n");
+            printf("Firecracker v" VERSION "\n\n");
             exit(0);
         }
         if (!strcmp(a, "--fake-dump-table"))

@@ -29,14 +29,15 @@ bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 
 sock=$tmp/api.sock
 
-# start_double SOCK [ARGS...]: runs the double and waits (bounded) for its socket.
+# start_double SOCK [ARGS...]: runs the double and waits (bounded) until its API answers: the
+# socket file appears at bind(), before listen(), so its existence proves nothing yet.
 start_double() {
     local s=$1
     shift
     "$fake" --api-sock "$s" --id refusals-1 --log-path "$tmp/fc.log" "$@" >"$tmp/stdout" 2>&1 &
     pids+=($!)
     for _ in $(seq 200); do
-        [[ -S $s ]] && return 0
+        curl -sf --unix-socket "$s" -o /dev/null http://localhost/ && return 0
         kill -0 "$!" 2>/dev/null || break
         sleep 0.01
     done
