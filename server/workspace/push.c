@@ -260,21 +260,30 @@ static int push_archive(struct bg_agent_conn *conn, const struct bg_workspace_pu
     if (r >= 0)
         r = bg_agent_session_close_stdin(g.sess, err);
     /* -EPIPE: the tar ended on its own (its exit says why) or the watchdog killed it (its
-     * reason says why); any other failure leaves an archive cut short: kill the tar */
+     * reason says why); any other failure leaves an archive cut short: kill the tar.
+     * -ECANCELED: git saw the cancel first. */
     if (r < 0 && r != -EPIPE)
-        stop_guest(&g, STOP_FAILED);
+        stop_guest(&g, r == -ECANCELED ? STOP_CANCELLED : STOP_FAILED);
     bool host_failed = atomic_load(&g.stop) == STOP_FAILED;
     int w = guest_end(&g, drain, "tar", host_failed ? NULL : err);
     bg_agent_session_free(g.sess);
     return host_failed || w == 0 ? r : w;
 }
 
-/* Where a refusal of the request comes from: field for BG_ERR(INVALID_FIELD). */
-static int refusal(int r, const char *field, struct bg_field_error *f)
+/* A refusal of the request is about field. */
+static int refused(int r, const char *field, struct bg_field_error *f)
 {
     if (r == BG_ERR(BG_PROBLEM_INVALID_FIELD))
         bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, field);
     return r;
+}
+
+/* A git step failed: as refused, and a cancel that killed git says why. */
+static int git_failed(int r, const char *field, struct bg_field_error *f, struct bg_error *err)
+{
+    if (r == -ECANCELED)
+        (void)bg_error_prefix(err, r, "the client went away");
+    return refused(r, field, f);
 }
 
 int bg_workspace_push(struct bg_agent_conn *conn, const struct bg_workspace_request *req,
@@ -293,17 +302,17 @@ int bg_workspace_push(struct bg_agent_conn *conn, const struct bg_workspace_requ
     if (f)
         *f = (struct bg_field_error){0};
     if ((r = bg_workspace_toplevel(req->path, &opts->cancel, &top, err)) < 0)
-        return refusal(r, "path", f);
+        return git_failed(r, "path", f, err);
     if (req->clone && (r = bg_workspace_clone(top, req->from, req->branch, tmp, &opts->cancel,
                                               &clone_dir, err)) < 0)
-        return refusal(r, "from", f);
+        return git_failed(r, "from", f, err);
     r = guest_run(conn, mkdir_argv, &opts->cancel, err);
     if (r >= 0)
         r = push_archive(conn, opts, guest_dir, top, clone_dir, &res, err);
     if (clone_dir)
         (void)bg_workspace_clone_remove(clone_dir);
     if (r < 0)
-        return refusal(r, "path", f);
+        return refused(r, "path", f);
     res.ms = bg_now_ms() - t0;
     *ret = res;
     return 0;

@@ -27,8 +27,9 @@ struct bg_workspace_tar;
 /* A new stream into sink (copied; sink->cls borrowed until bg_workspace_tar_free). */
 int bg_workspace_tar_new(const struct bg_workspace_sink *sink, struct bg_workspace_tar **ret,
                          struct bg_error *err);
-/* Free t (accepts NULL). A stream not finished ends here without its end-of-archive blocks,
- * so the reader sees a truncated archive and fails, never a shorter valid one. */
+/* Free t (accepts NULL). Of a stream not finished, what is still buffered and the
+ * end-of-archive blocks never reach the sink: the reader is never handed a shorter archive
+ * that looks complete. */
 void bg_workspace_tar_free(struct bg_workspace_tar *t);
 void bg_workspace_tar_freep(struct bg_workspace_tar **t);
 
