@@ -384,7 +384,8 @@ static int frame_read(struct frame *f, int rootfd, const char *dir, size_t *coun
         f->names[f->n++] = bg_strdup(de->d_name);
     }
     closedir(d);
-    qsort(f->names, f->n, sizeof(*f->names), name_cmp);
+    if (f->n > 1)
+        qsort(f->names, f->n, sizeof(*f->names), name_cmp);
     return 0;
 }
 

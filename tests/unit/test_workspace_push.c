@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -95,6 +96,7 @@ static int group_setup(void **state)
     snprintf(agent.sock, sizeof(agent.sock), "%s/agent.sock", bg_test_dir());
     agent.pid = fork();
     if (agent.pid == 0) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that aborts takes the agent along */
         execl(bin, bin, "--serve-unix", agent.sock, (char *)NULL);
         _exit(127);
     }
