@@ -143,6 +143,8 @@ kill "$push_pid"
 wait "$push_pid" 2>/dev/null || true
 no_guest_tar() { ! guest_tar; }
 wait_until 60 no_guest_tar && pass || fail "the guest tar still runs after the client left"
+wait_until 60 grep -q "workspace: the client went away" "$DAEMON_LOG" && pass ||
+  fail "bangerd did not stop the push of a client that left"
 
 # --- four at once ---
 pids=()
