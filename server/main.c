@@ -18,6 +18,7 @@
 #include "rest/handlers.h"
 #include "vmm/firecracker/firecracker.h"
 #include "vmm/qemu/qemu.h"
+#include "workspace/git.h"
 
 extern char **environ;
 
@@ -64,6 +65,7 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     d->db_path = bg_asprintf("%s/state.db", cfg->state_dir);
     if ((r = bg_store_open(d->db_path, BG_STORE_READ_WRITE, &d->store, err)) < 0)
         return r;
+    (void)bg_workspace_clones_sweep(cfg->state_dir);
     bg_store_set_event_history(d->store, (int64_t)cfg->event_history);
     bg_store_set_operation_history(d->store, (int64_t)cfg->operation_history);
     if ((r = bg_store_event_bounds(d->store, &oldest, &latest, err)) < 0)

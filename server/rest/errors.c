@@ -44,7 +44,10 @@ int bg_rest_reply_error(struct bg_http_request *req, const struct bg_error *err,
 {
     enum bg_problem p = bg_rest_problem(err, subject, fallback);
 
-    if (bg_problem_status(p) >= 500)
+    /* a request cancelled because its client left has no one to tell: not a server error */
+    if (bg_http_client_gone(req))
+        bg_log_info("%s %s: the client went away: %s", req->method, req->path, err->msg);
+    else if (bg_problem_status(p) >= 500)
         bg_log_error("%s %s: %s", req->method, req->path, err->msg);
     return bg_http_reply_problem(req, p, field, "%s", err->msg);
 }

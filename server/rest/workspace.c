@@ -1,53 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /* POST /v1/vms/{name}/workspace: put a host git repository at /root/repo in a running VM. */
 #include <errno.h>
+#include <string.h>
 
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "rest/daemon.h"
+#include "rest/errors.h"
 #include "rest/handlers.h"
 #include "vm/runtime.h"
-#include "workspace/workspace.h"
+#include "workspace/push.h"
+#include "workspace/request.h"
 
-static int reply_push_error(struct bg_http_request *req, const struct bg_error *err)
-{
-    switch (err->code) {
-    case -ENOTDIR:
-        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_FIELD, "path", "%s", err->msg);
-    case -EINVAL:
-        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_FIELD, "from", "%s", err->msg);
-    case -ECONNRESET:
-        return bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
-                                     "vm '%s' stopped during the transfer", req->params[0]);
-    default:
-        bg_log_warn("workspace vm '%s': %s", req->params[0], err->msg);
-        return bg_http_reply_problem(req, BG_PROBLEM_WORKSPACE_FAILED, NULL, "%s", err->msg);
-    }
-}
-
+/* Borrow the running VM's agent connection, or reply why not. */
 static int acquire(struct bg_http_request *req, struct bg_agent_conn **ret, int *ret_mhd)
 {
     struct bg_error err;
 
     if (bg_vm_agent_acquire(bg_rest_daemon(req)->runtime, req->params[0], ret, &err) == 0)
         return 0;
-    if (err.code == BG_ERR(BG_PROBLEM_VM_NOT_FOUND))
-        *ret_mhd =
-            bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_FOUND, NULL,
-                                  "no VM named '%s'; 'banger vm ls' lists them", req->params[0]);
-    else if (err.code == BG_ERR(BG_PROBLEM_VM_NOT_RUNNING))
-        *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_VM_NOT_RUNNING, NULL,
-                                         "vm '%s' is not running (%s); start it with "
-                                         "'banger vm start %s'",
-                                         req->params[0], err.msg, req->params[0]);
-    else
-        *ret_mhd = bg_http_reply_internal(req, &err);
+    *ret_mhd = bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_INTERNAL, NULL);
     return -1;
+}
+
+/* The push's cancel: the client that asked for it went away. */
+static bool client_gone(void *cls)
+{
+    return bg_http_client_gone(cls);
 }
 
 int bg_handle_vms_workspace(struct bg_http_request *req)
 {
     struct bg_daemon *d = bg_rest_daemon(req);
+    struct bg_workspace_push_opts opts = {
+        .state_dir = d->cfg->state_dir,
+        .cancel = {.fn = client_gone, .cls = req},
+    };
     struct bg_workspace_request wr;
     struct bg_workspace_result res;
     struct bg_agent_conn *conn;
@@ -66,12 +54,14 @@ int bg_handle_vms_workspace(struct bg_http_request *req)
         bg_workspace_request_done(&wr);
         return mhd;
     }
-    bg_autofree char *tmp = bg_asprintf("%s/tmp", d->cfg->state_dir);
-    r = bg_workspace_push(conn, &wr, tmp, &res, &err);
+    r = bg_workspace_push(conn, &wr, &opts, &res, &f, &err);
     bg_vm_agent_release(d->runtime, conn);
     bg_workspace_request_done(&wr);
+    if (r == -ECONNRESET)
+        (void)bg_error_prefix(&err, r, "vm '%s' stopped during the transfer", req->params[0]);
     if (r < 0)
-        return reply_push_error(req, &err);
+        return bg_rest_reply_error(req, &err, BG_REST_NONE, BG_PROBLEM_WORKSPACE_FAILED,
+                                   f.field[0] ? f.field : NULL);
     bg_log_info("workspace vm '%s': %llu files, %llu bytes in %lld ms", req->params[0],
                 (unsigned long long)res.files, (unsigned long long)res.bytes, (long long)res.ms);
     return bg_http_reply_json(req, MHD_HTTP_OK,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # banger end to end with real VMs: vm run (output, exit codes, --rm), vm exec (stdin, 10 MiB
-# byte-exact both ways), workspace, four runs at once, bangerd killed with SIGKILL and
+# byte-exact both ways), workspace (refusals, no repository commands, a client that leaves,
+# stale clones swept), four runs at once, bangerd killed with SIGKILL and
 # restarted under a running VM, and nothing left behind at the end.
 #
 # Needs: qemu-system-x86_64, and the image from `banger image build` (Debian's
@@ -86,6 +87,65 @@ run_cli 0 vm exec e1 -- cat /root/repo/.git/HEAD /root/repo/src/hello.txt
 expect_eq "$OUT" "ref: refs/heads/feature
 hello from the host" "clone --from v1 --branch feature"
 
+# a tracked directory swapped for a symlink out of the tree is refused, never followed
+swap=$T/swap
+mkdir -p "$swap/conf"
+git -C "$swap" init -q
+echo mine >"$swap/conf/passwd"
+git -C "$swap" add -A
+git -C "$swap" -c user.name=t -c user.email=t@t commit -qm one
+rm -r "$swap/conf"
+ln -s /etc "$swap/conf"
+api POST /v1/vms/e1/workspace "{\"path\":\"$swap\"}"
+expect_problem 400 invalid_field path
+expect_contains "$(jq -r .detail <<<"$BODY")" "is a symlink" "symlinked directory refused"
+
+# git never runs what the repository's configuration names (fsmonitor, hooks)
+git -C "$repo" config core.fsmonitor "touch $T/fsmonitor-ran; false"
+printf '#!/bin/sh\ntouch %s\n' "$T/hook-ran" >"$repo/.git/hooks/post-checkout"
+chmod +x "$repo/.git/hooks/post-checkout"
+run_cli 0 vm workspace e1 "$repo"
+run_cli 0 vm workspace e1 "$repo" --mode clone --from v1 --branch hooked
+if [[ -e "$T/fsmonitor-ran" || -e "$T/hook-ran" ]]; then fail "a repository command ran"; else pass; fi
+git -C "$repo" config --unset core.fsmonitor
+rm "$repo/.git/hooks/post-checkout"
+
+# a clone 1,000 directories deep is refused with a reason, and bangerd lives on
+deep=$T/deep
+d=$deep
+for _ in $(seq 1000); do d=$d/d; done
+mkdir -p "$d"
+echo bottom >"$d/f"
+git -C "$deep" init -q
+git -C "$deep" add -A
+git -C "$deep" -c user.name=t -c user.email=t@t commit -qm deep
+api POST /v1/vms/e1/workspace "{\"path\":\"$deep\",\"mode\":\"clone\"}"
+expect_problem 400 invalid_field path
+expect_contains "$(jq -r .detail <<<"$BODY")" "directories deep" "deep clone refused"
+api GET /v1/system/version
+expect_status 200 "bangerd alive after the deep clone"
+left=$(find "$XDG_STATE_HOME/banger/tmp" -mindepth 1 -maxdepth 1 2>/dev/null | head -3)
+expect_eq "$left" "" "clones removed after the push"
+
+# a push whose client goes away stops, and the guest's tar is killed
+big=$T/big
+mkdir -p "$big"
+git -C "$big" init -q
+head -c $((64 << 20)) /dev/urandom >"$big/blob"
+git -C "$big" add -A
+git -C "$big" -c user.name=t -c user.email=t@t commit -qm big
+curl -s --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+  -d "{\"path\":\"$big\"}" http://b/v1/vms/e1/workspace >/dev/null 2>&1 &
+push_pid=$!
+guest_tar() { "$BANGER" vm exec e1 -- sh -c 'ps | grep -q "[t]ar -x -C /root/repo"' 2>/dev/null; }
+wait_until 120 guest_tar || fail "the guest tar of the big push never ran"
+kill "$push_pid"
+wait "$push_pid" 2>/dev/null || true
+no_guest_tar() { ! guest_tar; }
+wait_until 60 no_guest_tar && pass || fail "the guest tar still runs after the client left"
+wait_until 60 grep -q "workspace: the client went away" "$DAEMON_LOG" && pass ||
+  fail "bangerd did not stop the push of a client that left"
+
 # --- four at once ---
 pids=()
 for i in 1 2 3 4; do
@@ -100,10 +160,13 @@ for i in 1 2 3 4; do
 done
 
 # --- bangerd dies hard under a running VM ---
+# a clone left behind as a crash would leave it; the next start removes it
+mkdir -p "$XDG_STATE_HOME/banger/tmp/clone-stale1/.git"
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null || true
 DAEMON_PID=
 start_daemon
+if [[ -e "$XDG_STATE_HOME/banger/tmp/clone-stale1" ]]; then fail "stale clone kept"; else pass; fi
 run_cli 0 vm exec e1 -- echo alive
 expect_eq "$OUT" alive "exec after bangerd SIGKILL and restart"
 

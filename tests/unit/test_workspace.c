@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/workspace/workspace.c: the tar writer (listed back with tar -tvf), the
- * tracked file walk of a real git work tree, clones, and the request decoder's refusals. */
+/* Unit tests for server/workspace/tar.c and git.c: the archive (listed back and unpacked with
+ * GNU tar and busybox tar), openat2 beneath the work tree, the bounded walk, git's clean
+ * environment, clones and the sweep of stale ones. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,54 +19,17 @@
 
 #include "banger/alloc.h"
 #include "host/fileio.h"
-#include "workspace/workspace.h"
+#include "testutil.h"
+#include "workspace/git.h"
+#include "workspace/tar.h"
+#include "workspace_test.h"
 
-static char tmp[] = "/tmp/banger-ws-test.XXXXXX";
+#define CONN_STACK (256 * 1024) /* a bangerd connection thread's stack */
+#define INVALID BG_ERR(BG_PROBLEM_INVALID_FIELD)
 
-static int sink_fd(void *cls, const void *buf, size_t len, struct bg_error *err)
+static char *path_in(const char *name)
 {
-    int fd = *(int *)cls;
-    if (write(fd, buf, len) != (ssize_t)len)
-        return bg_error_errno(err, "write");
-    return 0;
-}
-
-/* Run a shell line for test setup and listing (the test's own tooling, not banger's). */
-static char *sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *out = bg_calloc(1, 1 << 20);
-    size_t n = fread(out, 1, (1 << 20) - 1, p);
-    out[n] = '\0';
-    if (pclose(p) != 0)
-        fail_msg("'%s' failed: %s", cmd, out);
-    return out;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!mkdtemp(tmp))
-        return -1;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    (void)bg_rm_tree(tmp, NULL);
-    return 0;
-}
-
-static bool have_git(void)
-{
-    return system("git --version >/dev/null 2>&1") == 0;
+    return bg_asprintf("%s/%s", bg_test_dir(), name);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -73,10 +38,37 @@ static void write_file(const char *path, const char *text, mode_t mode)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    chmod(path, mode);
+    assert_int_equal(chmod(path, mode), 0);
 }
 
-/* A tree with a long path (pax), a long symlink target, modes and an empty file. */
+/* An archive being written into a file. */
+struct out {
+    int fd;
+    struct bg_workspace_tar *t;
+};
+
+static void out_open(struct out *o, const char *archive)
+{
+    struct bg_error err;
+
+    o->fd = open(archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(o->fd >= 0);
+    struct bg_workspace_sink sink = {.write = ws_sink_fd, .cls = &o->fd};
+    assert_int_equal(bg_workspace_tar_new(&sink, &o->t, &err), 0);
+}
+
+static void out_close(struct out *o, bool finish)
+{
+    struct bg_error err;
+
+    if (finish)
+        assert_int_equal(bg_workspace_tar_finish(o->t, &err), 0);
+    bg_workspace_tar_free(o->t);
+    close(o->fd);
+}
+
+/* A tree with a long path (pax), a long symlink target, modes, an empty file, and names that
+ * are UTF-8 and that are not. */
 static void make_tree(const char *root, char *long_rel, size_t len)
 {
     char path[2048];
@@ -84,9 +76,9 @@ static void make_tree(const char *root, char *long_rel, size_t len)
              "e234567890123456789012345678901234567890123456789012345678901234567890",
              "f2345678901234567890123456789012345678901234567890123456789012345678901234567890"
              "12345678901234567890123456789012345678901234567890.txt");
-    free(sh("mkdir -p %s/%s %s/d234567890123456789012345678901234567890/"
-            "e234567890123456789012345678901234567890123456789012345678901234567890",
-            root, "bin", root));
+    WS_RUN("mkdir -p %s/bin %s/d234567890123456789012345678901234567890/"
+           "e234567890123456789012345678901234567890123456789012345678901234567890",
+           root, root);
     snprintf(path, sizeof(path), "%s/bin/run", root);
     write_file(path, "#!/bin/sh\necho hi\n", 0755);
     snprintf(path, sizeof(path), "%s/empty", root);
@@ -95,192 +87,398 @@ static void make_tree(const char *root, char *long_rel, size_t len)
     write_file(path, "deep\n", 0644);
     snprintf(path, sizeof(path), "%s/link", root);
     assert_int_equal(symlink(long_rel, path), 0);
+    snprintf(path, sizeof(path), "%s/caf\xc3\xa9.txt", root);
+    write_file(path, "utf-8 name\n", 0644);
+    snprintf(path, sizeof(path), "%s/bad\xff.bin", root);
+    write_file(path, "not utf-8\n", 0640);
 }
 
 static void test_tar_listing(void **state)
 {
     (void)state;
-    char root[512], archive[512], long_rel[512];
-    struct bg_workspace_tar *t = bg_malloc(sizeof(*t));
+    bg_autofree char *root = path_in("tree");
+    bg_autofree char *archive = path_in("out.tar");
+    char long_rel[512];
     struct bg_error err;
+    struct out o;
 
-    snprintf(root, sizeof(root), "%s/tree", tmp);
-    snprintf(archive, sizeof(archive), "%s/out.tar", tmp);
     make_tree(root, long_rel, sizeof(long_rel));
-    int fd = open(archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    out_open(&o, archive);
     int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct bg_workspace_sink sink = {.write = sink_fd, .cls = &fd};
-    bg_workspace_tar_init(t, &sink);
-    assert_int_equal(bg_workspace_tar_add(t, dirfd, "bin/run", &err), 1);
-    assert_int_equal(bg_workspace_tar_add(t, dirfd, "empty", &err), 1);
-    assert_int_equal(bg_workspace_tar_add(t, dirfd, long_rel, &err), 1);
-    assert_int_equal(bg_workspace_tar_add(t, dirfd, "link", &err), 1);
-    assert_int_equal(bg_workspace_tar_add(t, dirfd, "nope", &err), -ENOENT);
-    assert_int_equal(bg_workspace_tar_finish(t, &err), 0);
-    assert_int_equal(t->entries, 4);
-    assert_int_equal(t->bytes % 512, 0);
-    close(fd);
+    const char *const names[] = {"bin/run", "empty",           long_rel,
+                                 "link",    "caf\xc3\xa9.txt", "bad\xff.bin"};
+    for (size_t i = 0; i < BG_ARRAY_SIZE(names); i++)
+        assert_int_equal(bg_workspace_tar_add(o.t, dirfd, names[i], &err), 1);
+    assert_int_equal(bg_workspace_tar_add(o.t, dirfd, "bin", &err), 0); /* a directory */
+    assert_err(bg_workspace_tar_add(o.t, dirfd, "nope", &err), err, -ENOENT, "vanished");
+    assert_int_equal(bg_workspace_tar_entries(o.t), 6);
+    assert_int_equal(bg_workspace_tar_finish(o.t, &err), 0);
+    uint64_t bytes = bg_workspace_tar_bytes(o.t);
+    out_close(&o, false);
     close(dirfd);
 
     struct stat st;
     assert_int_equal(stat(archive, &st), 0);
-    assert_int_equal((uint64_t)st.st_size, t->bytes);
-    char *list = sh("tar -tvf %s", archive);
+    assert_int_equal((uint64_t)st.st_size, bytes);
+    assert_int_equal(bytes % 512, 0);
+    char *list = ws_sh("tar -tvf %s", archive);
     assert_non_null(strstr(list, "-rwxr-xr-x root/root"));
     assert_non_null(strstr(list, " bin/run\n"));
     assert_non_null(strstr(list, "-rw------- root/root         0 "));
+    assert_non_null(strstr(list, "drwx"));
     assert_non_null(strstr(list, long_rel));
+    assert_non_null(strstr(list, "lrwxrwxrwx root/root"));
     assert_non_null(strstr(list, "link -> d2345"));
     free(list);
-    /* and it unpacks byte for byte */
-    free(sh("mkdir %s/x && tar -xf %s -C %s/x && diff -r --no-dereference %s %s/x", tmp, archive,
-            tmp, root, tmp));
+    /* it unpacks byte for byte, names included (the directory entry is bin/ itself) */
+    WS_RUN("mkdir %s/x && tar -xf %s -C %s/x && diff -r --no-dereference %s %s/x", bg_test_dir(),
+           archive, bg_test_dir(), root, bg_test_dir());
     if (system("busybox --help >/dev/null 2>&1") == 0) {
         /* the guest's tar is busybox: it must read the pax headers too */
-        list = sh("busybox tar -tvf %s", archive);
-        assert_non_null(strstr(list, long_rel));
-        free(list);
+        WS_RUN("mkdir %s/bb && busybox tar -xf %s -C %s/bb && diff -r --no-dereference %s %s/bb",
+               bg_test_dir(), archive, bg_test_dir(), root, bg_test_dir());
     }
-    free(t);
+}
+
+static void test_tar_unfinished(void **state)
+{
+    (void)state;
+    bg_autofree char *root = path_in("unfinished");
+    bg_autofree char *file = path_in("unfinished/f");
+    bg_autofree char *archive = path_in("unfinished.tar");
+    struct bg_error err;
+    struct out o;
+    struct stat st;
+
+    WS_RUN("mkdir -p %s", root);
+    write_file(file, "some content\n", 0644);
+    int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    out_open(&o, archive);
+    assert_int_equal(bg_workspace_tar_add(o.t, dirfd, "f", &err), 1);
+    out_close(&o, false);
+    close(dirfd);
+    /* what was still buffered, and the end-of-archive, never reach the reader */
+    assert_int_equal(stat(archive, &st), 0);
+    assert_int_equal(st.st_size, 0);
+}
+
+static void test_tar_beneath_symlink(void **state)
+{
+    (void)state;
+    bg_autofree char *root = path_in("swap");
+    bg_autofree char *archive = path_in("swap.tar");
+    struct bg_error err;
+    struct out o;
+
+    WS_RUN("mkdir -p %s/inside %s/sub && echo x > %s/inside/passwd && rmdir %s/sub && "
+           "ln -s /etc %s/sub && ln -s inside %s/in",
+           root, root, root, root, root, root);
+    int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    out_open(&o, archive);
+    assert_err(bg_workspace_tar_add(o.t, dirfd, "sub/passwd", &err), err, INVALID,
+               "'sub/passwd': a directory on its way is a symlink");
+    /* a link that stays inside is not followed either */
+    assert_err(bg_workspace_tar_add(o.t, dirfd, "in/passwd", &err), err, INVALID, "symlink");
+    assert_err(bg_workspace_tar_add(o.t, dirfd, "../swap/inside/passwd", &err), err, INVALID,
+               "symlink");
+    /* the link itself is an entry like any */
+    assert_int_equal(bg_workspace_tar_add(o.t, dirfd, "sub", &err), 1);
+    out_close(&o, true);
+    close(dirfd);
+    char *list = ws_sh("tar -tvf %s", archive);
+    assert_non_null(strstr(list, "sub -> /etc"));
+    assert_null(strstr(list, "passwd"));
+    free(list);
 }
 
 static void test_tracked(void **state)
 {
     (void)state;
-    char repo[512], archive[512], path[600];
-    struct bg_workspace_tar *t = bg_malloc(sizeof(*t));
+    bg_autofree char *repo = path_in("repo");
+    bg_autofree char *sub = path_in("repo/sub");
+    bg_autofree char *archive = path_in("repo.tar");
     struct bg_error err;
     char *top = NULL;
+    struct out o;
 
-    if (!have_git())
+    if (!ws_have_git())
         skip();
-    snprintf(repo, sizeof(repo), "%s/repo", tmp);
-    snprintf(archive, sizeof(archive), "%s/repo.tar", tmp);
-    free(sh("mkdir -p %s/sub && cd %s && git init -q . && echo a > a && echo b > sub/b && "
-            "echo c > gone && ln -s a lnk && git add -A && git -c user.name=t -c "
-            "user.email=t@t commit -qm 1 && rm gone && echo changed > a && echo u > untracked",
-            repo, repo));
-    snprintf(path, sizeof(path), "%s/sub", repo);
-    assert_int_equal(bg_workspace_toplevel(path, &top, &err), 0);
+    WS_RUN("mkdir -p %s/sub && cd %s && git init -q . && echo a > a && echo b > sub/b && "
+           "echo c > gone && ln -s a lnk && git add -A && " WS_GIT_COMMIT " 1 && rm gone && "
+           "echo changed > a && echo u > untracked",
+           repo, repo);
+    assert_int_equal(bg_workspace_toplevel(sub, NULL, &top, &err), 0);
     assert_non_null(strstr(top, "/repo"));
-    int fd = open(archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    struct bg_workspace_sink sink = {.write = sink_fd, .cls = &fd};
-    bg_workspace_tar_init(t, &sink);
-    assert_int_equal(bg_workspace_tar_tracked(t, top, &err), 0);
-    assert_int_equal(bg_workspace_tar_finish(t, &err), 0);
-    close(fd);
-    assert_int_equal(t->entries, 3); /* a, lnk, sub/b: not gone, not untracked */
-    char *list = sh("tar -tf %s | sort | tr '\\n' ' '", archive);
+    out_open(&o, archive);
+    assert_int_equal(bg_workspace_tar_tracked(o.t, top, NULL, &err), 0);
+    assert_int_equal(bg_workspace_tar_entries(o.t), 3); /* a, lnk, sub/b: not gone, untracked */
+    out_close(&o, true);
+    char *list = ws_sh("tar -tf %s | sort | tr '\\n' ' '", archive);
     assert_string_equal(list, "a lnk sub/b ");
     free(list);
-    list = sh("tar -xOf %s a", archive);
+    list = ws_sh("tar -tvf %s", archive);
+    assert_non_null(strstr(list, "lnk -> a")); /* a tracked symlink stays a link */
+    free(list);
+    list = ws_sh("tar -xOf %s a", archive);
     assert_string_equal(list, "changed\n"); /* the work tree's content, not HEAD's */
     free(list);
     free(top);
-    free(t);
 }
 
-static void test_not_a_repo(void **state)
+/* A tracked directory replaced by a symlink out of the tree is refused, and nothing of what
+ * the link points to is read. */
+static void test_tracked_dir_swapped_for_symlink(void **state)
 {
     (void)state;
+    bg_autofree char *repo = path_in("swaprepo");
+    bg_autofree char *archive = path_in("swaprepo.tar");
+    struct bg_error err;
+    struct out o;
+
+    if (!ws_have_git())
+        skip();
+    WS_RUN("mkdir -p %s/etc && cd %s && git init -q . && echo mine > etc/passwd && "
+           "git add -A && " WS_GIT_COMMIT " 1 && rm -r etc && ln -s /etc etc",
+           repo, repo);
+    out_open(&o, archive);
+    assert_err(bg_workspace_tar_tracked(o.t, repo, NULL, &err), err, INVALID,
+               "'etc/passwd': a directory on its way is a symlink");
+    out_close(&o, false);
+    char *out = ws_sh("cat %s", archive);
+    assert_null(strstr(out, "root:"));
+    free(out);
+}
+
+/* Run fn(arg) on a thread with a connection thread's stack, as bangerd would. */
+static void on_small_stack(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t at;
+    pthread_t t;
+
+    pthread_attr_init(&at);
+    assert_int_equal(pthread_attr_setstacksize(&at, CONN_STACK), 0);
+    assert_int_equal(pthread_create(&t, &at, fn, arg), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&at);
+}
+
+/* A chain of depth directories "d" below root, with a file at the bottom. */
+static void make_deep(const char *root, int depth)
+{
+    bg_autofree char *p = bg_strdup(root);
+
+    for (int i = 0; i < depth; i++) {
+        char *q = bg_asprintf("%s/d", p);
+        free(p);
+        p = q;
+    }
+    WS_RUN("mkdir -p %s && echo bottom > %s/f", p, p);
+}
+
+struct tree_job {
+    const char *dir, *archive;
+    int r;
+    struct bg_error err;
+};
+
+static void *tree_main(void *arg)
+{
+    struct tree_job *j = arg;
+    struct out o;
+
+    out_open(&o, j->archive);
+    j->r = bg_workspace_tar_tree(o.t, j->dir, &j->err);
+    out_close(&o, j->r == 0);
+    return NULL;
+}
+
+static void test_tree_deep(void **state)
+{
+    (void)state;
+    bg_autofree char *deep = path_in("deep");
+    bg_autofree char *ok = path_in("ok");
+    bg_autofree char *archive = path_in("deep.tar");
+    struct tree_job j = {.dir = deep, .archive = archive};
+
+    make_deep(deep, 1000);
+    on_small_stack(tree_main, &j);
+    assert_err(j.r, j.err, INVALID, "is more than 256 directories deep");
+    /* up to the limit the walk goes through, every level and the file in order */
+    make_deep(ok, BG_WORKSPACE_DEPTH_MAX);
+    j = (struct tree_job){.dir = ok, .archive = archive};
+    on_small_stack(tree_main, &j);
+    assert_int_equal(j.r, 0);
+    char *n = ws_sh("tar -tf %s | wc -l", archive);
+    assert_int_equal(atoi(n), BG_WORKSPACE_DEPTH_MAX + 1);
+    free(n);
+    n = ws_sh("tar -tf %s | tail -n 1 | tr -cd d | wc -c", archive);
+    assert_int_equal(atoi(n), BG_WORKSPACE_DEPTH_MAX);
+    free(n);
+}
+
+static void *remove_main(void *arg)
+{
+    assert_int_equal(bg_workspace_clone_remove(arg), 0);
+    return NULL;
+}
+
+/* A clone 1,000 levels deep: refused by the walk, and removed from a connection-sized stack. */
+static void test_clone_deep(void **state)
+{
+    (void)state;
+    bg_autofree char *repo = path_in("deeprepo");
+    bg_autofree char *parent = path_in("deepclones");
+    bg_autofree char *archive = path_in("deepclone.tar");
+    struct bg_error err;
+    char *dir = NULL;
+
+    if (!ws_have_git())
+        skip();
+    make_deep(repo, 1000);
+    WS_RUN("cd %s && git init -q . && git add -A && " WS_GIT_COMMIT " deep", repo);
+    assert_int_equal(bg_workspace_clone(repo, NULL, NULL, parent, NULL, &dir, &err), 0);
+    struct tree_job j = {.dir = dir, .archive = archive};
+    on_small_stack(tree_main, &j);
+    assert_err(j.r, j.err, INVALID, "directories deep");
+    on_small_stack(remove_main, dir);
+    assert_int_equal(access(dir, F_OK), -1);
+    free(dir);
+}
+
+/* git never runs what the repository's configuration names: an fsmonitor command (which
+ * ls-files would run) and a post-checkout hook. */
+static void test_git_runs_no_repo_commands(void **state)
+{
+    (void)state;
+    bg_autofree char *repo = path_in("hooked");
+    bg_autofree char *fs_mark = path_in("fsmonitor-ran");
+    bg_autofree char *hook_mark = path_in("hook-ran");
+    bg_autofree char *archive = path_in("hooked.tar");
+    bg_autofree char *parent = path_in("hookclones");
+    struct bg_error err;
+    char *dir = NULL;
+    struct out o;
+
+    if (!ws_have_git())
+        skip();
+    WS_RUN("mkdir -p %s && cd %s && git init -q . && echo a > a && git add a && " WS_GIT_COMMIT
+           " 1 && git config core.fsmonitor 'touch %s; false' && printf '#!/bin/sh\\ntouch "
+           "%s\\n' > .git/hooks/post-checkout && chmod +x .git/hooks/post-checkout",
+           repo, repo, fs_mark, hook_mark);
+    /* the setup is live: git as a user runs it */
+    WS_RUN("git -C %s ls-files >/dev/null 2>&1; test -e %s && rm %s", repo, fs_mark, fs_mark);
+    WS_RUN("cd %s && git checkout -q -b side 2>/dev/null; test -e %s && rm %s %s", repo, hook_mark,
+           hook_mark, fs_mark);
+
+    out_open(&o, archive);
+    assert_int_equal(bg_workspace_tar_tracked(o.t, repo, NULL, &err), 0);
+    out_close(&o, true);
+    assert_int_equal(bg_workspace_clone(repo, "HEAD", "feature", parent, NULL, &dir, &err), 0);
+    assert_int_equal(bg_workspace_clone_remove(dir), 0);
+    free(dir);
+    assert_int_equal(access(fs_mark, F_OK), -1);
+    assert_int_equal(access(hook_mark, F_OK), -1);
+}
+
+static void test_toplevel_refusals(void **state)
+{
+    (void)state;
+    bg_autofree char *repo = path_in("elsewhere");
     struct bg_error err;
     char *top = NULL;
 
-    if (!have_git())
+    if (!ws_have_git())
         skip();
-    assert_int_equal(bg_workspace_toplevel(tmp, &top, &err), -ENOTDIR);
-    assert_non_null(strstr(err.msg, "is not inside a git work tree"));
+    assert_err(bg_workspace_toplevel(bg_test_dir(), NULL, &top, &err), err, INVALID,
+               "is not inside a git work tree");
+    /* core.worktree can name any directory: the files must come from the one asked for */
+    WS_RUN("mkdir -p %s && git -C %s init -q . && git -C %s config core.worktree /etc", repo, repo,
+           repo);
+    assert_err(bg_workspace_toplevel(repo, NULL, &top, &err), err, INVALID,
+               "is not inside the work tree of its repository ('/etc'");
+    assert_null(top);
+}
+
+static bool cancel_now(void *cls)
+{
+    (void)cls;
+    return true;
 }
 
 static void test_clone_branch(void **state)
 {
     (void)state;
-    char repo[512], parent[512];
+    bg_autofree char *repo = path_in("crepo");
+    bg_autofree char *parent = path_in("clones");
     struct bg_error err;
     char *dir = NULL;
 
-    if (!have_git())
+    if (!ws_have_git())
         skip();
-    snprintf(repo, sizeof(repo), "%s/crepo", tmp);
-    snprintf(parent, sizeof(parent), "%s/clones", tmp);
-    free(sh("mkdir -p %s && cd %s && git init -q . && echo 1 > f && git add f && git -c "
-            "user.name=t -c user.email=t@t commit -qm one && echo 2 > f && git -c user.name=t "
-            "-c user.email=t@t commit -qam two",
-            repo, repo));
-    assert_int_equal(bg_workspace_clone(repo, "HEAD~1", "feature", parent, &dir, &err), 0);
-    char *out = sh("git -C %s rev-parse --abbrev-ref HEAD && cat %s/f && git -C %s log "
-                   "--oneline | wc -l",
-                   dir, dir, dir);
+    WS_RUN(
+        "mkdir -p %s && cd %s && git init -q -b main . && echo 1 > f && git add f && " WS_GIT_COMMIT
+        " one && echo 2 > f && " WS_GIT_COMMIT " two -a",
+        repo, repo);
+    assert_int_equal(bg_workspace_clone(repo, "HEAD~1", "feature", parent, NULL, &dir, &err), 0);
+    assert_non_null(strstr(dir, "/clones/clone-"));
+    char *out = ws_sh("git -C %s rev-parse --abbrev-ref HEAD && cat %s/f && git -C %s log "
+                      "--oneline | wc -l",
+                      dir, dir, dir);
     assert_string_equal(out, "feature\n1\n1\n");
     free(out);
-    (void)bg_rm_tree(dir, NULL);
+    assert_int_equal(bg_workspace_clone_remove(dir), 0);
     assert_int_equal(access(dir, F_OK), -1);
     free(dir);
-    assert_int_equal(bg_workspace_clone(repo, "nosuchref", "x", parent, &dir, &err), -EINVAL);
-    assert_non_null(strstr(err.msg, "git checkout failed"));
+    /* the branch may be the clone's own default one */
+    assert_int_equal(bg_workspace_clone(repo, "HEAD~1", "main", parent, NULL, &dir, &err), 0);
+    out = ws_sh("cat %s/f", dir);
+    assert_string_equal(out, "1\n");
+    free(out);
+    assert_int_equal(bg_workspace_clone_remove(dir), 0);
+    free(dir);
+    assert_err(bg_workspace_clone(repo, "nosuchref", "x", parent, NULL, &dir, &err), err, INVALID,
+               "field 'from': 'nosuchref' is not a commit");
+    struct bg_workspace_cancel stop = {.fn = cancel_now};
+    assert_err(bg_workspace_clone(repo, NULL, NULL, parent, &stop, &dir, &err), err, -ECANCELED,
+               "cancelled");
+    /* failed clones leave nothing behind */
+    out = ws_sh("ls -A %s | wc -l", parent);
+    assert_int_equal(atoi(out), 0);
+    free(out);
 }
 
-struct refusal {
-    const char *body;
-    const char *field;
-    const char *fragment;
-};
-
-static const struct refusal refusals[] = {
-    {"{}", "path", "required"},
-    {"{\"path\":\"rel/dir\"}", "path", "path"},
-    {"{\"path\":\"/r\",\"mode\":\"rsync\"}", "mode", "\"copy\""},
-    {"{\"path\":\"/r\",\"mode\":\"clone\",\"from\":\"main\"}", "branch", "needed with 'from'"},
-    {"{\"path\":\"/r\",\"from\":\"main\",\"branch\":\"x\"}", "from", "only with"},
-    {"{\"path\":\"/r\",\"mode\":\"clone\",\"branch\":\"-x\"}", "branch", "branch name"},
-    {"{\"path\":\"/r\",\"mode\":\"clone\",\"branch\":\"a..b\"}", "branch", "branch name"},
-    {"{\"path\":\"/r\",\"mode\":\"clone\",\"from\":\"--upload-pack=x\",\"branch\":\"b\"}", "from",
-     "commit or ref"},
-    {"{\"path\":\"/r\",\"extra\":1}", "extra", "unknown field"},
-};
-
-static void test_request_refusals(void **state)
+static void test_clones_sweep(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
-        struct bg_workspace_request r;
-        struct bg_field_error f = {0};
-        struct bg_error err = {0};
-        json_t *b = json_loads(refusals[i].body, 0, NULL);
-        assert_non_null(b);
-        int rc = bg_workspace_request_decode(b, &r, &f, &err);
-        json_decref(b);
-        if (rc != -EINVAL || strcmp(f.field, refusals[i].field) ||
-            !strstr(err.msg, refusals[i].fragment))
-            fail_msg("%s: rc %d field '%s' msg '%s'", refusals[i].body, rc, f.field, err.msg);
-    }
-}
+    bg_autofree char *sd = path_in("state");
+    bg_autofree char *stale = path_in("state/tmp/clone-abc123");
+    bg_autofree char *other = path_in("state/tmp/keep");
+    bg_autofree char *file = path_in("state/tmp/clone-file");
 
-static void test_request_ok(void **state)
-{
-    (void)state;
-    struct bg_workspace_request r;
-    struct bg_field_error f;
-    struct bg_error err;
-    json_t *b = json_loads("{\"path\":\"/src/app\",\"mode\":\"clone\",\"from\":\"v1.2^\","
-                           "\"branch\":\"fix/x\"}",
-                           0, NULL);
-
-    assert_int_equal(bg_workspace_request_decode(b, &r, &f, &err), 0);
-    assert_true(r.clone);
-    assert_string_equal(r.path, "/src/app");
-    assert_string_equal(r.from, "v1.2^");
-    assert_string_equal(r.branch, "fix/x");
-    bg_workspace_request_done(&r);
-    json_decref(b);
+    assert_int_equal(bg_workspace_clones_sweep(sd), 0); /* no tmp yet */
+    WS_RUN("mkdir -p %s/.git/objects %s && echo x > %s/.git/objects/o && echo f > %s", stale, other,
+           stale, file);
+    make_deep(stale, 300);
+    assert_int_equal(bg_workspace_clones_sweep(sd), 1);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(file, F_OK), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tar_listing),      cmocka_unit_test(test_tracked),
-        cmocka_unit_test(test_not_a_repo),       cmocka_unit_test(test_clone_branch),
-        cmocka_unit_test(test_request_refusals), cmocka_unit_test(test_request_ok),
+        cmocka_unit_test(test_tar_listing),
+        cmocka_unit_test(test_tar_unfinished),
+        cmocka_unit_test(test_tar_beneath_symlink),
+        cmocka_unit_test(test_tracked),
+        cmocka_unit_test(test_tracked_dir_swapped_for_symlink),
+        cmocka_unit_test(test_tree_deep),
+        cmocka_unit_test(test_clone_deep),
+        cmocka_unit_test(test_git_runs_no_repo_commands),
+        cmocka_unit_test(test_toplevel_refusals),
+        cmocka_unit_test(test_clone_branch),
+        cmocka_unit_test(test_clones_sweep),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }
