@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,24 +85,101 @@ int bg_mkdir_p(const char *path, mode_t mode, struct bg_error *err)
     return 0;
 }
 
-/* The first failure of the walk running in this thread (nftw passes no user data). */
-static _Thread_local int rm_errno;
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Remove every entry of the directory open at fd, staying on device dev. Returns 1 with
+ * *ret_child (open) and *ret_name (new) when it met a subdirectory to empty first, 0 when the
+ * directory is empty now, or -errno with err set. */
+static int rm_entries(int fd, dev_t dev, const char *where, int *ret_child, char **ret_name,
+                      struct bg_error *err)
 {
-    (void)st;
-    (void)ftw;
-    if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT && !rm_errno)
-        rm_errno = errno;
-    return 0; /* go on: remove what can be removed */
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+    struct dirent *de;
+    struct stat st;
+    int r = 0;
+
+    if (!d) {
+        r = bg_error_errno(err, "read directory '%s'", where);
+        if (dup_fd >= 0)
+            (void)close(dup_fd);
+        return r;
+    }
+    while (r == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno != ENOENT)
+                r = bg_error_errno(err, "stat '%s/%s'", where, de->d_name);
+        } else if (S_ISDIR(st.st_mode) && st.st_dev != dev) {
+            r = bg_error_set(err, -EXDEV, "'%s/%s' is a mount point; not removing it", where,
+                             de->d_name);
+        } else if (S_ISDIR(st.st_mode)) {
+            int child = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0)
+                r = bg_error_errno(err, "open '%s/%s'", where, de->d_name);
+            else {
+                *ret_child = child;
+                *ret_name = bg_strdup(de->d_name);
+                r = 1;
+            }
+        } else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+            r = bg_error_errno(err, "remove '%s/%s'", where, de->d_name);
+        }
+    }
+    closedir(d);
+    return r;
 }
 
+/* Walk down into the first subdirectory left, empty the directories on the way back up. The
+ * depth is only bounded by memory for the names (one open directory at a time): no recursion,
+ * so a tree of any depth is removed on any stack. */
 int bg_rm_tree(const char *path, struct bg_error *err)
 {
-    rm_errno = 0;
-    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-        return errno == ENOENT ? 0 : bg_error_errno(err, "remove '%s'", path);
-    if (rm_errno)
-        return bg_error_set(err, -rm_errno, "remove '%s': %s", path, strerror(rm_errno));
-    return 0;
+    struct stat st;
+    char **names = NULL;
+    size_t depth = 0;
+    int r;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : bg_error_errno(err, "stat '%s'", path);
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path) < 0 && errno != ENOENT ? bg_error_errno(err, "remove '%s'", path) : 0;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return bg_error_errno(err, "open '%s'", path);
+    for (;;) {
+        int child = -1;
+        char *name = NULL;
+        if ((r = rm_entries(fd, st.st_dev, path, &child, &name, err)) < 0)
+            break;
+        if (r == 1) {
+            names = bg_realloc(names, (depth + 1) * sizeof(*names));
+            names[depth++] = name;
+            (void)close(fd);
+            fd = child;
+            continue;
+        }
+        if (depth == 0)
+            break;
+        int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent < 0) {
+            r = bg_error_errno(err, "open the parent of '%s' in '%s'", names[depth - 1], path);
+            break;
+        }
+        (void)close(fd);
+        fd = parent;
+        name = names[--depth];
+        r = unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT
+                ? bg_error_errno(err, "remove '%s' in '%s'", name, path)
+                : 0;
+        free(name);
+        if (r < 0)
+            break;
+    }
+    (void)close(fd);
+    while (depth > 0)
+        free(names[--depth]);
+    free(names);
+    if (r == 0 && rmdir(path) < 0 && errno != ENOENT)
+        r = bg_error_errno(err, "remove '%s'", path);
+    return r;
 }

@@ -22,6 +22,7 @@ void bg_file_tail_text(const char *path, char *buf, size_t len);
  * -ENOTDIR when path exists and is not a directory. */
 int bg_mkdir_p(const char *path, mode_t mode, struct bg_error *err);
 
-/* Remove path and everything below it, staying on its filesystem; an absent path is fine.
- * Removes what it can and returns the first failure (-errno), or 0. */
+/* Remove path and everything below it, staying on its filesystem (a mount point below it is
+ * -EXDEV), following no symlink; an absent path is fine. Iterative, one directory open at a
+ * time, so any depth works on any stack. Stops at the first failure (-errno), or 0. */
 int bg_rm_tree(const char *path, struct bg_error *err);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,6 @@
 #include "host/run.h"
 
 #define GIT_ARGV_MAX 24
-#define REMOVE_STACK (8u << 20) /* bytes of stack for bg_rm_tree on a clone */
 
 /* What git gets instead of bangerd's environment: no GIT_DIR, GIT_WORK_TREE, GIT_CONFIG_* or
  * GIT_EXEC_PATH from outside; the global configuration is empty (HOME names nothing and
@@ -225,39 +223,14 @@ int bg_workspace_clone(const char *top, const char *from, const char *branch,
     return 0;
 }
 
-/* The removal thread: its argument is the dir, its result NULL when removed. */
-static void *remove_main(void *arg)
-{
-    struct bg_error err;
-
-    if (bg_rm_tree(arg, &err) < 0) {
-        bg_log_warn("remove clone '%s': %s", (const char *)arg, err.msg);
-        return arg;
-    }
-    return NULL;
-}
-
 int bg_workspace_clone_remove(const char *dir)
 {
-    void *failed = NULL;
-    pthread_attr_t at;
-    pthread_t t;
-    int r;
+    struct bg_error err;
+    int r = bg_rm_tree(dir, &err);
 
-    /* bg_rm_tree recurses (nftw) once per level, and a clone is as deep as git lets a tree
-     * be: a connection thread's 256 KiB stack ends near 700 levels, so the removal gets a
-     * thread with a stack of its own. */
-    pthread_attr_init(&at);
-    (void)pthread_attr_setstacksize(&at, REMOVE_STACK);
-    r = pthread_create(&t, &at, remove_main, (void *)dir);
-    pthread_attr_destroy(&at);
-    if (r != 0) {
-        bg_log_warn("remove clone '%s': no thread (%s); the next start removes it", dir,
-                    strerror(r));
-        return -r;
-    }
-    (void)pthread_join(t, &failed);
-    return failed ? -EIO : 0;
+    if (r < 0)
+        bg_log_warn("remove clone '%s': %s", dir, err.msg);
+    return r;
 }
 
 int bg_workspace_clones_sweep(const char *state_dir)

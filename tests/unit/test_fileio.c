@@ -2,6 +2,8 @@
 /* Unit tests for server/host/fileio.c: bounded whole-file reads, printable log tails, mkdir -p
  * and tree removal. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,12 +84,62 @@ static void test_mkdir_p_and_rm_tree(void **state)
     assert_int_equal(bg_rm_tree(top, &err), 0); /* absent: fine */
 }
 
+/* A tree far deeper than recursion could take, with files, symlinks (never followed) and
+ * empty directories on the way, removed on a thread with a connection's small stack. */
+#define DEEP 3000
+
+static void *rm_deep_main(void *arg)
+{
+    struct bg_error err = {0};
+
+    return (void *)(intptr_t)bg_rm_tree(arg, &err);
+}
+
+static void test_rm_tree_deep(void **state)
+{
+    bg_autofree char *top = path_of("deep");
+    bg_autofree char *outside = path_of("outside");
+    struct stat st;
+    pthread_attr_t at;
+    pthread_t t;
+    void *res;
+
+    (void)state;
+    free(bg_test_write_file(outside, "keep", 4));
+    assert_int_equal(mkdir(top, 0700), 0);
+    int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    for (int i = 0; i < DEEP; i++) {
+        assert_int_equal(mkdirat(fd, "d", 0700), 0);
+        assert_int_equal(mkdirat(fd, "empty", 0700), 0);
+        assert_int_equal(symlinkat(outside, fd, "link"), 0);
+        int f = openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(f >= 0);
+        close(f);
+        int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(next >= 0);
+        close(fd);
+        fd = next;
+    }
+    close(fd);
+    pthread_attr_init(&at);
+    assert_int_equal(pthread_attr_setstacksize(&at, 128 * 1024), 0);
+    assert_int_equal(pthread_create(&t, &at, rm_deep_main, top), 0);
+    pthread_attr_destroy(&at);
+    assert_int_equal(pthread_join(t, &res), 0);
+    assert_int_equal((intptr_t)res, 0);
+    assert_int_equal(stat(top, &st), -1);
+    /* the symlinks' target is untouched */
+    assert_int_equal(stat(outside, &st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read),
         cmocka_unit_test(test_tail_text),
         cmocka_unit_test(test_mkdir_p_and_rm_tree),
+        cmocka_unit_test(test_rm_tree_deep),
     };
     return cmocka_run_group_tests(tests, bg_test_dir_setup, bg_test_dir_teardown);
 }
