@@ -2,9 +2,9 @@
 /* Host files and directories bangerd reads, creates and removes. */
 #include "host/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -11,9 +11,9 @@
 
 #include "banger/error.h"
 
-#define BG_RUN_ERR_MAX 4096         /* bytes of stderr kept: the tail, where errors end up */
+#define BG_RUN_ERR_MAX 4096          /* bytes of stderr kept: the tail, where errors end up */
 #define BG_RUN_OUT_DEFAULT (1 << 20) /* bytes of stdout kept when the caller names no cap */
-#define BG_RUN_POLL_MS 250          /* how often a running program's deadline and cancel are seen */
+#define BG_RUN_POLL_MS 250 /* how often a running program's deadline and cancel are seen */
 
 /* The environment a program gets unless the caller gives another: a fixed PATH and the C
  * locale. NULL-terminated, static. */
@@ -21,11 +21,11 @@ extern char *const bg_run_clean_env[];
 
 /* How to run one program. Everything is borrowed for the call. */
 struct bg_run_opts {
-    const char *const *argv; /* NULL-terminated; argv[0] is found with bg_run_find_program
-                              * unless it holds a '/'; it also names the program in messages */
-    const char *cwd;         /* working directory; NULL: bangerd's */
-    char *const *env;        /* the environment; NULL: bg_run_clean_env */
-    int timeout_ms;          /* > 0: past it the group gets SIGKILL and bg_run -ETIMEDOUT */
+    const char *const *argv;      /* NULL-terminated; argv[0] is found with bg_run_find_program
+                                   * unless it holds a '/'; it also names the program in messages */
+    const char *cwd;              /* working directory; NULL: bangerd's */
+    char *const *env;             /* the environment; NULL: bg_run_clean_env */
+    int timeout_ms;               /* > 0: past it the group gets SIGKILL and bg_run -ETIMEDOUT */
     bool (*cancelled)(void *cls); /* NULL: never; true: the group gets SIGKILL, -ECANCELED */
     void *cls;                    /* for cancelled */
     int out_fd;                   /* >= 0: stdout goes to this fd instead of being kept */

@@ -39,8 +39,7 @@ enum bg_problem bg_rest_problem(const struct bg_error *err, enum bg_rest_subject
 }
 
 int bg_rest_reply_error(struct bg_http_request *req, const struct bg_error *err,
-                        enum bg_rest_subject subject, enum bg_problem fallback,
-                        const char *field)
+                        enum bg_rest_subject subject, enum bg_problem fallback, const char *field)
 {
     enum bg_problem p = bg_rest_problem(err, subject, fallback);
 

@@ -24,5 +24,4 @@ enum bg_problem bg_rest_problem(const struct bg_error *err, enum bg_rest_subject
 /* Reply with bg_rest_problem(err, subject, fallback) and err's message as its detail; field
  * (may be NULL) names the request field the failure is about. A 5xx is logged once here. */
 int bg_rest_reply_error(struct bg_http_request *req, const struct bg_error *err,
-                        enum bg_rest_subject subject, enum bg_problem fallback,
-                        const char *field);
+                        enum bg_rest_subject subject, enum bg_problem fallback, const char *field);

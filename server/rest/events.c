@@ -113,11 +113,11 @@ static int start_seq(struct bg_http_request *req, int64_t *ret, int *ret_mhd)
     }
     /* a seq past the latest would skip the events between it and the latest when they come */
     if ((int64_t)v > latest) {
-        *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
-                                         "since %" PRIu64 " is after the latest event (%" PRId64
-                                         "); follow /v1/events with since=%" PRId64
-                                         " or without since",
-                                         v, latest, latest);
+        *ret_mhd =
+            bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
+                                  "since %" PRIu64 " is after the latest event (%" PRId64
+                                  "); follow /v1/events with since=%" PRId64 " or without since",
+                                  v, latest, latest);
         return -1;
     }
     if (oldest > 0 && (int64_t)v < oldest - 1) {

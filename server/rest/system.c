@@ -9,9 +9,10 @@
 /* Features a client can test for instead of comparing version numbers: every one that ships
  * (openapi.yaml, SystemVersion.features, names them). */
 static const char *const features[] = {
-    "images",        "images.import", "images.build", "vms",         "vms.patch",
-    "vms.lifecycle", "vms.console",   "vms.exec",     "vms.exec.stream", "vms.workspace",
-    "execs",         "operations",    "operations.wait", "events",   "events.since",
+    "images",          "images.import", "images.build", "vms",
+    "vms.patch",       "vms.lifecycle", "vms.console",  "vms.exec",
+    "vms.exec.stream", "vms.workspace", "execs",        "operations",
+    "operations.wait", "events",        "events.since",
 };
 
 int bg_handle_system_version(struct bg_http_request *req)
