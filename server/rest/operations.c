@@ -5,6 +5,7 @@
 #include "banger/parse.h"
 #include "banger/timefmt.h"
 #include "rest/daemon.h"
+#include "rest/errors.h"
 #include "rest/handlers.h"
 
 #define OPERATIONS_LIST_MAX 100
@@ -37,10 +38,8 @@ static int load_waiting(struct bg_http_request *req, int64_t deadline_ms, struct
         int64_t seq = bg_events_latest(d->events);
         bool closed;
         if (bg_store_op_get(d->store, req->params[0], ret, &err) < 0) {
-            *ret_mhd = err.code == -ENOENT
-                           ? bg_http_reply_problem(req, BG_PROBLEM_OPERATION_NOT_FOUND, NULL,
-                                                   "no operation '%s'", req->params[0])
-                           : bg_http_reply_internal(req, &err);
+            *ret_mhd =
+                bg_rest_reply_error(req, &err, BG_REST_OPERATION, BG_PROBLEM_INTERNAL, NULL);
             return -1;
         }
         if (ret->state != BG_OPERATION_STATE_RUNNING || bg_now_ms() >= deadline_ms)

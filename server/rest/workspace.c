@@ -23,10 +23,12 @@ static int acquire(struct bg_http_request *req, struct bg_agent_conn **ret, int 
     return -1;
 }
 
-/* The push's cancel: the client that asked for it went away. */
-static bool client_gone(void *cls)
+/* The push's cancel: the client that asked for it went away, or bangerd is stopping. */
+static bool push_cancelled(void *cls)
 {
-    return bg_http_client_gone(cls);
+    struct bg_http_request *req = cls;
+
+    return bg_http_client_gone(req) || bg_events_closed(bg_rest_daemon(req)->events);
 }
 
 int bg_handle_vms_workspace(struct bg_http_request *req)
@@ -34,7 +36,7 @@ int bg_handle_vms_workspace(struct bg_http_request *req)
     struct bg_daemon *d = bg_rest_daemon(req);
     struct bg_workspace_push_opts opts = {
         .state_dir = d->cfg->state_dir,
-        .cancel = {.fn = client_gone, .cls = req},
+        .cancel = {.fn = push_cancelled, .cls = req},
     };
     struct bg_workspace_request wr;
     struct bg_workspace_result res;
