@@ -16,7 +16,7 @@ struct bg_http_text {
 };
 
 /* Encode body (stolen; NULL counts as one that does not encode) as compact JSON into *ret.
- * When json_dumps refuses it (a string that is not valid UTF-8, say), *ret is the 500
+ * When it does not encode (a string or object key that is not valid UTF-8), *ret is the 500
  * internal problem about instance (any bytes; may be NULL) and ret->fallback is set: the
  * caller must then send status 500 and application/problem+json, and log. Never fails. */
 void bg_http_encode(json_t *body, const char *instance, struct bg_http_text *ret);

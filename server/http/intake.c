@@ -96,8 +96,8 @@ int bg_http_check_path(const char *path, struct bg_http_refusal *ref)
 int bg_http_check_query_text(const struct bg_http_arg *args, size_t n, struct bg_http_refusal *ref)
 {
     if (n > BG_HTTP_QUERY_MAX)
-        return refuse(ref, BG_PROBLEM_INVALID_QUERY,
-                      "the query has %zu parameters; the limit is %d", n, BG_HTTP_QUERY_MAX);
+        return refuse(ref, BG_PROBLEM_INVALID_QUERY, "the query has more than %d parameters",
+                      BG_HTTP_QUERY_MAX);
     for (size_t i = 0; i < n; i++) {
         const char *why = text_problem(args[i].key, false);
         if (why)

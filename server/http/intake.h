@@ -39,8 +39,9 @@ int bg_http_check_target(const char *raw, size_t len, struct bg_http_refusal *re
 /* The decoded path: valid UTF-8 without control characters. Returns 0 or -EINVAL. */
 int bg_http_check_path(const char *path, struct bg_http_refusal *ref);
 
-/* Decoded query parameters (n of them): each key and value valid UTF-8 without control
- * characters, at most BG_HTTP_QUERY_MAX of them. Routing comes after this. Returns 0 or
+/* Decoded query parameters (n of them; a caller that collects them may stop at one past
+ * the limit): each key and value valid UTF-8 without control characters, at most
+ * BG_HTTP_QUERY_MAX of them. Routing comes after this. Returns 0 or
  * -EINVAL with ref set (INVALID_QUERY). */
 int bg_http_check_query_text(const struct bg_http_arg *args, size_t n, struct bg_http_refusal *ref);
 
