@@ -69,6 +69,15 @@ static bool evictable(const struct bg_conn *e)
     return e->state == BG_CONN_RECEIVING || e->state == BG_CONN_IDLE;
 }
 
+static size_t entries_locked(struct bg_conns *c)
+{
+    size_t n = 0;
+
+    for (struct bg_conn *e = c->head; e; e = e->next)
+        n++;
+    return n;
+}
+
 static size_t count_locked(struct bg_conns *c, const char *peer)
 {
     size_t n = 0;
@@ -89,7 +98,7 @@ static void kill_locked(struct bg_conns *c, struct bg_conn *e, const char *why)
         e->deadline = INT64_MAX;
         c->lim.kill(e->fd);
     } else {
-        e->kill_pending = true; /* and forgotten at its deadline if it never starts */
+        e->kill_pending = true;
     }
 }
 
@@ -150,7 +159,11 @@ bool bg_conns_admit(struct bg_conns *c, int fd, const char *peer, int64_t now_ms
         if (e->fd == fd && !e->started)
             unlink_conn(c, e);
     }
-    if (count_locked(c, key) >= c->lim.per_client_max && !evict_oldest(c, key))
+    /* Connections shut down but not yet closed still hold MHD's slots: past hard_max there
+     * is no room however many could be evicted. */
+    if (entries_locked(c) >= c->lim.hard_max)
+        ok = false;
+    if (ok && count_locked(c, key) >= c->lim.per_client_max && !evict_oldest(c, key))
         ok = false;
     if (ok && count_locked(c, NULL) >= c->lim.max && !evict_oldest(c, NULL))
         ok = false;
@@ -158,6 +171,14 @@ bool bg_conns_admit(struct bg_conns *c, int fd, const char *peer, int64_t now_ms
         (void)append(c, fd, key, now_ms);
     pthread_mutex_unlock(&c->lock);
     return ok;
+}
+
+bool bg_conns_has_room(struct bg_conns *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool room = entries_locked(c) < c->lim.hard_max;
+    pthread_mutex_unlock(&c->lock);
+    return room;
 }
 
 struct bg_conn *bg_conns_started(struct bg_conns *c, int fd, int64_t now_ms)
@@ -236,9 +257,7 @@ int64_t bg_conns_expire(struct bg_conns *c, int64_t now_ms)
         if (e->deadline > now_ms) {
             if (e->deadline < next)
                 next = e->deadline;
-        } else if (!e->started) {
-            unlink_conn(c, e); /* MHD never started it: it dropped it */
-        } else {
+        } else if (e->state != BG_CONN_CLOSING) {
             kill_locked(c, e,
                         e->state == BG_CONN_IDLE ? "idle timeout"
                                                  : "request not sent within the header timeout");

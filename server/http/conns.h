@@ -17,6 +17,8 @@ struct bg_conn; /* one connection's entry, owned by the registry */
 /* What a registry enforces. */
 struct bg_conns_limits {
     size_t max;            /* connections open at once */
+    size_t hard_max;       /* entries at once, those shut down and not yet closed included:
+                            * the HTTP library's own limit must be above it */
     size_t per_client_max; /* connections of one client (peer key) at once */
     int64_t header_ms;     /* to send a request's line and headers, and again its body */
     int64_t idle_ms;       /* a kept-alive connection between requests */
@@ -50,10 +52,16 @@ void bg_conns_free(struct bg_conns *c);
 /* Admit the accepted socket fd of client peer (a C string, cut to BG_CONNS_PEER_MAX) at
  * now_ms. At the client's bound, or at the total bound, first kill the oldest evictable
  * connection (of that client, then of anyone); returns true when fd is admitted (RECEIVING,
- * header deadline from now), false when every connection in the way is inside a request
- * (the caller then answers 503 and closes fd). Entries with fd that were never started
- * (libmicrohttpd dropped them and the number came back) are forgotten first. */
+ * header deadline from now), false when every connection in the way is inside a request or
+ * hard_max entries exist (the caller then answers 503 and closes fd). An entry with fd that
+ * was never started (libmicrohttpd dropped it and the number came back) is forgotten first;
+ * besides bg_conns_forget, that is the only way such an entry goes, so none vanishes while
+ * libmicrohttpd may still count it. */
 bool bg_conns_admit(struct bg_conns *c, int fd, const char *peer, int64_t now_ms);
+
+/* Whether an admission now would find room under hard_max. While there is none (connections
+ * evicted and not yet closed), the listener leaves new ones in the socket's backlog. */
+bool bg_conns_has_room(struct bg_conns *c);
 
 /* libmicrohttpd started serving fd: the entry admit made for it (or a new one, RECEIVING, if
  * admit's was forgotten meanwhile). Never NULL. */
@@ -70,8 +78,8 @@ void bg_conns_forget(struct bg_conns *c, int fd);
 /* libmicrohttpd is about to close conn's socket: forget and free it. Accepts NULL. */
 void bg_conns_closed(struct bg_conns *c, struct bg_conn *conn);
 
-/* Kill every started connection past its deadline at now_ms, and forget entries never
- * started by their deadline. Returns the earliest deadline left (ms), or INT64_MAX. */
+/* Kill every connection past its deadline at now_ms (one not yet started is shut down as it
+ * starts). Returns the earliest deadline left (ms), or INT64_MAX. */
 int64_t bg_conns_expire(struct bg_conns *c, int64_t now_ms);
 
 /* Counts, for tests and logs: connections that count against the bounds (not CLOSING), all

@@ -26,6 +26,7 @@
 #define ACCEPT_BURST 64       /* accepts per wakeup, so deadlines are never starved */
 #define TICK_MS 1000          /* the longest sleep: deadlines set meanwhile wait this long */
 #define ACCEPT_BACKOFF_MS 100 /* after EMFILE and the like */
+#define ROOM_WAIT_MS 5        /* while evicted connections close */
 #define BUSY_LOG_INTERVAL_MS 10000
 
 struct draining {
@@ -119,7 +120,7 @@ static void accept_one(struct bg_http_listener *l, int fd, const struct sockaddr
 
 static void accept_burst(struct bg_http_listener *l)
 {
-    for (int i = 0; i < ACCEPT_BURST; i++) {
+    for (int i = 0; i < ACCEPT_BURST && bg_conns_has_room(l->conns); i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd = accept4(l->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -187,6 +188,13 @@ static void *listener_main(void *arg)
         size_t wake_at = n;
         p[n++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
         bool listening = !l->paused && now >= l->accept_after;
+        if (listening && !bg_conns_has_room(l->conns)) {
+            /* evicted connections still hold their slots: let new ones wait in the backlog
+             * for the few milliseconds they take to close, rather than refuse them */
+            listening = false;
+            if (next > now + ROOM_WAIT_MS)
+                next = now + ROOM_WAIT_MS;
+        }
         if (listening)
             p[n++] = (struct pollfd){.fd = l->listen_fd, .events = POLLIN};
         if (poll(p, n, poll_timeout(l, next, now)) < 0 && errno != EINTR)

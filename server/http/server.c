@@ -637,8 +637,8 @@ static char *busy_response(const struct bg_http_config *cfg, size_t *ret_len)
     struct bg_http_text t;
 
     snprintf(detail, sizeof(detail),
-             "bangerd has %zu connections open and every one is inside a request; retry in "
-             "%d s",
+             "bangerd has %zu connections open and none can make room for this one: every one "
+             "is inside a request; retry in %d s",
              cfg->connections_max, RETRY_AFTER_S);
     bg_http_encode(bg_problem_to_json(BG_PROBLEM_TOO_MANY_CONNECTIONS, detail, "/"), "/", &t);
     char *resp = bg_asprintf("HTTP/1.1 503 Service Unavailable\r\n"
@@ -668,11 +668,20 @@ static void config_defaults(struct bg_http_config *cfg)
         cfg->idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
 }
 
+/* Registry entries at once, the evicted and not yet closed included. */
+static size_t hard_max(const struct bg_http_config *cfg)
+{
+    return cfg->connections_max * 2;
+}
+
 static struct MHD_Daemon *mhd_start(struct bg_http_server *srv)
 {
-    /* Our own bounds come first; MHD's is only a backstop above them, with room for the
-     * connections shut down and not yet closed. */
-    unsigned mhd_limit = (unsigned)(srv->cfg.connections_max * 2 + 64);
+    /* MHD's own limit must never be reached: 0.9.75 returns from new_connection_process_ at
+     * its limit with cleanup_connection_mutex still held, and every thread then deadlocks.
+     * The registry admits at most hard_max connections, counting each from before
+     * MHD_add_connection until MHD's close notification; MHD counts one more at most (the
+     * one it has notified and not yet subtracted). */
+    unsigned mhd_limit = (unsigned)(hard_max(&srv->cfg) + 64);
 
     /* Thread per connection: event streams and ?wait= block their own thread only. No
      * listening socket: the listener accepts and hands each connection over. No MHD timeout:
@@ -704,6 +713,7 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
     config_defaults(&srv->cfg);
     struct bg_conns_limits lim = {
         .max = srv->cfg.connections_max,
+        .hard_max = hard_max(&srv->cfg),
         .per_client_max = srv->cfg.client_connections_max,
         .header_ms = (int64_t)srv->cfg.header_timeout_s * 1000,
         .idle_ms = (int64_t)srv->cfg.idle_timeout_s * 1000,

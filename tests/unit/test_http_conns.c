@@ -26,6 +26,7 @@ static void record_kill(int fd)
 static struct bg_conns *registry(size_t max, size_t per_client)
 {
     struct bg_conns_limits lim = {.max = max,
+                                  .hard_max = max * 2,
                                   .per_client_max = per_client,
                                   .header_ms = 10000,
                                   .idle_ms = 60000,
@@ -212,10 +213,13 @@ static void test_unstarted(void **state)
     assert_true(bg_conns_admit(c, 11, "pid 2", 2000));
     assert_int_equal(bg_conns_count(c, NULL), 1);
     assert_int_equal(bg_conns_count(c, "pid 1"), 0);
-    /* one never started is forgotten at its deadline, without a kill */
+    /* one not started by its deadline is killed as it starts, and kept until then: MHD may
+     * still count it */
     assert_int_equal(bg_conns_expire(c, 12000), INT64_MAX);
-    assert_int_equal(bg_conns_count(c, NULL), 0);
     assert_int_equal(n_kills, 1);
+    assert_int_equal(bg_conns_state(c, 11), BG_CONN_CLOSING);
+    bg_conns_closed(c, bg_conns_started(c, 11, 12001));
+    expect_kills((int[]){10, 11}, 2);
 
     /* refused by MHD: forgotten at once */
     assert_true(bg_conns_admit(c, 12, "pid 3", 13000));
@@ -227,6 +231,27 @@ static void test_unstarted(void **state)
     assert_non_null(b);
     assert_int_equal(bg_conns_state(c, 13), BG_CONN_RECEIVING);
     assert_int_equal(bg_conns_count(c, "unknown"), 1);
+    bg_conns_free(c);
+}
+
+/* Entries shut down and not yet closed count against hard_max: past it, no admission. */
+static void test_hard_max(void **state)
+{
+    (void)state;
+    struct bg_conns *c = registry(2, 100);
+    struct bg_conn *conns[4];
+
+    /* each new one evicts an older one that MHD has not closed yet */
+    for (int i = 0; i < 4; i++)
+        conns[i] = open_conn(c, 10 + i, "pid 1", 1000 + i);
+    expect_kills((int[]){10, 11}, 2);
+    assert_int_equal(bg_conns_count(c, NULL), 2);
+    assert_false(bg_conns_admit(c, 14, "pid 1", 2000));
+    assert_int_equal(n_kills, 2);
+    /* MHD closes one of the evicted: room for one more */
+    bg_conns_closed(c, conns[0]);
+    assert_true(bg_conns_admit(c, 14, "pid 1", 2001));
+    expect_kills((int[]){10, 11, 12}, 3);
     bg_conns_free(c);
 }
 
@@ -242,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_idle_deadline),
         cmocka_unit_test(test_upgraded_stays),
         cmocka_unit_test(test_unstarted),
+        cmocka_unit_test(test_hard_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
