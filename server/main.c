@@ -26,9 +26,11 @@ static void print_routes(void)
 
     bg_rest_routes(&table, &n);
     for (size_t i = 0; i < n; i++) {
-        printf("%s %s\n", table[i].method, table[i].path);
+        char path[256];
+        (void)bg_route_public_path(&table[i], path, sizeof(path));
+        printf("%s %s\n", table[i].method, path);
         if (bg_route_serves_head(&table[i]))
-            printf("HEAD %s\n", table[i].path);
+            printf("HEAD %s\n", path);
     }
 }
 

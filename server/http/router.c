@@ -154,6 +154,23 @@ static void allow_add(char *allow, size_t *used, const char *method)
     *used += mlen;
 }
 
+const char *bg_route_public_path(const struct bg_route *route, char *buf, size_t size)
+{
+    size_t n = 0;
+    bool in_type = false;
+
+    for (const char *p = route->path; *p && n + 1 < size; p++) {
+        if (*p == ':' && !in_type)
+            in_type = true;
+        else if (*p == '}')
+            in_type = false;
+        if (!in_type)
+            buf[n++] = *p;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 bool bg_route_serves_head(const struct bg_route *route)
 {
     return !strcmp(route->method, "GET");

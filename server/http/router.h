@@ -64,5 +64,9 @@ void bg_router_match(const struct bg_route *table, size_t n, const char *method,
  * -EINVAL with err naming the route. */
 int bg_router_check(const struct bg_route *table, size_t n, struct bg_error *err);
 
+/* The route's path as the API documents it, parameters without their types
+ * ("/v1/vms/{name}"), into buf (size bytes, cut to fit). Returns buf. */
+const char *bg_route_public_path(const struct bg_route *route, char *buf, size_t size);
+
 /* True when the route answers HEAD as well as its own method (a GET route). */
 bool bg_route_serves_head(const struct bg_route *route);

@@ -379,19 +379,6 @@ static int intake_body(struct bg_http_server *srv, struct bg_http_request *req, 
     const char *te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Transfer-Encoding");
     uint64_t clen = 0;
 
-    if (!(in->route->flags & BG_ROUTE_BODY)) {
-        if (te || (cl && (bg_parse_u64(cl, 0, 0, &clen, NULL) < 0)))
-            return bg_http_reply_problem(req, BG_PROBLEM_UNEXPECTED_BODY, NULL,
-                                         "%s %s takes no request body", req->method,
-                                         BG_QUOTE(req->path));
-        return -1;
-    }
-    const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
-    if (!media_type_ok(req->method, ct))
-        return bg_http_reply_problem(req, BG_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
-                                     "send the body as JSON with 'Content-Type: "
-                                     "application/json' (got '%s')",
-                                     BG_QUOTE(ct ? ct : "none"));
     if (te && strcasecmp(te, "chunked"))
         return bg_http_reply_problem(req, BG_PROBLEM_INVALID_HEADER, NULL,
                                      "Transfer-Encoding '%s' is not supported; send the body "
@@ -400,7 +387,30 @@ static int intake_body(struct bg_http_server *srv, struct bg_http_request *req, 
     if (cl && bg_parse_u64(cl, 0, body_max(srv), &clen, NULL) < 0)
         return bg_http_reply_problem(req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
                                      "request bodies are limited to %zu bytes", body_max(srv));
+    /* a route without a body still reads one, to refuse it unless it is empty or {} */
+    if (!(in->route->flags & BG_ROUTE_BODY))
+        return -1;
+    const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
+    if (!media_type_ok(req->method, ct))
+        return bg_http_reply_problem(req, BG_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+                                     "send the body as JSON with 'Content-Type: "
+                                     "application/json' (got '%s')",
+                                     BG_QUOTE(ct ? ct : "none"));
     return -1;
+}
+
+/* A body sent to a route that takes none: only nothing, or an empty JSON object (which some
+ * clients send with every POST), is let through. */
+static bool body_is_nothing(const struct intake *in)
+{
+    json_t *j = NULL;
+
+    if (in->len == 0)
+        return true;
+    bool empty =
+        bg_json_parse_object(in->body, in->len, &j, NULL, NULL) == 0 && json_object_size(j) == 0;
+    json_decref(j);
+    return empty;
 }
 
 /* The first look at a request, once its headers are in: decide now whether it is refused
@@ -597,6 +607,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return (enum MHD_Result)bg_http_reply_problem(&req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
                                                       "request bodies are limited to %zu bytes",
                                                       body_max(srv));
+    if (!(in->route->flags & BG_ROUTE_BODY) && !body_is_nothing(in))
+        return (enum MHD_Result)bg_http_reply_problem(
+            &req, BG_PROBLEM_UNEXPECTED_BODY, NULL,
+            "%s %s takes no request body; send none (or an empty object, {})", method,
+            BG_QUOTE(url));
     memcpy(req.params, in->params, sizeof(req.params));
     req.body = in->body;
     req.body_len = in->len;

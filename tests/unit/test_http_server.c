@@ -293,13 +293,19 @@ static void test_bodies(void **state)
 
     handled = 0;
     exchange_str("POST /v1/vms/web/start HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                 "application/json\r\nContent-Length: 2\r\n\r\n{}",
+                 "application/json\r\nContent-Length: 10\r\n\r\n{\"force\":1}",
                  &r);
     expect_problem(&r, 400, "unexpected_body", "takes no request body");
     exchange_str("POST /v1/vms/web/start HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-                 "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                 "chunked\r\n\r\n3\r\n[1]\r\n0\r\n\r\n",
                  &r);
-    expect_problem(&r, 400, "unexpected_body", "takes no request body");
+    expect_problem(&r, 400, "unexpected_body", "send none (or an empty object, {})");
+    exchange_str("GET /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n[[[[", &r);
+    expect_problem(&r, 400, "unexpected_body", "GET /v1/vms takes no request body");
+    exchange_str("POST /v1/vms/web/start HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 99999999999999\r\n\r\n",
+                 &r);
+    expect_problem(&r, 413, "payload_too_large", "limited to 1024 bytes");
     exchange_str("PATCH /v1/vms/web HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  "Content-Length: 99999999999999\r\n\r\n",
                  &r);
@@ -309,9 +315,14 @@ static void test_bodies(void **state)
                  &r);
     expect_problem(&r, 400, "invalid_header", "Transfer-Encoding 'gzip' is not supported");
     assert_int_equal(handled, 0);
-    /* an empty body is no body */
+    /* nothing, or an empty object (which the CLI sends to start), is no body */
     exchange_str("POST /v1/vms/web/start HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", &r);
     assert_int_equal(r.status, 204);
+    exchange_str("POST /v1/vms/web/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                 "\r\nContent-Length: 4\r\n\r\n{ }\n",
+                 &r);
+    assert_int_equal(r.status, 204);
+    assert_int_equal(handled, 2);
 }
 
 /* A connection that never finishes its headers is shut down after the header timeout (1 s

@@ -189,6 +189,17 @@ static void test_head(void **state)
     assert_false(bg_route_serves_head(&table[1]));
 }
 
+static void test_public_path(void **state)
+{
+    (void)state;
+    char buf[64], tiny[8];
+
+    assert_string_equal(bg_route_public_path(&table[0], buf, sizeof(buf)), "/v1/vms");
+    assert_string_equal(bg_route_public_path(&table[4], buf, sizeof(buf)), "/v1/vms/{name}/start");
+    assert_string_equal(bg_route_public_path(&table[10], buf, sizeof(buf)), "/p/{a}/{b}/{c}/{d}");
+    assert_string_equal(bg_route_public_path(&table[4], tiny, sizeof(tiny)), "/v1/vms");
+}
+
 static void test_method_mismatch_allow(void **state)
 {
     struct match *t = *state;
@@ -332,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_good_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head, setup, teardown),
+        cmocka_unit_test(test_public_path),
         cmocka_unit_test_setup_teardown(test_method_mismatch_allow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_limit, setup, teardown),
