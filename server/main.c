@@ -28,8 +28,13 @@ static void print_routes(void)
     size_t n;
 
     bg_rest_routes(&table, &n);
-    for (size_t i = 0; i < n; i++)
-        printf("%s %s\n", table[i].method, table[i].path);
+    for (size_t i = 0; i < n; i++) {
+        char path[256];
+        (void)bg_route_public_path(&table[i], path, sizeof(path));
+        printf("%s %s\n", table[i].method, path);
+        if (bg_route_serves_head(&table[i]))
+            printf("HEAD %s\n", path);
+    }
 }
 
 /* The VMM drivers, in order of preference for vmm = "auto". */
@@ -119,7 +124,14 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
         goto done;
     if ((r = bg_listen_unix(cfg->socket, &listen_fd, err)) < 0)
         goto done;
-    struct bg_http_config http = {.app = &d, .body_max_bytes = cfg->body_max_bytes};
+    struct bg_http_config http = {
+        .app = &d,
+        .body_max_bytes = cfg->body_max_bytes,
+        .connections_max = cfg->http_connections_max,
+        .client_connections_max = cfg->http_client_connections_max,
+        .header_timeout_s = (unsigned)cfg->http_header_timeout_s,
+        .idle_timeout_s = (unsigned)cfg->http_idle_timeout_s,
+    };
     bg_rest_routes(&http.routes, &http.n_routes);
     if ((r = bg_http_server_start(&http, listen_fd, &srv, err)) < 0)
         goto done;

@@ -44,6 +44,11 @@ static const struct {
     [BG_PROBLEM_VM_RUNNING] = {"vm_running", 409, "VM is running"},
     [BG_PROBLEM_VM_START_FAILED] = {"vm_start_failed", 500, "VM failed to start"},
     [BG_PROBLEM_IMAGE_UNSUPPORTED] = {"image_unsupported", 409, "Image not bootable by this VMM"},
+    [BG_PROBLEM_INVALID_PATH] = {"invalid_path", 400, "Invalid path"},
+    [BG_PROBLEM_INVALID_HEADER] = {"invalid_header", 400, "Invalid header"},
+    [BG_PROBLEM_UNEXPECTED_BODY] = {"unexpected_body", 400, "Request body not allowed"},
+    [BG_PROBLEM_URI_TOO_LONG] = {"uri_too_long", 414, "Request target too long"},
+    [BG_PROBLEM_TOO_MANY_CONNECTIONS] = {"too_many_connections", 503, "Too many connections"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

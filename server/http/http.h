@@ -14,12 +14,20 @@
 
 struct bg_http_server;
 
-/* What a server serves: its routes and limits. Borrowed for the server's life. */
+/* What a server serves: its routes and limits. Borrowed for the server's life. A limit left
+ * 0 takes its default (the config key's). */
 struct bg_http_config {
-    const struct bg_route *routes; /* the route table, n_routes entries */
+    const struct bg_route *routes; /* the route table, n_routes entries (bg_router_check) */
     size_t n_routes;
-    void *app;             /* handed to every handler as req->app */
-    size_t body_max_bytes; /* request body cap */
+    void *app;                     /* handed to every handler as req->app */
+    size_t body_max_bytes;         /* request body cap */
+    size_t connections_max;        /* connections open at once (http_connections_max, 256) */
+    size_t client_connections_max; /* of one client: a peer process on a unix socket, an
+                                    * address on TCP (http_client_connections_max, 32) */
+    unsigned header_timeout_s;     /* to send a request's line and headers, and then again its
+                                    * body (http_header_timeout_s, 10) */
+    unsigned idle_timeout_s;       /* a kept-alive connection between requests
+                                    * (http_idle_timeout_s, 60) */
 };
 
 /* One request as a handler sees it. Everything is borrowed for the handler's duration. */
@@ -40,8 +48,10 @@ struct bg_http_request {
  * long as the stream lasts. */
 typedef void (*bg_http_upgrade_fn)(void *cls, int fd, const char *extra, size_t extra_len);
 
-/* Start serving cfg's routes on listen_fd (an already bound and listening unix socket; the
- * server owns it from here). Returns 0 or a negative errno with err set. */
+/* Start serving cfg's routes on listen_fd (an already bound and listening socket; the server
+ * owns it from here, and closes it on failure too). Connections past cfg's bounds evict the
+ * oldest idle or still-sending one, or get a 503 too_many_connections when every one is
+ * inside a request. Returns 0 or a negative errno with err set (-EINVAL: a bad route table). */
 int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
                          struct bg_http_server **ret, struct bg_error *err);
 /* The first step of a shutdown: stop accepting connections and answer 503 shutting_down to

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* libmicrohttpd glue: request intake (routing, media type, body cap), replies, shutdown. */
+/* libmicrohttpd glue: request intake (target, query, headers, routing, media type, body cap),
+ * replies, connections and shutdown. */
 #include "http/http.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "banger/alloc.h"
 #include "banger/jsonutil.h"
@@ -17,17 +21,30 @@
 #include "banger/parse.h"
 #include "banger/timefmt.h"
 #include "banger/utf8.h"
+#include "http/conns.h"
+#include "http/encode.h"
+#include "http/intake.h"
+#include "http/listener.h"
 
-#define ALLOW_MAX 64
-#define IDLE_TIMEOUT_S 120
-#define CONNECTIONS_MAX 256
+#define DEFAULT_CONNECTIONS_MAX 256
+#define DEFAULT_CLIENT_CONNECTIONS_MAX 32
+#define DEFAULT_HEADER_TIMEOUT_S 10
+#define DEFAULT_IDLE_TIMEOUT_S 60
+/* libmicrohttpd's per-connection memory, which holds the request line and headers: far above
+ * BG_HTTP_TARGET_MAX, so that our 414 answers long targets and its own HTML 414 and 431 come
+ * only for requests several times larger. */
+#define MHD_MEMORY_LIMIT ((size_t)64 * 1024)
+#define INSTANCE_MAX 512 /* bytes of the path a problem's instance repeats */
+#define RETRY_AFTER_S 1  /* what the 503 at the connection bound asks clients to wait */
+#define DETAIL_MAX 1024
 
 struct bg_http_server {
     struct MHD_Daemon *mhd;
     struct bg_http_config cfg;
+    struct bg_conns *conns;
+    struct bg_http_listener *listener;
     atomic_int in_flight; /* requests received and not yet completed */
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
-    int quiesced_fd;      /* the listening socket MHD gave back when quiesced, or -1 */
 };
 
 /* An upgrade handed to bg_http_reply_upgrade: runs once 101 is out, or is released unrun. */
@@ -39,14 +56,26 @@ struct bg_http_upgrade {
     void (*free_cls)(void *cls);
 };
 
+struct intake;
+
 /* Per-connection state (MHD's socket context): lives from accept to close, so it outlasts
  * both the request and any upgraded stream. */
 struct bg_http_conn {
+    struct bg_conns *conns;          /* the server's registry */
+    struct bg_conn *slot;            /* its entry in it */
+    struct intake *cur;              /* the request being parsed, for the unescape callback */
     struct bg_http_upgrade *upgrade; /* set by bg_http_reply_upgrade, NULL otherwise */
 };
 
-/* Per-request intake state, MHD's con_cls. */
+/* Per-request intake state, MHD's con_cls: made when the request line arrives. */
 struct intake {
+    const char *raw; /* the request target as received, in MHD's buffer */
+    size_t raw_len;  /* strlen(raw) then: shorter than the target when it held a NUL byte */
+    bool refused;    /* the target failed bg_http_check_target: refusal says why */
+    struct bg_http_refusal refusal;
+    bool nul_path;  /* "%00" in the path, left undecoded */
+    bool nul_query; /* "%00" in a query key or value, left undecoded */
+    bool started;   /* the first call of the request handler happened */
     const struct bg_route *route;
     const char *params[BG_ROUTE_PARAMS_MAX];
     char *scratch; /* path split into segments; params point here */
@@ -60,6 +89,13 @@ static size_t body_max(const struct bg_http_server *srv)
     return srv->cfg.body_max_bytes;
 }
 
+static struct bg_http_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct MHD_Response *resp)
 {
     (void)MHD_add_response_header(resp, "Banger-Api-Version", "1");
@@ -70,31 +106,51 @@ int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct 
     return r;
 }
 
-static int reply_json_typed(struct bg_http_request *req, unsigned status, json_t *body,
-                            const char *type, const char *location)
+/* A response over t's bytes; takes what t owns. */
+static struct MHD_Response *response_take(struct bg_http_text *t)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text)
-        abort();
-    size_t len = strlen(text);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback_cls(len, text, free, text);
+    struct MHD_Response *resp;
+
+    if (t->owned)
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(t->len, t->owned, free,
+                                                                      t->owned);
+    else
+        resp = MHD_create_response_from_buffer(t->len, (void *)t->text, MHD_RESPMEM_PERSISTENT);
+    t->owned = NULL;
+    return resp;
+}
+
+/* Encode body (stolen) and queue it; a body that does not encode is answered with the fixed
+ * 500 problem and logged, never with an abort. extra_name/extra_value: one more header. */
+static int reply_json_typed(struct bg_http_request *req, unsigned status, json_t *body,
+                            const char *type, const char *extra_name, const char *extra_value)
+{
+    struct bg_http_text t;
+
+    bg_http_encode(body, req->path, &t);
+    if (t.fallback) {
+        bg_log_error("%s %s: the %u answer does not encode as JSON; answered 500 instead",
+                     req->method, req->path, status);
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        type = "application/problem+json";
+        extra_name = NULL;
+    }
+    struct MHD_Response *resp = response_take(&t);
     (void)MHD_add_response_header(resp, "Content-Type", type);
-    if (location)
-        (void)MHD_add_response_header(resp, "Location", location);
+    if (extra_name)
+        (void)MHD_add_response_header(resp, extra_name, extra_value);
     return bg_http_reply_response(req, status, resp);
 }
 
 int bg_http_reply_json(struct bg_http_request *req, unsigned status, json_t *body)
 {
-    return reply_json_typed(req, status, body, "application/json", NULL);
+    return reply_json_typed(req, status, body, "application/json", NULL, NULL);
 }
 
 int bg_http_reply_json_located(struct bg_http_request *req, unsigned status, json_t *body,
                                const char *location)
 {
-    return reply_json_typed(req, status, body, "application/json", location);
+    return reply_json_typed(req, status, body, "application/json", "Location", location);
 }
 
 int bg_http_reply_empty(struct bg_http_request *req, unsigned status)
@@ -103,24 +159,40 @@ int bg_http_reply_empty(struct bg_http_request *req, unsigned status)
     return bg_http_reply_response(req, status, resp);
 }
 
+/* The problem object for req: its instance is the path, cut to INSTANCE_MAX bytes. */
 static json_t *problem_new(struct bg_http_request *req, enum bg_problem p, const char *detail)
 {
-    return bg_problem_to_json(p, detail, req->path);
+    char instance[INSTANCE_MAX];
+    size_t n = bg_utf8_cut(req->path, strlen(req->path), sizeof(instance) - 1);
+
+    memcpy(instance, req->path, n);
+    instance[n] = '\0';
+    return bg_problem_to_json(p, detail, instance);
+}
+
+/* Queue problem p with detail, extra members ext (stolen; may be NULL) and one more header
+ * (may be NULL). */
+static int reply_problem_detail(struct bg_http_request *req, enum bg_problem p, json_t *ext,
+                                const char *extra_name, const char *extra_value, const char *detail)
+{
+    json_t *body = problem_new(req, p, detail);
+
+    if (ext) {
+        json_object_update(body, ext);
+        json_decref(ext);
+    }
+    return reply_json_typed(req, (unsigned)bg_problem_status(p), body, "application/problem+json",
+                            extra_name, extra_value);
 }
 
 BG_PRINTF(4, 0)
 static int reply_problem_v(struct bg_http_request *req, enum bg_problem p, json_t *ext,
                            const char *fmt, va_list ap)
 {
-    char detail[1024];
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    json_t *body = problem_new(req, p, detail);
-    if (ext) {
-        json_object_update(body, ext);
-        json_decref(ext);
-    }
-    return reply_json_typed(req, (unsigned)bg_problem_status(p), body, "application/problem+json",
-                            NULL);
+    char detail[DETAIL_MAX];
+
+    (void)bg_utf8_vformat(detail, sizeof(detail), fmt, ap);
+    return reply_problem_detail(req, p, ext, NULL, NULL, detail);
 }
 
 int bg_http_reply_problem(struct bg_http_request *req, enum bg_problem p, const char *field,
@@ -193,79 +265,171 @@ static bool media_type_ok(const char *method, const char *ct)
            !strncasecmp(ct, "application/merge-patch+json", 28);
 }
 
-struct query_check {
-    const char *const *allowed;
-    const char *bad; /* first unknown key */
-};
-
-static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
+static int reply_refusal(struct bg_http_request *req, const struct bg_http_refusal *ref)
 {
-    struct query_check *qc = cls;
-    (void)kind;
-    (void)value;
-    for (size_t i = 0; qc->allowed && qc->allowed[i]; i++)
-        if (!strcmp(key, qc->allowed[i]))
-            return MHD_YES;
-    qc->bad = key;
-    return MHD_NO;
+    return reply_problem_detail(req, ref->problem, NULL, NULL, NULL, ref->msg);
 }
 
-/* The first look at a request: decide now whether it is refused before its body arrives. */
-static int intake_first(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in)
-{
-    char allow[ALLOW_MAX];
-    const struct bg_route *table;
+/* The query parameters as MHD decoded them; more than BG_HTTP_QUERY_MAX are counted, not
+ * kept. */
+struct arg_list {
+    struct bg_http_arg args[BG_HTTP_QUERY_MAX + 1];
     size_t n;
+};
 
-    if (srv->stopping)
-        return bg_http_reply_problem(req, BG_PROBLEM_SHUTTING_DOWN, NULL,
-                                     "bangerd is shutting down; retry once it is back");
-    table = srv->cfg.routes;
-    n = srv->cfg.n_routes;
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct arg_list *l = cls;
+    (void)kind;
+    if (l->n < BG_ARRAY_SIZE(l->args))
+        l->args[l->n++] = (struct bg_http_arg){.key = key ? key : "", .value = value};
+    return MHD_YES;
+}
+
+struct header_check {
+    struct bg_http_refusal ref;
+    bool bad;
+};
+
+static enum MHD_Result check_header_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    struct header_check *hc = cls;
+    (void)kind;
+    if (bg_http_check_header(key ? key : "", value, &hc->ref) < 0) {
+        hc->bad = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* The request as text, before routing: its target, the NUL bytes the unescape callback left
+ * encoded, the decoded path, the query and the headers. Returns a queued reply (>= 0), or -1
+ * to go on. */
+static int intake_text(struct bg_http_request *req, struct intake *in, const char *version,
+                       struct arg_list *args)
+{
+    struct bg_http_refusal ref;
+    struct header_check hc = {0};
+
+    if (in->refused)
+        return reply_refusal(req, &in->refusal);
+    /* The target runs from the path to the space before the version, which MHD made a NUL;
+     * a NUL byte inside the target made strlen stop earlier. */
+    if (in->raw && (uintptr_t)version > (uintptr_t)in->raw &&
+        (uintptr_t)version - 1 - (uintptr_t)in->raw != in->raw_len)
+        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_PATH, NULL,
+                                     "the request target holds a NUL byte");
+    if (in->nul_path)
+        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_PATH, NULL,
+                                     "the path holds '%%00' (a NUL byte), which no name can hold");
+    if (in->nul_query)
+        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
+                                     "the query holds '%%00' (a NUL byte), which no value can "
+                                     "hold");
+    if (bg_http_check_path(req->path, &ref) < 0)
+        return reply_refusal(req, &ref);
+    (void)MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
+    if (bg_http_check_query_text(args->args, args->n, &ref) < 0)
+        return reply_refusal(req, &ref);
+    (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, check_header_arg, &hc);
+    if (hc.bad)
+        return reply_refusal(req, &hc.ref);
+    return -1;
+}
+
+/* The route, or the reply that there is none. Returns a queued reply (>= 0) or -1. */
+static int intake_route(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in)
+{
+    struct bg_route_match m;
+
     in->scratch = bg_malloc(strlen(req->path) + 1);
-    in->route = bg_router_match(table, n, req->method, req->path, in->scratch, in->params, allow,
-                                sizeof(allow));
-    if (!in->route && !allow[0])
+    bg_router_match(srv->cfg.routes, srv->cfg.n_routes, req->method, req->path, in->scratch, &m);
+    switch (m.result) {
+    case BG_ROUTE_MATCHED:
+        in->route = m.route;
+        memcpy(in->params, m.params, sizeof(in->params));
+        return -1;
+    case BG_ROUTE_NO_PATH:
         return bg_http_reply_problem(req, BG_PROBLEM_NOT_FOUND, NULL,
                                      "no route %s %s; see GET /v1/system/version and "
                                      "openapi.yaml for the API",
-                                     req->method, req->path);
-    if (!in->route) {
-        struct MHD_Response *resp;
-        char detail[160];
-        snprintf(detail, sizeof(detail), "%s is not allowed on %s; allowed: %s", req->method,
-                 req->path, allow);
-        json_t *body = problem_new(req, BG_PROBLEM_METHOD_NOT_ALLOWED, detail);
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        resp =
-            MHD_create_response_from_buffer_with_free_callback_cls(strlen(text), text, free, text);
-        (void)MHD_add_response_header(resp, "Content-Type", "application/problem+json");
-        (void)MHD_add_response_header(resp, "Allow", allow);
-        return bg_http_reply_response(req, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+                                     BG_QUOTE(req->method), BG_QUOTE(req->path));
+    case BG_ROUTE_NO_METHOD: {
+        char detail[DETAIL_MAX];
+        (void)bg_utf8_format(detail, sizeof(detail), "%s is not allowed on %s; allowed: %s",
+                             BG_QUOTE(req->method), BG_QUOTE(req->path), m.allow);
+        return reply_problem_detail(req, BG_PROBLEM_METHOD_NOT_ALLOWED, NULL, "Allow", m.allow,
+                                    detail);
     }
+    case BG_ROUTE_BAD_PARAM:
+        return reply_problem_detail(req, BG_PROBLEM_INVALID_PATH,
+                                    json_pack("{s:s}", "parameter", m.param), NULL, NULL,
+                                    m.why.msg);
+    }
+    return -1;
+}
 
-    struct query_check qc = {.allowed = in->route->query};
-    (void)MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
-    if (qc.bad)
-        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_QUERY, NULL,
-                                     "unknown query parameter '%s'", BG_QUOTE(qc.bad));
+/* What the route says of a body: the media type and size of one it takes, or that it takes
+ * none. Returns a queued reply (>= 0) or -1 to read the body. */
+static int intake_body(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in)
+{
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    uint64_t clen = 0;
+
+    if (te && strcasecmp(te, "chunked"))
+        return bg_http_reply_problem(req, BG_PROBLEM_INVALID_HEADER, NULL,
+                                     "Transfer-Encoding '%s' is not supported; send the body "
+                                     "with Content-Length or chunked",
+                                     BG_QUOTE(te));
+    if (cl && bg_parse_u64(cl, 0, body_max(srv), &clen, NULL) < 0)
+        return bg_http_reply_problem(req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
+                                     "request bodies are limited to %zu bytes", body_max(srv));
+    /* a route without a body still reads one, to refuse it unless it is empty or {} */
     if (!(in->route->flags & BG_ROUTE_BODY))
         return -1;
-
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
     if (!media_type_ok(req->method, ct))
         return bg_http_reply_problem(req, BG_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
                                      "send the body as JSON with 'Content-Type: "
                                      "application/json' (got '%s')",
                                      BG_QUOTE(ct ? ct : "none"));
-    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
-    uint64_t clen = 0;
-    if (cl && bg_parse_u64(cl, 0, body_max(srv), &clen, NULL) < 0)
-        return bg_http_reply_problem(req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
-                                     "request bodies are limited to %zu bytes", body_max(srv));
-    return -1; /* go on: read the body */
+    return -1;
+}
+
+/* A body sent to a route that takes none: only nothing, or an empty JSON object (which some
+ * clients send with every POST), is let through. */
+static bool body_is_nothing(const struct intake *in)
+{
+    json_t *j = NULL;
+
+    if (in->len == 0)
+        return true;
+    bool empty =
+        bg_json_parse_object(in->body, in->len, &j, NULL, NULL) == 0 && json_object_size(j) == 0;
+    json_decref(j);
+    return empty;
+}
+
+/* The first look at a request, once its headers are in: decide now whether it is refused
+ * before its body arrives. Returns a queued reply (>= 0), or -1 to go on. */
+static int intake_first(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in,
+                        const char *version)
+{
+    struct arg_list args = {0};
+    struct bg_http_refusal ref;
+    int r;
+
+    if (srv->stopping)
+        return bg_http_reply_problem(req, BG_PROBLEM_SHUTTING_DOWN, NULL,
+                                     "bangerd is shutting down; retry once it is back");
+    if ((r = intake_text(req, in, version, &args)) >= 0 || (r = intake_route(srv, req, in)) >= 0)
+        return r;
+    if (bg_http_check_query_keys(args.args, args.n, in->route->query, &ref) < 0)
+        return reply_refusal(req, &ref);
+    return intake_body(srv, req, in);
 }
 
 static void intake_append(struct bg_http_server *srv, struct intake *in, const char *data,
@@ -325,24 +489,34 @@ int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_
         return bg_http_reply_internal(req, &err);
     }
     req->http_conn->upgrade = u; /* released when the connection closes */
+    /* the stream may be quiet for as long as it likes: no deadline from here on */
+    bg_conns_event(req->http_conn->conns, req->http_conn->slot, BG_CONN_EV_UPGRADE, bg_now_ms());
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, protocol);
     return bg_http_reply_response(req, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 }
 
-/* Connection start and end: the end releases an upgrade that never ran. */
+/* Connection start and end. The start links MHD's connection to the registry entry the
+ * listener made; the end (MHD calls it before it closes the socket) removes that entry under
+ * the registry's lock, so the listener never shuts down a socket number already reused, and
+ * releases an upgrade that never ran. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
+    struct bg_http_server *srv = cls;
     struct bg_http_conn *hc = *socket_context;
-    (void)cls;
-    (void)conn;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = bg_calloc(1, sizeof(struct bg_http_conn));
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        hc = bg_calloc(1, sizeof(*hc));
+        hc->conns = srv->conns;
+        hc->slot = bg_conns_started(srv->conns, ci ? ci->connect_fd : -1, bg_now_ms());
+        *socket_context = hc;
         return;
     }
     if (!hc)
         return;
+    bg_conns_closed(srv->conns, hc->slot);
     if (hc->upgrade) {
         int expected = UPGRADE_PENDING;
         if (atomic_compare_exchange_strong(&hc->upgrade->state, &expected, UPGRADE_DONE))
@@ -356,6 +530,43 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = NULL;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line is in and the target not yet decoded. What
+ * this returns is the request's con_cls. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct bg_http_server *srv = cls;
+    struct bg_http_conn *hc = conn_of(conn);
+    struct intake *in = bg_calloc(1, sizeof(*in));
+
+    in->raw = uri;
+    in->raw_len = uri ? strlen(uri) : 0;
+    in->refused = uri && bg_http_check_target(uri, in->raw_len, &in->refusal) < 0;
+    if (hc) {
+        hc->cur = in;
+        bg_conns_event(srv->conns, hc->slot, BG_CONN_EV_REQUEST_LINE, bg_now_ms());
+    }
+    return in;
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: decodes each query key and value, then the path, in place.
+ * "%00" stays encoded and marks the request, which intake then refuses: a decoded NUL would
+ * silently cut a name ("a%00b" acting on "a"). */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    struct bg_http_conn *hc = conn_of(conn);
+    bool nul = false;
+    size_t n = bg_http_unescape(s, &nul);
+    (void)cls;
+
+    if (nul && hc && hc->cur) {
+        if (s == hc->cur->raw)
+            hc->cur->nul_path = true;
+        else
+            hc->cur->nul_query = true;
+    }
+    return n;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -363,18 +574,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct bg_http_server *srv = cls;
     struct intake *in = *con_cls;
     struct bg_http_request req = {.conn = conn, .app = srv->cfg.app, .method = method, .path = url};
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    (void)version;
 
-    req.http_conn = ci ? ci->socket_context : NULL;
-    if (!in) {
-        in = bg_calloc(1, sizeof(*in));
-        *con_cls = in;
+    req.http_conn = conn_of(conn);
+    if (!in)
+        *con_cls = in = bg_calloc(1, sizeof(*in));
+    if (!in->started) {
+        in->started = true;
         srv->in_flight++;
-        int r = intake_first(srv, &req, in);
+        if (req.http_conn)
+            bg_conns_event(srv->conns, req.http_conn->slot, BG_CONN_EV_HEADERS, bg_now_ms());
+        int r = intake_first(srv, &req, in, version);
         if (r >= 0) {
             in->route = NULL; /* replied: ignore any body that follows */
+            if (req.http_conn)
+                bg_conns_event(srv->conns, req.http_conn->slot, BG_CONN_EV_HANDLER, bg_now_ms());
             return (enum MHD_Result)r;
         }
         return MHD_YES;
@@ -387,10 +600,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!in->route)
         return MHD_YES; /* already answered */
+    /* the request is all in: from here it may take as long as its handler needs */
+    if (req.http_conn)
+        bg_conns_event(srv->conns, req.http_conn->slot, BG_CONN_EV_HANDLER, bg_now_ms());
     if (in->too_large)
         return (enum MHD_Result)bg_http_reply_problem(&req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
                                                       "request bodies are limited to %zu bytes",
                                                       body_max(srv));
+    if (!(in->route->flags & BG_ROUTE_BODY) && !body_is_nothing(in))
+        return (enum MHD_Result)bg_http_reply_problem(
+            &req, BG_PROBLEM_UNEXPECTED_BODY, NULL,
+            "%s %s takes no request body; send none (or an empty object, {})", method,
+            BG_QUOTE(url));
     memcpy(req.params, in->params, sizeof(req.params));
     req.body = in->body;
     req.body_len = in->len;
@@ -402,38 +623,132 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct bg_http_server *srv = cls;
     struct intake *in = *con_cls;
-    (void)conn;
+    struct bg_http_conn *hc = conn_of(conn);
     (void)toe;
 
+    if (hc) {
+        hc->cur = NULL;
+        bg_conns_event(srv->conns, hc->slot, BG_CONN_EV_DONE, bg_now_ms());
+    }
     if (!in)
         return;
+    if (in->started)
+        srv->in_flight--;
     free(in->scratch);
     free(in->body);
     free(in);
     *con_cls = NULL;
-    srv->in_flight--;
+}
+
+static void kill_socket(int fd)
+{
+    (void)shutdown(fd, SHUT_RDWR);
+}
+
+/* The whole HTTP response the listener sends a connection it cannot admit. */
+static char *busy_response(const struct bg_http_config *cfg, size_t *ret_len)
+{
+    char detail[256];
+    struct bg_http_text t;
+
+    snprintf(detail, sizeof(detail),
+             "bangerd has %zu connections open and none can make room for this one: every one "
+             "is inside a request; retry in %d s",
+             cfg->connections_max, RETRY_AFTER_S);
+    bg_http_encode(bg_problem_to_json(BG_PROBLEM_TOO_MANY_CONNECTIONS, detail, "/"), "/", &t);
+    char *resp = bg_asprintf("HTTP/1.1 503 Service Unavailable\r\n"
+                             "Content-Type: application/problem+json\r\n"
+                             "Content-Length: %zu\r\n"
+                             "Banger-Api-Version: 1\r\n"
+                             "Cache-Control: no-store\r\n"
+                             "Retry-After: %d\r\n"
+                             "Connection: close\r\n"
+                             "\r\n"
+                             "%s",
+                             t.len, RETRY_AFTER_S, t.text);
+    bg_http_text_done(&t);
+    *ret_len = strlen(resp);
+    return resp;
+}
+
+static void config_defaults(struct bg_http_config *cfg)
+{
+    if (!cfg->connections_max)
+        cfg->connections_max = DEFAULT_CONNECTIONS_MAX;
+    if (!cfg->client_connections_max)
+        cfg->client_connections_max = DEFAULT_CLIENT_CONNECTIONS_MAX;
+    if (!cfg->header_timeout_s)
+        cfg->header_timeout_s = DEFAULT_HEADER_TIMEOUT_S;
+    if (!cfg->idle_timeout_s)
+        cfg->idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
+}
+
+/* Registry entries at once, the evicted and not yet closed included. */
+static size_t hard_max(const struct bg_http_config *cfg)
+{
+    return cfg->connections_max * 2;
+}
+
+static struct MHD_Daemon *mhd_start(struct bg_http_server *srv)
+{
+    /* MHD's own limit must never be reached: 0.9.75 returns from new_connection_process_ at
+     * its limit with cleanup_connection_mutex still held, and every thread then deadlocks.
+     * The registry admits at most hard_max connections, counting each from before
+     * MHD_add_connection until MHD's close notification; MHD counts one more at most (the
+     * one it has notified and not yet subtracted). */
+    unsigned mhd_limit = (unsigned)(hard_max(&srv->cfg) + 64);
+
+    /* Thread per connection: event streams and ?wait= block their own thread only. No
+     * listening socket: the listener accepts and hands each connection over. No MHD timeout:
+     * the registry enforces the header and idle deadlines, and nothing else may end a long
+     * request (an event stream, a 2-minute VM start under TCG). */
+    return MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+            MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET,
+        0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, srv, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, 0U, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_MEMORY_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)256 * 1024, MHD_OPTION_END);
 }
 
 int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
                          struct bg_http_server **ret, struct bg_error *err)
 {
-    struct bg_http_server *srv = bg_calloc(1, sizeof(*srv));
+    struct bg_http_server *srv;
+    int r;
 
+    if ((r = bg_router_check(cfg->routes, cfg->n_routes, err)) < 0) {
+        (void)close(listen_fd);
+        return r;
+    }
+    srv = bg_calloc(1, sizeof(*srv));
     srv->cfg = *cfg;
-    srv->quiesced_fd = -1;
-    /* Thread per connection: event streams and ?wait= block their own thread only. */
-    srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                    MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE,
-                                0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-                                MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024, MHD_OPTION_END);
-    if (!srv->mhd) {
+    config_defaults(&srv->cfg);
+    struct bg_conns_limits lim = {
+        .max = srv->cfg.connections_max,
+        .hard_max = hard_max(&srv->cfg),
+        .per_client_max = srv->cfg.client_connections_max,
+        .header_ms = (int64_t)srv->cfg.header_timeout_s * 1000,
+        .idle_ms = (int64_t)srv->cfg.idle_timeout_s * 1000,
+        .kill = kill_socket,
+    };
+    srv->conns = bg_conns_new(&lim);
+    if (!(srv->mhd = mhd_start(srv))) {
+        bg_conns_free(srv->conns);
         free(srv);
         (void)close(listen_fd);
         return bg_error_set(err, -EIO, "cannot start the HTTP server");
+    }
+    size_t busy_len;
+    bg_autofree char *busy = busy_response(&srv->cfg, &busy_len);
+    if ((r = bg_http_listener_start(listen_fd, srv->conns, srv->mhd, busy, busy_len, &srv->listener,
+                                    err)) < 0) {
+        MHD_stop_daemon(srv->mhd);
+        bg_conns_free(srv->conns);
+        free(srv);
+        return r;
     }
     *ret = srv;
     return 0;
@@ -444,7 +759,7 @@ void bg_http_server_quiesce(struct bg_http_server *srv)
     if (!srv || srv->stopping)
         return;
     srv->stopping = true;
-    srv->quiesced_fd = MHD_quiesce_daemon(srv->mhd);
+    bg_http_listener_pause(srv->listener);
 }
 
 void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
@@ -460,8 +775,8 @@ void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
     if (srv->in_flight > 0)
         bg_log_warn("stop http: %d requests still in flight after %d ms; closing them",
                     (int)srv->in_flight, timeout_ms);
+    bg_http_listener_stop(srv->listener);
     MHD_stop_daemon(srv->mhd);
-    if (srv->quiesced_fd >= 0)
-        (void)close(srv->quiesced_fd);
+    bg_conns_free(srv->conns);
     free(srv);
 }

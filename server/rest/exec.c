@@ -164,14 +164,11 @@ int bg_handle_vms_exec(struct bg_http_request *req)
 
 int bg_handle_execs_get(struct bg_http_request *req)
 {
-    const char *id = req->params[0];
     struct bg_error err;
     json_t *j;
 
-    if (!bg_exec_id_valid(id))
-        (void)bg_error_set(&err, BG_ERR(BG_PROBLEM_EXEC_NOT_FOUND),
-                           "no exec '%s': exec ids look like exec-0123456789abcdef", BG_QUOTE(id));
-    else if (bg_exec_registry_get(bg_rest_daemon(req)->execs, id, &j, &err) == 0)
+    /* the router checked the id's form */
+    if (bg_exec_registry_get(bg_rest_daemon(req)->execs, req->params[0], &j, &err) == 0)
         return bg_http_reply_json(req, MHD_HTTP_OK, j);
     return bg_rest_reply_error(req, &err, BG_REST_NONE, BG_PROBLEM_INTERNAL, NULL);
 }

@@ -223,7 +223,7 @@ class Checker {
         }
         if (route && 'allow' in headers) {
             const listed = String(headers.allow).split(',').map((s) => s.trim().toUpperCase())
-                .filter((s) => s && s !== 'HEAD' && s !== 'OPTIONS');
+                .filter((s) => s && s !== 'OPTIONS');
             const want = [...route.methods].sort().join(', ');
             const got = [...new Set(listed)].sort().join(', ');
             if (got !== want) fails.push(`header Allow lists ${got || '(nothing)'}, spec has ${want}`);

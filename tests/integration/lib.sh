@@ -73,12 +73,15 @@ stop_daemon() {
   DAEMON_PID=
 }
 
-# api METHOD PATH [BODY] [curl args...]: one exchange over the unix socket.
-# Sets STATUS, BODY, CTYPE and HEADERS_FILE, and appends the exchange to RECORDS.
+# api METHOD PATH [BODY] [curl args...]: one exchange over the unix socket (HEAD as curl -I,
+# which reads no body). Sets STATUS, BODY, CTYPE and HEADERS_FILE, and appends the exchange to
+# RECORDS (RECORDS=/dev/null api ... for one the contract cannot describe).
 api() {
   local method=$1 path=$2 body=${3:-}
   shift $(($# < 3 ? $# : 3))
-  local args=(-s -X "$method" --unix-socket "$SOCK" -D "$T/headers" -o "$T/body"
+  local how=(-X "$method")
+  [[ "$method" == HEAD ]] && how=(-I)
+  local args=(-s "${how[@]}" --unix-socket "$SOCK" -D "$T/headers" -o "$T/body"
     -w '%{http_code}' "$@")
   if [[ -n "$body" ]]; then
     args+=(--data-binary "$body")
@@ -89,6 +92,7 @@ api() {
   : >"$T/body"
   STATUS=$(curl "${args[@]}" "http://banger$path")
   BODY=$(cat "$T/body")
+  [[ "$method" == HEAD ]] && BODY=
   HEADERS_FILE=$T/headers
   CTYPE=$(header Content-Type)
   record

@@ -199,7 +199,7 @@ expect_json '[.operations[].created_at] == ([.operations[].created_at] | sort | 
 api GET /v1/operations/op-0000000000000000
 expect_problem 404 operation_not_found
 api GET /v1/operations/bogus
-expect_problem 404 operation_not_found
+expect_problem 400 invalid_path
 api GET "/v1/operations/$op?wait=abc"
 expect_problem 400 invalid_query
 api GET "/v1/operations/$op?wait=301"

@@ -123,7 +123,7 @@ expect_contains "$allow" POST "Allow header"
 [[ "$allow" != *DELETE* ]] && pass || fail "Allow header '$allow' lists DELETE"
 api DELETE /v1/system/version
 expect_problem 405 method_not_allowed
-expect_eq "$(header Allow)" GET "Allow on a GET-only route"
+expect_eq "$(header Allow)" "GET, HEAD" "Allow on a GET-only route"
 
 api GET /v1/vms/
 expect_problem 404 not_found
@@ -168,7 +168,7 @@ for r in "GET /v1/system/version" "GET /v1/system/info" "GET /v1/images" "POST /
 done
 n=$(wc -l <"$T/routes")
 ((n >= 14)) && pass || fail "--print-routes lists $n routes, want at least 14"
-bad=$(grep -cvE '^(GET|POST|PUT|PATCH|DELETE) /v1/[a-z{}/]+$' "$T/routes" || true)
+bad=$(grep -cvE '^(GET|HEAD|POST|PUT|PATCH|DELETE) /v1/[a-z{}/]+$' "$T/routes" || true)
 expect_eq "$bad" 0 "lines of --print-routes that are not 'METHOD /v1/...'"
 expect_eq "$(sort "$T/routes" | uniq -d)" "" "duplicate routes"
 

@@ -127,7 +127,7 @@ expect_json .vcpus 32
 api GET /v1/vms/nosuch
 expect_problem 404 vm_not_found
 api GET /v1/vms/NotAName
-expect_problem 404 vm_not_found
+expect_problem 400 invalid_path
 
 # --- patch
 api PATCH /v1/vms/web '{"vcpus":4,"memory_mib":2048}' -H 'Content-Type: application/merge-patch+json'

@@ -40,7 +40,7 @@ expect_problem 409 vm_not_running
 api GET /v1/execs/exec-0123456789abcdef
 expect_problem 404 exec_not_found
 api GET /v1/execs/not-an-id
-expect_problem 404 exec_not_found
+expect_problem 400 invalid_path
 
 # --- workspace refusals ---
 api POST /v1/vms/idle/workspace "{\"path\":\"$T\",\"mode\":\"rsync\"}"

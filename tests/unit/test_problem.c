@@ -94,6 +94,11 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_WORKSPACE_FAILED, "workspace_failed", 500},
         {BG_PROBLEM_VM_RUNNING, "vm_running", 409},
         {BG_PROBLEM_VM_START_FAILED, "vm_start_failed", 500},
+        {BG_PROBLEM_INVALID_PATH, "invalid_path", 400},
+        {BG_PROBLEM_INVALID_HEADER, "invalid_header", 400},
+        {BG_PROBLEM_UNEXPECTED_BODY, "unexpected_body", 400},
+        {BG_PROBLEM_URI_TOO_LONG, "uri_too_long", 414},
+        {BG_PROBLEM_TOO_MANY_CONNECTIONS, "too_many_connections", 503},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */
