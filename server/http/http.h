@@ -95,3 +95,6 @@ const char *bg_http_query(struct bg_http_request *req, const char *key);
  * (a one-shot exec, a workspace push) polls this to stop work nobody waits for. Never blocks
  * and never consumes what the client sent. */
 bool bg_http_client_gone(struct bg_http_request *req);
+/* The same for a connection, for work that outlives its handler's call (a streamed body's
+ * reader callback). */
+bool bg_http_connection_gone(struct MHD_Connection *conn);

@@ -241,8 +241,13 @@ const char *bg_http_query(struct bg_http_request *req, const char *key)
 
 bool bg_http_client_gone(struct bg_http_request *req)
 {
+    return bg_http_connection_gone(req->conn);
+}
+
+bool bg_http_connection_gone(struct MHD_Connection *conn)
+{
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     struct pollfd p = {.events = POLLRDHUP};
 
     if (!ci)

@@ -13,11 +13,15 @@
 #include "rest/handlers.h"
 
 #define EVENTS_BATCH 256
-/* A newline this often keeps idle streams alive and lets a vanished client be noticed. */
+/* A newline this often keeps idle streams alive through proxies. */
 #define HEARTBEAT_MS 15000
+/* How often a quiet stream looks whether its client hung up, so a vanished client does not
+ * hold a connection and a thread until the next heartbeat. */
+#define GONE_CHECK_MS 500
 
 struct stream {
     struct bg_daemon *d;
+    struct MHD_Connection *conn; /* the client's connection, for noticing its hang-up */
     int64_t after; /* last seq sent */
     char *buf;     /* formatted lines not yet handed to MHD */
     size_t len, off;
@@ -64,6 +68,26 @@ static int fill(struct stream *st)
     return (int)n;
 }
 
+/* Wait for a new event in slices, looking between them whether the client hung up. Returns 0
+ * on an event or the hub closing, 1 when the heartbeat is due, -1 when the client is gone. */
+static int wait_quiet(struct stream *st)
+{
+    int64_t heartbeat = bg_now_ms() + HEARTBEAT_MS;
+
+    for (;;) {
+        int64_t now = bg_now_ms();
+        int64_t until = now + GONE_CHECK_MS < heartbeat ? now + GONE_CHECK_MS : heartbeat;
+        bool closed;
+        int64_t latest = bg_events_wait(st->d->events, st->after, until, &closed);
+        if (closed || latest > st->after)
+            return 0;
+        if (bg_http_connection_gone(st->conn))
+            return -1;
+        if (bg_now_ms() >= heartbeat)
+            return 1;
+    }
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *st = cls;
@@ -78,10 +102,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (n > 0)
             break;
-        bool closed;
-        int64_t latest =
-            bg_events_wait(st->d->events, st->after, bg_now_ms() + HEARTBEAT_MS, &closed);
-        if (!closed && latest <= st->after)
+        int r = wait_quiet(st);
+        if (r < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (r > 0)
             append(st, "\n", 1);
     }
     size_t n = st->len - st->off < max ? st->len - st->off : max;
@@ -142,6 +166,7 @@ int bg_handle_events_stream(struct bg_http_request *req)
         return mhd;
     struct stream *st = bg_calloc(1, sizeof(*st));
     st->d = bg_rest_daemon(req);
+    st->conn = req->conn;
     st->after = after;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);

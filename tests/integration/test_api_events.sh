@@ -170,4 +170,16 @@ expect_eq "$(jq -r 'length' <<<"$kept")" 100 "the whole kept history"
 record_stream "/v1/events?since=$((oldest - 1))" "$T/kept" "$T/kept.h"
 stop_daemon
 
+# --- a stream whose client hangs up lets its connection go within a second or so, not at the
+# next heartbeat (15 s): with room for 4 connections, 4 abandoned streams would otherwise
+# leave every other client a 503 (streams are inside a request, so never evicted)
+BANGERD_HTTP_CONNECTIONS_MAX=4 BANGERD_HTTP_CLIENT_CONNECTIONS_MAX=8 start_daemon
+for i in 1 2 3 4; do open_stream "gone$i"; done
+for pid in "${stream_pids[@]: -4}"; do kill "$pid" 2>/dev/null || true; done
+version_ok() {
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://b/v1/system/version) == 200 ]]
+}
+wait_until 5 version_ok && pass || fail "abandoned streams still hold the connections after 5 s"
+stop_daemon
+
 finish
