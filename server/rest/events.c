@@ -22,8 +22,8 @@
 struct stream {
     struct bg_daemon *d;
     struct MHD_Connection *conn; /* the client's connection, for noticing its hang-up */
-    int64_t after; /* last seq sent */
-    char *buf;     /* formatted lines not yet handed to MHD */
+    int64_t after;               /* last seq sent */
+    char *buf;                   /* formatted lines not yet handed to MHD */
     size_t len, off;
 };
 
