@@ -38,8 +38,7 @@ static int load_waiting(struct bg_http_request *req, int64_t deadline_ms, struct
         int64_t seq = bg_events_latest(d->events);
         bool closed;
         if (bg_store_op_get(d->store, req->params[0], ret, &err) < 0) {
-            *ret_mhd =
-                bg_rest_reply_error(req, &err, BG_REST_OPERATION, BG_PROBLEM_INTERNAL, NULL);
+            *ret_mhd = bg_rest_reply_error(req, &err, BG_REST_OPERATION, BG_PROBLEM_INTERNAL, NULL);
             return -1;
         }
         if (ret->state != BG_OPERATION_STATE_RUNNING || bg_now_ms() >= deadline_ms)
