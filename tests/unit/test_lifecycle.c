@@ -23,7 +23,7 @@
 
 #include "banger/alloc.h"
 #include "host/fileio.h"
-#include "host/proc.h"
+#include "banger/proc.h"
 #include "host/run.h"
 #include "store/store.h"
 #include "testutil.h"

@@ -18,7 +18,7 @@
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
 #include "host/fileio.h"
-#include "host/proc.h"
+#include "banger/proc.h"
 #include "host/run.h"
 #include "testutil.h"
 #include "vmm/driver.h"

@@ -17,7 +17,7 @@
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
-#include "host/proc.h"
+#include "banger/proc.h"
 #include "host/run.h"
 #include "testutil.h"
 

@@ -20,7 +20,7 @@
 #include "banger/timefmt.h"
 #include "banger/utf8.h"
 #include "host/fileio.h"
-#include "host/proc.h"
+#include "banger/proc.h"
 #include "host/run.h"
 #include "host/unixsock.h"
 #include "vmm/firecracker/fcapi.h"

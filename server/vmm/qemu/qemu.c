@@ -20,7 +20,7 @@
 #include "banger/log.h"
 #include "banger/timefmt.h"
 #include "host/fileio.h"
-#include "host/proc.h"
+#include "banger/proc.h"
 #include "host/run.h"
 #include "host/unixsock.h"
 #include "vmm/qemu/qmp.h"
