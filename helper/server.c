@@ -117,6 +117,16 @@ static int serve_one(struct bg_helperd *h, int fd, uid_t peer, char *buf)
     return 1;
 }
 
+/* Drop what the peer sent without reading it: a socket closed with unread data resets the
+ * connection, and the refusal would be lost. */
+static void drain(int fd)
+{
+    char byte;
+
+    while (recv(fd, &byte, 1, MSG_DONTWAIT | MSG_TRUNC) > 0)
+        ;
+}
+
 static void serve_conn(struct bg_helperd *h, int fd, char *buf)
 {
     struct ucred cred;
@@ -134,6 +144,7 @@ static void serve_conn(struct bg_helperd *h, int fd, char *buf)
         snprintf(msg, sizeof(msg), "uid %u is not the owner of this banger install",
                  (unsigned)cred.uid);
         reply_failure(fd, -EPERM, msg);
+        drain(fd);
         return;
     }
     while (serve_one(h, fd, cred.uid, buf) > 0)
