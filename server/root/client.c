@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's client of bangerd-root: connect, one message each way, SCM_RIGHTS. */
-#include "helper/client.h"
+#include "root/client.h"
 
 #include <errno.h>
 #include <poll.h>
