@@ -169,7 +169,13 @@ static void detached_exec(const struct bg_spawn_detached *s, int report)
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
             detached_fail(report, "no_new_privs");
     }
-    child_setup(devnull, s->log_fd, s->log_fd, report);
+    int log = s->log_fd >= 0
+                  ? s->log_fd
+                  : open(s->log_path,
+                         O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+    if (log < 0)
+        detached_fail(report, "open the log");
+    child_setup(devnull, log, log, report);
     execve(s->argv[0], (char *const *)s->argv, clean_env);
     detached_fail(report, "exec");
 }

@@ -21,7 +21,9 @@ int bg_spawn_run(const char *const *argv, const char *input, size_t len, int tim
 /* A detached launch. Strings borrowed for the call. */
 struct bg_spawn_detached {
     const char *const *argv; /* argv[0] absolute */
-    int log_fd;              /* stdout and stderr go here (the caller opened and checked it) */
+    int log_fd;              /* stdout and stderr go here (the caller opened it), or -1: */
+    const char *log_path;    /* appended to this file, opened after the uid drop with
+                              * O_NOFOLLOW (never through a symlink, never as root) */
     bool drop;               /* run as uid:gid with no supplementary groups and no new
                               * privileges; false only for the jailer, which drops itself */
     uid_t uid;

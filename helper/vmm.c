@@ -45,36 +45,57 @@ static int run_dir_open(const struct bg_install *in, const char *vm, int *ret, s
     return 0;
 }
 
-/* The console log in the run dir, opened by root without following a link and refused when
- * it is a hard link to something else or not the owner's, then given to the owner. */
-static int log_open(const struct bg_install *in, int run_fd, int *ret, struct bg_error *err)
+static int mkdir_p(const char *path)
 {
-    int fd =
-        open_beneath(run_fd, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-                     0600, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
-    struct stat st;
+    bg_autofree char *p = bg_strdup(path);
 
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+            *s = '/';
+        }
+    return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* The jailed VMM's console log, <jail_dir>/<vm>.console.log: created by root in root's own
+ * directory without following a link, then given to the owner. */
+static int jail_log_open(const struct bg_install *in, const char *vm, int *ret,
+                         struct bg_error *err)
+{
+    bg_autofree char *path = bg_asprintf("%s/%s.console.log", in->jail_dir, vm);
+    int fd, rc;
+
+    if ((rc = mkdir_p(in->jail_dir)) < 0)
+        return bg_error_set(err, rc, "create %s: %s", in->jail_dir, strerror(-rc));
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat st;
     if (fd < 0)
-        return bg_error_errno(err, "open console.log");
+        return bg_error_errno(err, "open %s", path);
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-        (st.st_uid != 0 && st.st_uid != in->owner_uid) ||
         fchown(fd, in->owner_uid, in->owner_gid) < 0) {
         (void)close(fd);
-        return bg_error_set(err, -EPERM, "console.log is not a plain file of the owner's");
+        return bg_error_set(err, -EPERM, "%s is not a plain file", path);
     }
     *ret = fd;
     return 0;
 }
 
-static int launch_direct(const struct bg_install *in, const char *vm, int log_fd, pid_t *ret_pid,
+static int launch_direct(const struct bg_install *in, const char *vm, pid_t *ret_pid,
                          struct bg_error *err)
 {
+    bg_autofree char *console = bg_asprintf("%s/vms/%s/console.log", in->runtime_dir, vm);
     bg_autofree char *api = bg_asprintf("%s/vms/%s/api.sock", in->runtime_dir, vm);
     bg_autofree char *log = bg_asprintf("%s/vms/%s/firecracker.log", in->runtime_dir, vm);
     /* "--name value" as two words: Firecracker refuses "--name=value" */
     const char *argv[] = {in->firecracker, "--api-sock", api, "--id", vm, "--log-path", log, NULL};
-    struct bg_spawn_detached s = {
-        .argv = argv, .log_fd = log_fd, .drop = true, .uid = in->owner_uid, .gid = in->owner_gid};
+    struct bg_spawn_detached s = {.argv = argv,
+                                  .log_fd = -1,
+                                  .log_path = console,
+                                  .drop = true,
+                                  .uid = in->owner_uid,
+                                  .gid = in->owner_gid};
 
     return bg_spawn_detached(&s, ret_pid, err);
 }
@@ -103,20 +124,6 @@ static int jail_link(const struct bg_install *in, int state_fd, const char *rel,
     if (f->chown && chown(f->path, in->owner_uid, in->owner_gid) < 0)
         return bg_error_errno(err, "chown %s", f->path);
     return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-    bg_autofree char *p = bg_strdup(path);
-
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return -errno;
-            *s = '/';
-        }
-    return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 static int jail_layout(const struct bg_install *in, const struct bg_helper_request *r,
@@ -150,9 +157,10 @@ static int jail_layout(const struct bg_install *in, const struct bg_helper_reque
     return 0;
 }
 
-static int launch_jailed(const struct bg_install *in, const struct bg_helper_request *r, int log_fd,
+static int launch_jailed(const struct bg_install *in, const struct bg_helper_request *r,
                          pid_t *ret_pid, struct bg_error *err)
 {
+    bg_autoclose int log_fd = -1;
     bg_autofree char *k = bg_asprintf("%s/images/%s/%s", in->state_dir, r->image, r->kernel);
     bg_autofree char *i = bg_asprintf("%s/images/%s/%s", in->state_dir, r->image, r->initrd);
     bg_autofree char *f = bg_asprintf("%s/images/%s/%s", in->state_dir, r->image, r->rootfs);
@@ -174,6 +182,8 @@ static int launch_jailed(const struct bg_install *in, const struct bg_helper_req
     int rc = bg_jail_spec_build(&d, &p, &spec, err);
 
     if (rc == 0)
+        rc = jail_log_open(in, r->vm, &log_fd, err);
+    if (rc == 0)
         rc = jail_layout(in, r, &spec, err);
     if (rc == 0) {
         struct bg_spawn_detached s = {
@@ -187,7 +197,7 @@ static int launch_jailed(const struct bg_install *in, const struct bg_helper_req
 int bg_hvmm_launch(const struct bg_install *in, const struct bg_helper_request *r, pid_t *ret_pid,
                    uint64_t *ret_start_time, int *ret_pidfd, struct bg_error *err)
 {
-    bg_autoclose int run_fd = -1, log_fd = -1;
+    bg_autoclose int run_fd = -1;
     pid_t pid = 0;
     uint64_t st;
     char state;
@@ -198,11 +208,9 @@ int bg_hvmm_launch(const struct bg_install *in, const struct bg_helper_request *
     if ((rc = bg_hv_binary(in->firecracker, err)) < 0 ||
         (in->jailer && (rc = bg_hv_binary(in->jailer, err)) < 0))
         return rc;
-    if ((rc = run_dir_open(in, r->vm, &run_fd, err)) < 0 ||
-        (rc = log_open(in, run_fd, &log_fd, err)) < 0)
+    if ((rc = run_dir_open(in, r->vm, &run_fd, err)) < 0)
         return rc;
-    rc = in->jailer ? launch_jailed(in, r, log_fd, &pid, err)
-                    : launch_direct(in, r->vm, log_fd, &pid, err);
+    rc = in->jailer ? launch_jailed(in, r, &pid, err) : launch_direct(in, r->vm, &pid, err);
     if (rc < 0)
         return rc;
     if ((rc = bg_proc_stat(pid, &state, &st, err)) < 0 ||

@@ -92,7 +92,9 @@ int bg_helper_call_raw(struct bg_helper_client *c, enum bg_helper_op op, const c
 
     if ((r = connect_helper(c->path, &fd, err)) < 0)
         return r;
-    if (send(fd, msg, len, MSG_NOSIGNAL) < 0)
+    /* A peer the helper refuses may find the connection closed before it sends, with the
+     * refusal already waiting: read it then. */
+    if (send(fd, msg, len, MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET)
         return bg_error_errno(err, "send to the root helper");
     r = receive(fd, buf, BG_HELPER_MSG_MAX, &n, &passed, err);
     if (r == 0 && (r = bg_helper_reply_decode(op, buf, n, &rep, err)) < 0)
