@@ -59,6 +59,59 @@ static struct bg_vm_runtime *vm_runtime_new(const struct bg_config *cfg, struct 
     return bg_vm_runtime_new(&c);
 }
 
+/* The VMs the store knows, as names for the helper's reconcile. */
+static int vm_names(struct bg_store *store, char ***ret, size_t *ret_n, struct bg_error *err)
+{
+    struct bg_vm *vms = NULL;
+    size_t n = 0;
+    int r = bg_store_vm_list(store, NULL, &vms, &n, err);
+
+    if (r < 0)
+        return r;
+    char **names = bg_calloc(n + 1, sizeof(*names));
+    for (size_t i = 0; i < n; i++)
+        names[i] = bg_strdup(vms[i].spec.name);
+    free(vms);
+    *ret = names;
+    *ret_n = n;
+    return 0;
+}
+
+/* System mode when install.toml exists: the root helper it names, told which VMs exist so it
+ * drops the taps, NAT data and VMMs of VMs deleted while bangerd was down. A helper that does
+ * not answer is a warning, not a failed start (user-mode VMs still work). */
+static int helper_init(struct bg_daemon *d, const struct bg_config *cfg, struct bg_error *err)
+{
+    struct bg_helper_reply hello;
+    struct bg_error e;
+    char **names = NULL;
+    size_t n = 0;
+    uint32_t removed = 0, killed = 0;
+    int r = bg_install_load(cfg->install_file, &d->install, err);
+
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    d->helper = bg_helper_client_new(d->install.helper_socket);
+    if (bg_helper_hello(d->helper, &hello, &e) < 0) {
+        bg_log_warn("system install %s: %s", cfg->install_file, e.msg);
+        return 0;
+    }
+    if ((r = vm_names(d->store, &names, &n, err)) < 0)
+        return r;
+    r = bg_helper_reconcile(d->helper, (const char *const *)names, n, &removed, &killed, &e);
+    bg_strv_free(names);
+    if (r < 0)
+        bg_log_warn("system install: reconcile with the root helper: %s", e.msg);
+    else
+        bg_log_info("system install %s: root helper on '%s' (bridge %s %s); %u stray taps and "
+                    "%u VMMs removed",
+                    cfg->install_file, d->install.helper_socket, hello.bridge, hello.address,
+                    removed, killed);
+    return 0;
+}
+
 /* Open the store and everything that hangs off it. */
 static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct bg_error *err)
 {
@@ -85,6 +138,8 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     /* before serving: requests must see adopted VMs as running, dead ones as stopped */
     if (r >= 0)
         r = bg_vm_reconcile(d->runtime, err);
+    if (r >= 0)
+        r = helper_init(d, cfg, err);
     return r < 0 ? r : bg_vm_watch_start(d->runtime, &d->watch, err);
 }
 
@@ -98,6 +153,8 @@ static void daemon_done(struct bg_daemon *d)
     bg_jobs_free(d->jobs);
     bg_store_close(d->store);
     bg_events_free(d->events);
+    bg_helper_client_free(d->helper);
+    bg_install_done(&d->install);
     free(d->db_path);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/install.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
@@ -103,6 +104,7 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
             1073741824, 4194304),
     U64_KEY(BG_CONFIG_KEY_OPERATION_HISTORY, operation_history, "BANGERD_OPERATION_HISTORY", 10,
             1000000, 1000),
+    PATH_KEY(BG_CONFIG_KEY_INSTALL_FILE, install_file, "BANGERD_INSTALL_FILE"),
 };
 
 #define NO_KEY (-1)
@@ -433,6 +435,8 @@ static int derive_paths(struct loader *ld, struct bg_error *err)
         r = default_runtime_dir(ld, &cfg->runtime_dir, err);
     if (r >= 0 && !cfg->cache_dir)
         r = default_cache_dir(ld, &cfg->cache_dir, err);
+    if (r >= 0 && !cfg->install_file)
+        cfg->install_file = bg_strdup(BG_INSTALL_FILE);
     if (r < 0 || cfg->socket)
         return r;
     bg_autofree char *sock = bg_asprintf("%s/bangerd.sock", cfg->runtime_dir);

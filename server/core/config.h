@@ -54,6 +54,7 @@ enum bg_config_key {
     BG_CONFIG_KEY_HTTP_IDLE_TIMEOUT_S,
     BG_CONFIG_KEY_CONSOLE_MAX_BYTES,
     BG_CONFIG_KEY_OPERATION_HISTORY,
+    BG_CONFIG_KEY_INSTALL_FILE,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -108,6 +109,9 @@ struct bg_config {
     uint64_t http_idle_timeout_s;         /* a kept-alive connection idles, 1..3600, default 60 */
     uint64_t console_max_bytes;           /* console log kept per VM, 65536..1073741824, 4 MiB */
     uint64_t operation_history;           /* ended operations kept, 10..1000000, default 1000 */
+    char *install_file;                   /* the system install's install.toml (default
+                                           * /etc/banger/install.toml): when it exists bangerd
+                                           * uses the root helper it names (system mode) */
     char *source[BG_CONFIG_KEY_COUNT];    /* per key: "default", "file:PATH:LINE", "env:NAME"
                                            * or "flag:--name"; owned */
 };

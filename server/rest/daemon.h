@@ -6,27 +6,31 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "banger/install.h"
 #include "core/config.h"
 #include "core/events.h"
 #include "core/jobs.h"
 #include "exec/registry.h"
 #include "http/http.h"
 #include "rest/vmlist.h"
+#include "root/client.h"
 #include "store/store.h"
 #include "vm/runtime.h"
 #include "vm/watch.h"
 
 struct bg_daemon {
-    const struct bg_config *cfg;    /* effective configuration, borrowed */
-    struct bg_store *store;         /* owned */
-    struct bg_events *events;       /* owned; the store's event hook */
-    struct bg_jobs *jobs;           /* owned; background operations */
-    struct bg_vmlist *vmlist;       /* owned; cached GET /v1/vms body */
-    struct bg_vm_runtime *runtime;  /* owned; running VMs and the chosen VMM (vm/runtime.h) */
-    struct bg_vm_watch *watch;      /* owned; notices VMMs that end, caps consoles */
-    struct bg_exec_registry *execs; /* owned; recent and running execs */
-    char *db_path;                  /* owned */
-    int64_t started_at;             /* seconds since the epoch */
+    const struct bg_config *cfg;     /* effective configuration, borrowed */
+    struct bg_store *store;          /* owned */
+    struct bg_events *events;        /* owned; the store's event hook */
+    struct bg_jobs *jobs;            /* owned; background operations */
+    struct bg_vmlist *vmlist;        /* owned; cached GET /v1/vms body */
+    struct bg_vm_runtime *runtime;   /* owned; running VMs and the chosen VMM (vm/runtime.h) */
+    struct bg_vm_watch *watch;       /* owned; notices VMMs that end, caps consoles */
+    struct bg_exec_registry *execs;  /* owned; recent and running execs */
+    char *db_path;                   /* owned */
+    int64_t started_at;              /* seconds since the epoch */
+    struct bg_install install;       /* owned; the system install (zeroed in user mode) */
+    struct bg_helper_client *helper; /* owned; the root helper in system mode, else NULL */
 };
 
 /* The daemon a request of bangerd's API belongs to. */

@@ -13,13 +13,11 @@
 #include "banger/alloc.h"
 #include "banger/log.h"
 #include "banger/parse.h"
+#include "banger/proc.h"
 #include "host/fileio.h"
-#include "host/proc.h"
 
 #define TERM_WAIT_MS 3000
 #define KILL_WAIT_MS 5000
-#define CMDLINE_MAX (128 * 1024) /* bytes of /proc/PID/cmdline looked at */
-#define PID_MAX_VALUE (1u << 22) /* the kernel's PID_MAX_LIMIT */
 
 void bg_vmm_instance_done(struct bg_vmm_instance *vi)
 {
@@ -73,47 +71,6 @@ int bg_vmm_stop(const struct bg_vmm_driver *drv, const struct bg_vmm_instance *v
     return stop_signals(drv, vi, pidfd, err);
 }
 
-/* /proc/PID/cmdline, NUL-separated words; *ret_len bytes in *ret (owned). */
-static int read_cmdline(pid_t pid, char **ret, size_t *ret_len)
-{
-    bg_autofree char *path = bg_asprintf("/proc/%d/cmdline", (int)pid);
-    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    bg_autofree char *buf = NULL;
-    size_t len = 0;
-    ssize_t n;
-
-    if (fd < 0)
-        return -errno;
-    buf = bg_malloc(CMDLINE_MAX);
-    while (len < CMDLINE_MAX && (n = read(fd, buf + len, CMDLINE_MAX - len)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        len += (size_t)n;
-    }
-    *ret = bg_steal_ptr(&buf);
-    *ret_len = len;
-    return 0;
-}
-
-/* argv (NUL-separated, len bytes) has the word flag immediately followed by the word value. */
-static bool argv_has(const char *argv, size_t len, const char *flag, const char *value)
-{
-    const char *end = argv + len, *prev = NULL;
-
-    for (const char *w = argv; w < end;) {
-        size_t wl = strnlen(w, (size_t)(end - w));
-        if (w + wl == end) /* cut off: not a whole word */
-            break;
-        if (prev && !strcmp(prev, flag) && !strcmp(w, value))
-            return true;
-        prev = w;
-        w += wl + 1;
-    }
-    return false;
-}
-
 int bg_vmm_pidfile_find(const char *pidfile, const char *flag, const char *value, pid_t *ret_pid,
                         uint64_t *ret_start_time)
 {
@@ -124,10 +81,11 @@ int bg_vmm_pidfile_find(const char *pidfile, const char *flag, const char *value
 
     bg_file_tail_text(pidfile, buf, sizeof(buf));
     buf[strcspn(buf, "\n")] = '\0';
-    if (!buf[0] || bg_parse_u64(buf, 1, PID_MAX_VALUE, &pid, NULL) < 0 ||
+    if (!buf[0] || bg_parse_u64(buf, 1, BG_PROC_PID_MAX, &pid, NULL) < 0 ||
         bg_proc_stat((pid_t)pid, &state, &st, NULL) < 0 || state == 'Z')
         return -ESRCH;
-    if (read_cmdline((pid_t)pid, &argv, &len) < 0 || !argv_has(argv, len, flag, value))
+    if (bg_proc_cmdline_read((pid_t)pid, &argv, &len) < 0 ||
+        !bg_proc_argv_has(argv, len, flag, value))
         return -ESRCH;
     /* the argv read belongs to the process whose start time is recorded only if it did not
      * change across the read */

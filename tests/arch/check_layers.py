@@ -179,7 +179,7 @@ def check_calls(src, objdir, rules, cycles, problems):
 
 
 def check_binaries(src, problems):
-    dirs = ['server', 'client', 'agent']
+    dirs = ['server', 'client', 'agent', 'helper']
     for top in ['api'] + dirs:
         for d, _, files in os.walk(os.path.join(src, top)):
             for f in files:

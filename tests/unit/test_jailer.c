@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for server/vmm/firecracker/jailer.c: golden argv, jail layout, and each refusal. */
+/* Unit tests for api/src/jailer.c: golden argv, jail layout, and each refusal. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,23 +10,18 @@
 
 #include <cmocka.h>
 
-#include "vmm/firecracker/jailer.h"
+#include "banger/jailer.h"
 
 static const char *const limits[] = {"cpu.max=50000 100000", "memory.max=1073741824", NULL};
 
-static struct bg_vmm_launch launch(void)
+static struct bg_jail_disks launch(void)
 {
-    struct bg_vmm_launch l = {
-        .id = "web1",
+    struct bg_jail_disks l = {
         .kernel = "/var/lib/banger/images/default/vmlinux",
         .initrd = "/var/lib/banger/images/default/initrd.img",
-        .cmdline = "console=ttyS0",
         .rootfs = "/var/lib/banger/images/default/rootfs.ext4",
         .overlay = "/var/lib/banger/vms/web1/overlay.ext4",
         .workdisk = "/var/lib/banger/vms/web1/work.ext4",
-        .vcpus = 2,
-        .memory_mib = 512,
-        .run_dir = "/run/banger/vms/web1",
     };
     return l;
 }
@@ -83,7 +78,7 @@ static void test_argv_golden(void **state)
                                        "--api-sock",
                                        "/run/firecracker.socket",
                                        NULL};
-    struct bg_vmm_launch l = launch();
+    struct bg_jail_disks l = launch();
     struct bg_jail_params p = params();
     struct bg_jail_spec s;
     struct bg_error err;
@@ -117,7 +112,7 @@ static void test_argv_minimal(void **state)
                                        "--api-sock",
                                        "/run/firecracker.socket",
                                        NULL};
-    struct bg_vmm_launch l = launch();
+    struct bg_jail_disks l = launch();
     struct bg_jail_params p = {.id = "a",
                                .uid = 1,
                                .gid = 2,
@@ -150,7 +145,7 @@ static void assert_file(const struct bg_jail_file *f, const char *host, const ch
 
 static void test_layout_all(void **state)
 {
-    struct bg_vmm_launch l = launch();
+    struct bg_jail_disks l = launch();
     struct bg_jail_params p = params();
     struct bg_jail_spec s;
     (void)state;
@@ -167,7 +162,7 @@ static void test_layout_all(void **state)
 
 static void test_layout_optional_absent(void **state)
 {
-    struct bg_vmm_launch l = launch();
+    struct bg_jail_disks l = launch();
     struct bg_jail_params p = params();
     struct bg_jail_spec s;
     (void)state;
@@ -183,7 +178,7 @@ static void test_layout_optional_absent(void **state)
 /* One refusal: which field is changed, how, and what the error says. */
 struct refusal {
     const char *what;
-    void (*change)(struct bg_vmm_launch *l, struct bg_jail_params *p);
+    void (*change)(struct bg_jail_disks *l, struct bg_jail_params *p);
     const char *fragment;
 };
 
@@ -194,113 +189,113 @@ static const char *const bad_cg_value[] = {"cpu.max=1;reboot", NULL};
 static const char *const too_many_cg[] = {"a.b=1", "a.b=1", "a.b=1", "a.b=1", "a.b=1",
                                           "a.b=1", "a.b=1", "a.b=1", "a.b=1", NULL};
 
-static void c_id_empty(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_id_empty(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->id = "";
 }
-static void c_id_long(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_id_long(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     memset(long_id, 'a', BG_JAIL_ID_MAX + 1);
     p->id = long_id;
 }
-static void c_id_char(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_id_char(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->id = "web_1";
 }
-static void c_id_slash(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_id_slash(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->id = "../x";
 }
-static void c_uid0(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_uid0(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->uid = 0;
 }
-static void c_gid0(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_gid0(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->gid = 0;
 }
-static void c_base_root(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_base_root(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->chroot_base = "/";
 }
-static void c_base_rel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_base_rel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->chroot_base = "srv/jailer";
 }
-static void c_base_dotdot(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_base_dotdot(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->chroot_base = "/srv/../etc";
 }
-static void c_exec_rel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_exec_rel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->exec_file = "firecracker";
 }
-static void c_exec_dir(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_exec_dir(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->exec_file = "/usr/bin/";
 }
-static void c_jailer_rel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_jailer_rel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->jailer = "bin/jailer";
 }
-static void c_netns_rel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_netns_rel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->netns = "netns/x";
 }
-static void c_cgver(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_cgver(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->cgroup_version = 3;
 }
-static void c_cg_form(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_cg_form(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->cgroups = bad_cg_form;
 }
-static void c_cg_file(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_cg_file(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->cgroups = bad_cg_file;
 }
-static void c_cg_value(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_cg_value(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->cgroups = bad_cg_value;
 }
-static void c_cg_many(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_cg_many(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)l;
     p->cgroups = too_many_cg;
 }
-static void c_no_kernel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_no_kernel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)p;
     l->kernel = NULL;
 }
-static void c_no_overlay(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_no_overlay(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)p;
     l->overlay = NULL;
 }
-static void c_kernel_rel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_kernel_rel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)p;
     l->kernel = "vmlinux";
 }
-static void c_work_rel(struct bg_vmm_launch *l, struct bg_jail_params *p)
+static void c_work_rel(struct bg_jail_disks *l, struct bg_jail_params *p)
 {
     (void)p;
     l->workdisk = "/vms/./work.ext4";
@@ -335,7 +330,7 @@ static void test_refusals(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
-        struct bg_vmm_launch l = launch();
+        struct bg_jail_disks l = launch();
         struct bg_jail_params p = params();
         struct bg_jail_spec s = {0};
         struct bg_error err = {0};

@@ -22,8 +22,8 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "banger/proc.h"
 #include "host/fileio.h"
-#include "host/proc.h"
 #include "host/run.h"
 #include "store/store.h"
 #include "testutil.h"

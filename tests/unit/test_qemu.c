@@ -16,9 +16,9 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "banger/proc.h"
 #include "banger/timefmt.h"
 #include "host/fileio.h"
-#include "host/proc.h"
 #include "host/run.h"
 #include "testutil.h"
 #include "vmm/driver.h"

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "banger/alloc.h"
+#include "banger/proc.h"
 #include "banger/timefmt.h"
-#include "host/proc.h"
 #include "host/run.h"
 #include "testutil.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Process identity: /proc/PID/stat start times, and pidfds opened only for the right process. */
-#include "host/proc.h"
+#include "banger/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "banger/timefmt.h"
 
 #define STAT_MAX 1024
+#define CGROUP_FILE_MAX 4096
 #define STARTTIME_FIELD 22
 
 int bg_proc_stat_parse(const char *text, char *ret_state, uint64_t *ret_start_time,
@@ -121,4 +122,89 @@ int bg_proc_pidfd_signal(int pidfd, int sig, struct bg_error *err)
         return bg_error_errno(err, "signal %d", sig);
     }
     return 0;
+}
+
+int bg_proc_cmdline_read(pid_t pid, char **ret, size_t *ret_len)
+{
+    char path[64];
+    bg_autofree char *buf = NULL;
+    size_t len = 0;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    buf = bg_malloc(BG_PROC_CMDLINE_MAX);
+    while (len < BG_PROC_CMDLINE_MAX && (n = read(fd, buf + len, BG_PROC_CMDLINE_MAX - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        len += (size_t)n;
+    }
+    *ret = bg_steal_ptr(&buf);
+    *ret_len = len;
+    return 0;
+}
+
+bool bg_proc_argv_has(const char *argv, size_t len, const char *flag, const char *value)
+{
+    const char *end = argv + len, *prev = NULL;
+
+    for (const char *w = argv; w < end;) {
+        size_t wl = strnlen(w, (size_t)(end - w));
+        if (w + wl == end) /* cut off: not a whole word */
+            break;
+        if (prev && !strcmp(prev, flag) && !strcmp(w, value))
+            return true;
+        prev = w;
+        w += wl + 1;
+    }
+    return false;
+}
+
+bool bg_proc_argv_has_joined(const char *argv, size_t len, const char *flag, const char *value)
+{
+    const char *end = argv + len;
+    size_t fl = strlen(flag);
+
+    for (const char *w = argv; w < end;) {
+        size_t wl = strnlen(w, (size_t)(end - w));
+        if (w + wl == end)
+            break;
+        if (wl > fl && !strncmp(w, flag, fl) && w[fl] == '=' && !strcmp(w + fl + 1, value))
+            return true;
+        w += wl + 1;
+    }
+    return false;
+}
+
+int bg_proc_cgroup(pid_t pid, char *buf, size_t len)
+{
+    char path[64], text[CGROUP_FILE_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ESRCH : -errno;
+    if ((n = read(fd, text, sizeof(text) - 1)) < 0)
+        return errno == ESRCH ? -ESRCH : -errno;
+    text[n] = '\0';
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (!strncmp(line, "0::", 3)) {
+            if (strlen(line + 3) >= len)
+                return -ENAMETOOLONG;
+            snprintf(buf, len, "%s", line + 3);
+            return 0;
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return -ENOENT;
 }

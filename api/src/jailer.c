@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The jailer launch spec: validated parameters in, jailer argv and jail file layout out. */
-#include "vmm/firecracker/jailer.h"
+#include "banger/jailer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -104,7 +104,7 @@ static int params_validate(const struct bg_jail_params *p, struct bg_error *err)
     return 0;
 }
 
-static int launch_validate(const struct bg_vmm_launch *l, struct bg_error *err)
+static int disks_validate(const struct bg_jail_disks *l, struct bg_error *err)
 {
     const char *what[] = {"kernel", "initrd", "rootfs", "overlay", "work disk"};
     const char *path[] = {l->kernel, l->initrd, l->rootfs, l->overlay, l->workdisk};
@@ -175,7 +175,7 @@ static void add_file(struct bg_jail_spec *s, const char *host, const char *name,
     f->link = writable ? BG_JAIL_LINK_HARD : BG_JAIL_LINK_HARD_OR_COPY;
 }
 
-int bg_jail_spec_build(const struct bg_vmm_launch *l, const struct bg_jail_params *p,
+int bg_jail_spec_build(const struct bg_jail_disks *l, const struct bg_jail_params *p,
                        struct bg_jail_spec *ret, struct bg_error *err)
 {
     struct bg_jail_spec s = {0};
@@ -183,7 +183,7 @@ int bg_jail_spec_build(const struct bg_vmm_launch *l, const struct bg_jail_param
     size_t blen;
     int r;
 
-    if ((r = params_validate(p, err)) < 0 || (r = launch_validate(l, err)) < 0)
+    if ((r = params_validate(p, err)) < 0 || (r = disks_validate(l, err)) < 0)
         return r;
     exec_name = strrchr(p->exec_file, '/') + 1;
     /* "/srv/jailer/" and "/srv/jailer" name the same base: no "//" in the layout. */

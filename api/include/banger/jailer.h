@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The launch spec for running Firecracker under `jailer`: its argv and the jail's file layout.
  *
- * Not used at run time yet: the root helper (its own issue) will create the layout and exec the
- * argv in system mode. This module only computes them, as a pure function of its inputs. */
+ * Shared because two programs need it: the root helper creates the layout and execs the argv in
+ * system mode (helper/vmm.c), the daemon knows the names inside the jail for its boot requests.
+ * This module only computes them, as a pure function of its inputs. */
 #pragma once
 
 #include <stdbool.h>
@@ -10,7 +11,7 @@
 #include <sys/types.h>
 
 #include "banger/error.h"
-#include "vmm/driver.h"
+#include "banger/macro.h"
 
 #define BG_JAIL_ID_MAX 64      /* jailer --id: [A-Za-z0-9-]{1,64} */
 #define BG_JAIL_CGROUPS_MAX 8  /* --cgroup file=value entries */
@@ -19,6 +20,15 @@
 #define BG_JAIL_ARGV_MAX (20 + 2 * BG_JAIL_CGROUPS_MAX)
 /* Firecracker's API socket, as seen inside the jail (jailer's own default). */
 #define BG_JAIL_API_SOCK "/run/firecracker.socket"
+
+/* The host files of one boot. Every string is borrowed for the call. */
+struct bg_jail_disks {
+    const char *kernel;   /* kernel image (required) */
+    const char *initrd;   /* initrd, or NULL */
+    const char *rootfs;   /* read-only root disk, or NULL */
+    const char *overlay;  /* writable per-VM disk (required) */
+    const char *workdisk; /* work disk, or NULL */
+};
 
 /* Who and where the jail is. Strings are borrowed for the call. */
 struct bg_jail_params {
@@ -67,14 +77,14 @@ struct bg_jail_spec {
     size_t n_files;
 };
 
-/* Build the jailer argv and jail layout for launch l (its kernel, initrd, rootfs, overlay and
- * workdisk; kernel and overlay are required) under jail parameters p. Everything after "--" in
- * argv goes to Firecracker; jailer itself adds --id and the start-time arguments.
- * *ret is the caller's on success (bg_jail_spec_done). Returns 0, or -EINVAL with a message
- * that names the bad input: id, uid/gid 0, a path not absolute or not normalised, chroot base
+/* Build the jailer argv and jail layout for the files of d (kernel and overlay required) under jail
+ * parameters p. Everything after "--" in argv goes to Firecracker; jailer itself adds --id and the
+ * start-time arguments. *ret is the caller's on success (bg_jail_spec_done). Returns 0, or -EINVAL
+ * with a message that names the bad input: id, uid/gid 0, a path not absolute or not normalised,
+ * chroot base
  * "/", cgroup version, a cgroup entry not "file=value", too many cgroup entries. */
-int bg_jail_spec_build(const struct bg_vmm_launch *l, const struct bg_jail_params *p,
-                       struct bg_jail_spec *ret, struct bg_error *err);
+BG_PUBLIC int bg_jail_spec_build(const struct bg_jail_disks *d, const struct bg_jail_params *p,
+                                 struct bg_jail_spec *ret, struct bg_error *err);
 
 /* Free what *s owns and zero it; accepts a zeroed spec. */
-void bg_jail_spec_done(struct bg_jail_spec *s);
+BG_PUBLIC void bg_jail_spec_done(struct bg_jail_spec *s);
