@@ -13,22 +13,14 @@
 
 #include "banger/alloc.h"
 #include "banger/install.h"
+#include "banger/kvfile.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
 
-/*
- * Config file format: a small subset of TOML, one setting per line.
- *
- *     # a comment; blank lines are fine too
- *     state_dir = "/srv/banger"        # double-quoted string; escapes \" and \\ only
- *     shutdown_timeout_s = 30          # decimal integer, no sign, no leading zero
- *
- * Keys are the names of enum bg_config_key (except config_file), each at most once.
- * Booleans are true or false (firecracker_kvm_check). Sections ("[x]"), arrays,
- * tables, other escapes and lines over BG_CONFIG_LINE_MAX bytes are refused, and every
- * refusal names the file, the line and (when known) the key.
- */
+/* The config file is in banger's TOML subset (banger/kvfile.h, shared with install.toml). Keys
+ * are the names of enum bg_config_key (except config_file), each at most once; every refusal
+ * names the file, the line and (when known) the key. */
 
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -447,114 +439,12 @@ static int derive_paths(struct loader *ld, struct bg_error *err)
     return 0;
 }
 
-/* ---- config file ---- */
+/* ---- config file (banger/kvfile.h: the format shared with install.toml) ---- */
 
-enum value_type { VALUE_STRING, VALUE_INTEGER, VALUE_BOOL };
-
-static const char *const value_type_names[] = {"a string", "an integer", "a boolean"};
-
-struct value {
-    enum value_type type;
-    char *text; /* owned: unescaped string, integer digits, "true"/"false" */
-};
-
-/* Read one line without its newline into buf (size > BG_CONFIG_LINE_MAX). Returns 1, 0 at
- * end of file, -E2BIG for an over-long line, -EINVAL for a NUL byte, or -errno. */
-static int line_read(FILE *f, char *buf, size_t size, struct bg_error *err)
-{
-    size_t n = 0;
-    int c;
-
-    while ((c = getc(f)) != EOF && c != '\n') {
-        if (n == size - 1)
-            return bg_error_set(err, -E2BIG, "line is longer than %d bytes", BG_CONFIG_LINE_MAX);
-        if (c == '\0')
-            return bg_error_set(err, -EINVAL, "line contains a NUL byte");
-        buf[n++] = (char)c;
-    }
-    if (c == EOF && ferror(f))
-        return bg_error_errno(err, "read");
-    if (c == EOF && n == 0)
-        return 0;
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    return 1;
-}
-
-static const char *skip_blank(const char *p)
-{
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return p;
-}
-
-static bool is_key_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-}
-
-/* A double-quoted string at *pp; advances *pp past the closing quote. */
-static int string_parse(const char **pp, char **ret, struct bg_error *err)
-{
-    const char *p = *pp + 1;
-    bg_autofree char *out = bg_malloc(strlen(p) + 1);
-    size_t n = 0;
-
-    for (; *p != '"'; p++) {
-        if (*p == '\0' || (*p == '\\' && p[1] == '\0'))
-            return bg_error_set(err, -EINVAL, "unterminated string");
-        if (*p == '\\' && p[1] != '"' && p[1] != '\\')
-            return bg_error_set(err, -EINVAL,
-                                "unsupported escape '\\%c' (only \\\" and \\\\ are allowed)", p[1]);
-        if (*p == '\\')
-            p++;
-        else if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return bg_error_set(err, -EINVAL, "control character in string");
-        out[n++] = *p;
-    }
-    out[n] = '\0';
-    *pp = p + 1;
-    *ret = bg_steal_ptr(&out);
-    return 0;
-}
-
-/* The value at p, then nothing but blanks and an optional comment. */
-static int value_parse(const char *p, struct value *v, struct bg_error *err)
-{
-    int r;
-
-    if (*p == '"') {
-        r = string_parse(&p, &v->text, err);
-        if (r < 0)
-            return r;
-        v->type = VALUE_STRING;
-    } else {
-        size_t n = strcspn(p, " \t#");
-        if (n == 0)
-            return bg_error_set(err, -EINVAL, "missing value after '='");
-        v->text = bg_strndup(p, n);
-        p += n;
-        if (!strcmp(v->text, "true") || !strcmp(v->text, "false"))
-            v->type = VALUE_BOOL;
-        else if ((v->text[0] >= '0' && v->text[0] <= '9') || strchr("+-", v->text[0]))
-            v->type = VALUE_INTEGER;
-        else
-            return bg_error_set(err, -EINVAL,
-                                "'%s' is not a string, integer or boolean (quote strings)",
-                                BG_QUOTE(v->text));
-    }
-    p = skip_blank(p);
-    if (*p && *p != '#')
-        return bg_error_set(err, -EINVAL, "unexpected '%s' after the value", BG_QUOTE(p));
-    return 0;
-}
-
-static int key_lookup(const char *name, size_t len, enum bg_config_key *ret)
+static int key_lookup(const char *name, enum bg_config_key *ret)
 {
     for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++)
-        if (strlen(keys[k].name) == len && !strncmp(keys[k].name, name, len)) {
+        if (!strcmp(keys[k].name, name)) {
             *ret = (enum bg_config_key)k;
             return 0;
         }
@@ -562,9 +452,9 @@ static int key_lookup(const char *name, size_t len, enum bg_config_key *ret)
 }
 
 /* The file type a key of kind takes. */
-static enum value_type kind_type(enum kind kind)
+static enum bg_kv_type kind_type(enum kind kind)
 {
-    return kind == KIND_U64 ? VALUE_INTEGER : kind == KIND_BOOL ? VALUE_BOOL : VALUE_STRING;
+    return kind == KIND_U64 ? BG_KV_INTEGER : kind == KIND_BOOL ? BG_KV_BOOL : BG_KV_STRING;
 }
 
 /* A file's mode applies unless flags or environment chose one; contradicting them is an
@@ -586,24 +476,19 @@ static int file_mode_store(struct loader *ld, const char *text, struct bg_error 
     return 1;
 }
 
-/* Check and apply the value of key k (already known) found on line. */
-static int file_key_apply(struct loader *ld, enum bg_config_key k, const char *p,
+/* Check and apply the value of key k (already known) that l holds. */
+static int file_key_apply(struct loader *ld, enum bg_config_key k, const struct bg_kv_line *l,
                           const char *source, struct bg_error *err)
 {
-    struct value v = {0};
-    bg_autofree char *text = NULL;
-    int r = value_parse(p, &v, err);
+    int r;
 
-    text = v.text;
-    if (r < 0)
-        return r;
-    if (kind_type(keys[k].kind) != v.type)
+    if (kind_type(keys[k].kind) != l->type)
         return bg_error_set(err, -EINVAL, "expected %s, got %s",
-                            value_type_names[kind_type(keys[k].kind)], value_type_names[v.type]);
+                            bg_kv_type_name(kind_type(keys[k].kind)), bg_kv_type_name(l->type));
     if (k == BG_CONFIG_KEY_MODE)
-        r = file_mode_store(ld, text, err);
+        r = file_mode_store(ld, l->text, err);
     else
-        r = key_store(ld->cfg, k, text, err);
+        r = key_store(ld->cfg, k, l->text, err);
     if (r != 0)
         return r < 0 ? r : 0;
     source_set(ld->cfg, k, bg_strdup(source));
@@ -614,33 +499,20 @@ static int file_key_apply(struct loader *ld, enum bg_config_key k, const char *p
 static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
                            struct bg_error *err)
 {
-    const char *p = skip_blank(line);
-    const char *name = p;
+    struct bg_kv_line l;
     enum bg_config_key k;
+    int r = bg_kv_line_parse(line, &l, err);
 
-    if (*p == '\0' || *p == '#')
-        return 0;
-    if (*p == '[')
-        return bg_error_set(err, -EINVAL,
-                            "sections like '%s' are not supported; "
-                            "write every key at the top level",
-                            BG_QUOTE(p));
-    while (is_key_char(*p))
-        p++;
-    int len = (int)(p - name);
-    if (len == 0)
-        return bg_error_set(err, -EINVAL, "malformed line, expected 'key = value'");
-    p = skip_blank(p);
-    if (*p != '=')
-        return bg_error_set(err, -EINVAL, "key '%.*s': expected '=' after the key", len, name);
-    if (key_lookup(name, (size_t)len, &k) < 0 || k == BG_CONFIG_KEY_CONFIG_FILE)
-        return bg_error_set(err, -EINVAL, "unknown key '%.*s'", len, name);
+    if (r < 0 || l.empty)
+        return r;
+    bg_autofree char *text = l.text;
+    if (key_lookup(l.key, &k) < 0 || k == BG_CONFIG_KEY_CONFIG_FILE)
+        return bg_error_set(err, -EINVAL, "unknown key '%s'", l.key);
     if (ld->file_line[k])
         return bg_error_set(err, -EINVAL, "key '%s': duplicate, first set on line %u", keys[k].name,
                             ld->file_line[k]);
     bg_autofree char *source = bg_asprintf("file:%s:%u", ld->cfg->config_file, lineno);
-    int r = file_key_apply(ld, k, skip_blank(p + 1), source, err);
-    if (r < 0)
+    if ((r = file_key_apply(ld, k, &l, source, err)) < 0)
         return bg_error_prefix(err, r, "key '%s'", keys[k].name);
     ld->file_line[k] = lineno;
     return 0;
@@ -652,45 +524,21 @@ static void fclosep(FILE **f)
         (void)fclose(*f);
 }
 
-/* Open the config file for reading without ever blocking: O_NONBLOCK, so a FIFO (or a device)
- * put in its place cannot hang the start, and only a regular file of at most
- * BG_CONFIG_FILE_MAX bytes is read. -ENOENT when it does not exist. */
-static int file_open(const char *path, FILE **ret, struct bg_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-
-    if (fd < 0)
-        return bg_error_errno(err, "open config file %s", path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BG_CONFIG_FILE_MAX) {
-        (void)close(fd);
-        return bg_error_set(err, -EINVAL,
-                            "config file %s is not a regular file of at most %d bytes", path,
-                            BG_CONFIG_FILE_MAX);
-    }
-    if (!(*ret = fdopen(fd, "r"))) {
-        int r = bg_error_errno(err, "open config file %s", path);
-        (void)close(fd);
-        return r;
-    }
-    return 0;
-}
-
 static int file_load(struct loader *ld, struct bg_error *err)
 {
     const char *path = ld->cfg->config_file;
-    char line[BG_CONFIG_LINE_MAX + 2];
+    char line[BG_KV_LINE_MAX + 2];
     int r;
 
     if (!path)
         return 0;
     bg_auto(fclosep) FILE *f = NULL;
-    if ((r = file_open(path, &f, err)) == -ENOENT && !ld->config_explicit)
+    if ((r = bg_kv_file_open(path, &f, err)) == -ENOENT && !ld->config_explicit)
         return 0;
     if (r < 0)
-        return r;
+        return bg_error_prefix(err, r, "config file");
     for (unsigned lineno = 1;; lineno++) {
-        r = line_read(f, line, BG_CONFIG_LINE_MAX + 1, err);
+        r = bg_kv_line_read(f, line, BG_KV_LINE_MAX + 1, err);
         if (r == 0)
             break;
         if (r > 0)

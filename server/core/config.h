@@ -10,9 +10,6 @@
 #include "banger/error.h"
 #include "banger/log.h"
 
-#define BG_CONFIG_LINE_MAX 1024          /* bytes in one config file line, newline excluded */
-#define BG_CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
-
 /* Which set of default directories applies. */
 enum bg_config_mode {
     BG_CONFIG_MODE_USER,   /* XDG directories of the invoking user */

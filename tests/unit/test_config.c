@@ -439,7 +439,7 @@ static void test_missing_config(void **state)
     struct bg_error err;
 
     assert_int_equal(load(&cfg, args, home_env, &err), -ENOENT);
-    bg_autofree char *want = bg_asprintf("open config file %s: ", path);
+    bg_autofree char *want = bg_asprintf("config file: open %s: ", path);
     assert_non_null(strstr(err.msg, want));
     assert_int_equal(load(&cfg, NULL, env_explicit, &err), -ENOENT);
     assert_non_null(strstr(err.msg, want));
