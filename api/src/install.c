@@ -183,12 +183,11 @@ static int store(struct bg_install *in, enum key k, const struct bg_kv_line *l,
 static int line_apply(struct bg_install *in, const char *line, unsigned *seen, unsigned lineno,
                       struct bg_error *err)
 {
-    struct bg_kv_line l;
+    bg_auto(bg_kv_line_done) struct bg_kv_line l = {0};
     int r = bg_kv_line_parse(line, &l, err);
 
     if (r < 0 || l.empty)
         return r;
-    bg_autofree char *text = l.text;
     for (int k = 0; k < K_COUNT; k++) {
         if (strcmp(keys[k].name, l.key))
             continue;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -161,4 +162,10 @@ int bg_kv_line_parse(const char *line, struct bg_kv_line *ret, struct bg_error *
         return bg_error_prefix(err, r, "key '%s'", l.key);
     *ret = l;
     return 0;
+}
+
+void bg_kv_line_done(struct bg_kv_line *l)
+{
+    free(l->text);
+    l->text = NULL;
 }

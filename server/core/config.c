@@ -499,13 +499,12 @@ static int file_key_apply(struct loader *ld, enum bg_config_key k, const struct 
 static int file_line_apply(struct loader *ld, const char *line, unsigned lineno,
                            struct bg_error *err)
 {
-    struct bg_kv_line l;
+    bg_auto(bg_kv_line_done) struct bg_kv_line l = {0};
     enum bg_config_key k;
     int r = bg_kv_line_parse(line, &l, err);
 
     if (r < 0 || l.empty)
         return r;
-    bg_autofree char *text = l.text;
     if (key_lookup(l.key, &k) < 0 || k == BG_CONFIG_KEY_CONFIG_FILE)
         return bg_error_set(err, -EINVAL, "unknown key '%s'", l.key);
     if (ld->file_line[k])

@@ -48,3 +48,7 @@ BG_PUBLIC int bg_kv_line_read(FILE *f, char *buf, size_t size, struct bg_error *
  * success ret->text is the caller's (free) unless ret->empty. -EINVAL with err saying what is
  * wrong, without the file:line the caller adds. */
 BG_PUBLIC int bg_kv_line_parse(const char *line, struct bg_kv_line *ret, struct bg_error *err);
+
+/* Free what l owns (its text); for bg_auto on a line that bg_kv_line_parse may have filled.
+ * Accepts a zeroed line. */
+BG_PUBLIC void bg_kv_line_done(struct bg_kv_line *l);
