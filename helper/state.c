@@ -297,6 +297,7 @@ void bg_hstate_guests_set(struct bg_hstate *s, const struct bg_helper_guest *gue
 {
     free(s->guests);
     s->guests = bg_calloc(n + 1, sizeof(*s->guests));
-    memcpy(s->guests, guests, n * sizeof(*guests));
+    if (n > 0)
+        memcpy(s->guests, guests, n * sizeof(*guests));
     s->n_guests = n;
 }
