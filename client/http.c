@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "banger/alloc.h"
 
@@ -85,6 +88,11 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+static int socket_cloexec(void)
+{
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
 int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reason,
                             struct bg_error *err)
 {
@@ -94,9 +102,82 @@ int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reaso
                         socket, reason);
 }
 
-/* Turn a failed curl_easy_perform into one line that says what to do. */
-static int transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
-                           struct bg_error *err)
+/* The connection every request goes over while pinned (bg_cli_http_pin): its socket path and
+ * fd, -1 when none. A CLI runs its requests one after another, on one thread. */
+static struct {
+    char *socket;
+    int fd;
+} pin = {NULL, -1};
+
+static curl_socket_t pin_open(void *cls, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)cls;
+    (void)purpose;
+    (void)addr;
+    return pin.fd;
+}
+
+static int pin_sockopt(void *cls, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)cls;
+    (void)fd;
+    (void)purpose;
+    return CURL_SOCKOPT_ALREADY_CONNECTED;
+}
+
+/* curl "closes" its connection after each easy handle: the pinned one stays open. */
+static int pin_close(void *cls, curl_socket_t fd)
+{
+    (void)cls;
+    (void)fd;
+    return 0;
+}
+
+int bg_cli_http_pin(const char *socket, struct bg_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+
+    bg_cli_http_unpin();
+    if (strlen(socket) >= sizeof(sa.sun_path))
+        return bg_cli_http_unreachable(socket, ENAMETOOLONG, "path too long", err);
+    memcpy(sa.sun_path, socket, strlen(socket) + 1);
+    if ((fd = socket_cloexec()) < 0)
+        return bg_error_errno(err, "socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        (void)close(fd);
+        return bg_cli_http_unreachable(socket, e, strerror(e), err);
+    }
+    pin.socket = bg_strdup(socket);
+    pin.fd = fd;
+    return 0;
+}
+
+void bg_cli_http_unpin(void)
+{
+    if (pin.fd >= 0)
+        (void)close(pin.fd);
+    free(pin.socket);
+    pin.socket = NULL;
+    pin.fd = -1;
+}
+
+void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf)
+{
+    (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
+    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+    if (pin.fd < 0 || strcmp(pin.socket, socket))
+        return;
+    (void)curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, pin_open);
+    (void)curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, pin_sockopt);
+    (void)curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, pin_close);
+}
+
+int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
+                                struct bg_error *err)
 {
     long os_errno = 0;
     const char *reason = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -139,13 +220,10 @@ static int perform(const char *socket, const char *method, const char *path, jso
         add_header(&hdrs, "Content-Type: application/json");
         (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
     }
-    (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
+    bg_cli_http_setup(c, socket, errbuf);
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
     (void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, t->line_fn ? 0L : REQUEST_TIMEOUT_S);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
@@ -158,7 +236,7 @@ static int perform(const char *socket, const char *method, const char *path, jso
     if (t->too_big)
         return bg_error_set(err, -EMSGSIZE, "the answer from bangerd is too large");
     if (rc != CURLE_OK)
-        return transport_error(c, rc, socket, errbuf, err);
+        return bg_cli_http_transport_error(c, rc, socket, errbuf, err);
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
     return 0;
 }
@@ -217,7 +295,7 @@ int bg_cli_http_status_errno(long status)
 }
 
 /* The human message of a problem answer: its detail, else its title, else the status. */
-static int problem_error(long status, json_t *j, struct bg_error *err)
+int bg_cli_http_problem_error(long status, json_t *j, struct bg_error *err)
 {
     const char *msg = json_string_value(json_object_get(j, "detail"));
 
@@ -239,7 +317,7 @@ int bg_cli_http_call(const char *socket, const char *method, const char *path, j
     if (r < 0)
         return r;
     if (status < 200 || status > 299) {
-        r = problem_error(status, j, err);
+        r = bg_cli_http_problem_error(status, j, err);
         json_decref(j);
         return r;
     }
@@ -265,7 +343,7 @@ int bg_cli_http_stream(const char *socket, const char *path, bg_cli_http_line_fn
     r = parse_body(&t, &j, err);
     if (r < 0)
         return r;
-    r = problem_error(status, j, err);
+    r = bg_cli_http_problem_error(status, j, err);
     json_decref(j);
     return r;
 }

@@ -70,12 +70,9 @@ static int connect_raw(struct bg_cli_stream *s, const char *socket, struct bg_er
     s->curl = curl_easy_init();
     if (!s->curl)
         return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
-    (void)curl_easy_setopt(s->curl, CURLOPT_UNIX_SOCKET_PATH, socket);
+    bg_cli_http_setup(s->curl, socket, errbuf);
     (void)curl_easy_setopt(s->curl, CURLOPT_URL, "http://localhost/");
     (void)curl_easy_setopt(s->curl, CURLOPT_CONNECT_ONLY, 1L);
-    (void)curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    (void)curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    (void)curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(s->curl);
     if (rc != CURLE_OK) {
         long os_errno = 0;
