@@ -6,9 +6,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "banger/alloc.h"
 
@@ -31,6 +28,8 @@ static void curl_cleanupp(CURL **c)
     if (*c)
         curl_easy_cleanup(*c);
 }
+
+static CURL *easy_for(const char *socket, bool *ret_owned);
 
 static void slist_freep(struct curl_slist **l)
 {
@@ -88,11 +87,6 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static int socket_cloexec(void)
-{
-    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-}
-
 int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reason,
                             struct bg_error *err)
 {
@@ -102,65 +96,50 @@ int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reaso
                         socket, reason);
 }
 
-/* The connection every request goes over while pinned (bg_cli_http_pin): its socket path and
- * fd, -1 when none. A CLI runs its requests one after another, on one thread. */
+/* While pinned (bg_cli_http_pin), requests to its socket share one easy handle, and with it
+ * libcurl's kept-alive connection. A CLI runs its requests one after another, on one thread. */
 static struct {
     char *socket;
-    int fd;
-} pin = {NULL, -1};
-
-static curl_socket_t pin_open(void *cls, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    (void)cls;
-    (void)purpose;
-    (void)addr;
-    return pin.fd;
-}
-
-static int pin_sockopt(void *cls, curl_socket_t fd, curlsocktype purpose)
-{
-    (void)cls;
-    (void)fd;
-    (void)purpose;
-    return CURL_SOCKOPT_ALREADY_CONNECTED;
-}
-
-/* curl "closes" its connection after each easy handle: the pinned one stays open. */
-static int pin_close(void *cls, curl_socket_t fd)
-{
-    (void)cls;
-    (void)fd;
-    return 0;
-}
+    CURL *easy;
+} pin;
 
 int bg_cli_http_pin(const char *socket, struct bg_error *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd;
-
     bg_cli_http_unpin();
-    if (strlen(socket) >= sizeof(sa.sun_path))
-        return bg_cli_http_unreachable(socket, ENAMETOOLONG, "path too long", err);
-    memcpy(sa.sun_path, socket, strlen(socket) + 1);
-    if ((fd = socket_cloexec()) < 0)
-        return bg_error_errno(err, "socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        (void)close(fd);
-        return bg_cli_http_unreachable(socket, e, strerror(e), err);
-    }
+    if (!(pin.easy = curl_easy_init()))
+        return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
     pin.socket = bg_strdup(socket);
-    pin.fd = fd;
     return 0;
 }
 
 void bg_cli_http_unpin(void)
 {
-    if (pin.fd >= 0)
-        (void)close(pin.fd);
+    if (pin.easy)
+        curl_easy_cleanup(pin.easy); /* closes the connection */
     free(pin.socket);
     pin.socket = NULL;
-    pin.fd = -1;
+    pin.easy = NULL;
+}
+
+/* The easy handle for a request to socket: the pinned one (reset, its connection kept), or a
+ * new one; *ret_owned says whether the caller cleans it up. */
+static CURL *easy_for(const char *socket, bool *ret_owned)
+{
+    *ret_owned = !pin.easy || strcmp(pin.socket, socket);
+    if (*ret_owned)
+        return curl_easy_init();
+    curl_easy_reset(pin.easy);
+    return pin.easy;
+}
+
+int bg_cli_http_pinned_fd(const char *socket)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+
+    if (!pin.easy || strcmp(pin.socket, socket) ||
+        curl_easy_getinfo(pin.easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK)
+        return -1;
+    return fd == CURL_SOCKET_BAD ? -1 : (int)fd;
 }
 
 void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf)
@@ -169,11 +148,6 @@ void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf)
     (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    if (pin.fd < 0 || strcmp(pin.socket, socket))
-        return;
-    (void)curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, pin_open);
-    (void)curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, pin_sockopt);
-    (void)curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, pin_close);
 }
 
 int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
@@ -205,7 +179,9 @@ static void add_header(struct curl_slist **l, const char *h)
 static int perform(const char *socket, const char *method, const char *path, json_t *body,
                    struct transfer *t, long *ret_status, struct bg_error *err)
 {
-    bg_auto(curl_cleanupp) CURL *c = curl_easy_init();
+    bool owned;
+    CURL *c = easy_for(socket, &owned);
+    bg_auto(curl_cleanupp) CURL *cleanup = owned ? c : NULL;
     bg_auto(slist_freep) struct curl_slist *hdrs = NULL;
     bg_autofree char *url = bg_asprintf("http://localhost%s", path);
     bg_autofree char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -61,11 +61,14 @@ int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const 
  * code from the status as bg_cli_http_call maps it. Returns that code. */
 int bg_cli_http_problem_error(long status, json_t *j, struct bg_error *err);
 
-/* From now until bg_cli_http_unpin, every request of this process to socket (JSON calls,
- * streams, exec streams, transfers) goes over one connection, opened here: a daemon that ties
- * something to the connection that made it (an auto-remove VM) then sees one client. Once the
- * daemon closes it (after an upgraded exec stream), requests on it fail: unpin first. Returns
- * 0, or the error of reaching bangerd. */
+/* From now until bg_cli_http_unpin, the JSON calls and line streams of this process to socket
+ * share one kept-alive connection (made by the first of them), and an exec stream upgrades that
+ * same connection (bg_cli_http_pinned_fd): a daemon that ties something to the connection that
+ * made it (an auto-remove VM) then sees one client. An upgraded stream ends the connection:
+ * unpin after it. Returns 0 or -ENOMEM. */
 int bg_cli_http_pin(const char *socket, struct bg_error *err);
 /* Close the pinned connection, if any; requests open their own again. */
 void bg_cli_http_unpin(void);
+/* The pinned connection's socket to socket, once a request made it and while libcurl keeps it
+ * open (borrowed: it closes with bg_cli_http_unpin), or -1. */
+int bg_cli_http_pinned_fd(const char *socket);
