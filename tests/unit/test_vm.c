@@ -196,7 +196,7 @@ static void test_spec_refusals(void **state)
 
         memset(&s, 0x5a, sizeof(s));
         s.name[0] = s.image[0] = '\0';
-        s.nat = true; /* a valid bool, so reading it back is defined */
+        s.nat = s.auto_remove = true; /* valid bools, so reading them back is defined */
         before = s;
         int r = bg_vm_spec_decode(b, &defaults, &s, &f, &err);
         json_decref(b);
