@@ -11,11 +11,13 @@
 #include <net/route.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banger/alloc.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
 #include "cmdline.h"
@@ -271,17 +273,11 @@ static int route_add_default(int fd, const char *ifname, struct in_addr gw, stru
     return 0;
 }
 
-/* Through a temporary file and rename: a rootfs's resolv.conf may be a symlink into a /run
- * that is not there (systemd-resolved); the rename replaces the link, not its target. */
-static int resolv_write(const struct bg_net_config *c, struct bg_error *err)
+/* Write text to path in /etc (created if missing) through the temporary file tmp and rename:
+ * a rootfs's resolv.conf may be a symlink into a /run that is not there (systemd-resolved);
+ * the rename replaces the link, not its target. */
+static int etc_replace(const char *path, const char *tmp, const char *text, struct bg_error *err)
 {
-    static const char tmp[] = "/etc/.resolv.conf.banger";
-    char text[512];
-
-    if (!c->dns_count)
-        return 0;
-    if (bg_net_resolv_format(c, text, sizeof(text)) < 0)
-        return bg_error_set(err, -ENOSPC, "resolv.conf text too long");
     if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
         return bg_error_errno(err, "create /etc");
     bg_autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -292,13 +288,109 @@ static int resolv_write(const struct bg_net_config *c, struct bg_error *err)
         (void)unlink(tmp);
         return bg_error_errno(err, "write %s", tmp);
     }
-    if (rename(tmp, BG_NET_RESOLV_CONF) < 0) {
+    if (rename(tmp, path) < 0) {
         int e = errno;
         (void)unlink(tmp);
         errno = e;
-        return bg_error_errno(err, "rename %s to " BG_NET_RESOLV_CONF, tmp);
+        return bg_error_errno(err, "rename %s to %s", tmp, path);
     }
     return 0;
+}
+
+static int resolv_write(const struct bg_net_config *c, struct bg_error *err)
+{
+    char text[512];
+
+    if (!c->dns_count)
+        return 0;
+    if (bg_net_resolv_format(c, text, sizeof(text)) < 0)
+        return bg_error_set(err, -ENOSPC, "resolv.conf text too long");
+    return etc_replace(BG_NET_RESOLV_CONF, "/etc/.resolv.conf.banger", text, err);
+}
+
+/* Whether the hosts line at s (len bytes, no newline) names name among its host names. */
+static bool line_names(const char *s, size_t len, const char *name)
+{
+    size_t n = strlen(name), i = 0;
+    bool first = true; /* the address */
+
+    while (i < len && s[i] != '#') {
+        while (i < len && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '#')
+            i++;
+        if (i > start && !first && i - start == n && !strncasecmp(s + start, name, n))
+            return true;
+        first = first && i == start;
+    }
+    return false;
+}
+
+void bg_net_hosts_update(const char *old, size_t len, const char *name, char **ret)
+{
+    *ret = NULL;
+    if (!old) {
+        *ret =
+            bg_asprintf("# written by banger-agent\n127.0.0.1\tlocalhost\n"
+                        "::1\tlocalhost ip6-localhost ip6-loopback\n" BG_NET_HOSTNAME_ADDR "\t%s\n",
+                        name);
+        return;
+    }
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(old + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - old) : len;
+        if (line_names(old + i, end - i, name))
+            return;
+        i = end + 1;
+    }
+    bg_autofree char *line = bg_asprintf("%s" BG_NET_HOSTNAME_ADDR "\t%s\n",
+                                         len == 0 || old[len - 1] == '\n' ? "" : "\n", name);
+    size_t n = strlen(line);
+    char *text = bg_malloc(len + n + 1);
+    memcpy(text, old, len);
+    memcpy(text + len, line, n + 1);
+    *ret = text;
+}
+
+/* The whole of path (at most max bytes) into *ret, NULL when there is none; -EFBIG past max. */
+static int read_small(const char *path, size_t max, char **ret, size_t *ret_len,
+                      struct bg_error *err)
+{
+    bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bg_autofree char *buf = NULL;
+    size_t len = 0;
+    ssize_t n;
+
+    *ret = NULL;
+    *ret_len = 0;
+    if (fd < 0)
+        return errno == ENOENT ? 0 : bg_error_errno(err, "open %s", path);
+    buf = bg_malloc(max + 1);
+    while ((n = read(fd, buf + len, max + 1 - len)) > 0)
+        if ((len += (size_t)n) > max)
+            return bg_error_set(err, -EFBIG, "%s is over %zu bytes; left as it is", path, max);
+    if (n < 0)
+        return bg_error_errno(err, "read %s", path);
+    *ret = bg_steal_ptr(&buf);
+    *ret_len = len;
+    return 0;
+}
+
+/* /etc/hostname, and a line of /etc/hosts, for the VM's own name. */
+static int hostname_files(const char *name, struct bg_error *err)
+{
+    bg_autofree char *old = NULL;
+    bg_autofree char *hosts = NULL;
+    bg_autofree char *line = bg_asprintf("%s\n", name);
+    size_t len;
+    int r;
+
+    if ((r = etc_replace(BG_NET_HOSTNAME_FILE, "/etc/.hostname.banger", line, err)) < 0 ||
+        (r = read_small(BG_NET_HOSTS, BG_NET_HOSTS_MAX, &old, &len, err)) < 0)
+        return r;
+    bg_net_hosts_update(old, len, name, &hosts);
+    return hosts ? etc_replace(BG_NET_HOSTS, "/etc/.hosts.banger", hosts, err) : 0;
 }
 
 static int iface_configure(int fd, const struct bg_net_config *c, struct bg_error *err)
@@ -330,9 +422,8 @@ int bg_net_setup(const struct bg_net_config *c, struct bg_error *err)
         return bg_error_errno(err, "socket");
     if ((r = if_flags_up(fd, "lo", err)) < 0)
         return r;
-    if (!c->configured)
-        return 0;
-    if ((r = iface_configure(fd, c, err)) < 0)
+    if (c->configured && ((r = iface_configure(fd, c, err)) < 0 || (r = resolv_write(c, err)) < 0))
         return r;
-    return resolv_write(c, err);
+    /* last: a root whose /etc cannot be written still gets its network */
+    return c->hostname[0] ? hostname_files(c->hostname, err) : 0;
 }

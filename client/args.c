@@ -69,15 +69,19 @@ static const struct bg_cli_command commands[] = {
      BG_CLI_FLAG_SINCE, 0},
     {BG_CLI_CMD_VM_EXEC, "vm", "exec", "Run a command in a running VM", true,
      BG_CLI_FLAG_INTERACTIVE | BG_CLI_FLAG_TTY | BG_CLI_FLAG_ENV | BG_CLI_FLAG_CWD, 0},
+    /* every flag of vm create too (--start is what run does anyway) */
     {BG_CLI_CMD_VM_RUN, "vm", "run",
      "Create and start a VM, copy a repository in, run a command (and delete the VM)", false,
-     BG_CLI_FLAG_RM | BG_CLI_FLAG_TIMINGS | BG_CLI_FLAG_IMAGE | BG_CLI_FLAG_NAME |
-         BG_CLI_FLAG_VCPUS | BG_CLI_FLAG_MEMORY | BG_CLI_FLAG_INTERACTIVE | BG_CLI_FLAG_TTY |
+     BG_CLI_FLAG_RM | BG_CLI_FLAG_TIMINGS | BG_CLI_FLAG_IMAGE | BG_CLI_FLAG_NAME | VM_SIZE_FLAGS |
+         BG_CLI_FLAG_NAT | BG_CLI_FLAG_START | BG_CLI_FLAG_INTERACTIVE | BG_CLI_FLAG_TTY |
          BG_CLI_FLAG_ENV | BG_CLI_FLAG_CWD | BG_CLI_FLAG_MODE,
      0},
     {BG_CLI_CMD_VM_WORKSPACE, "vm", "workspace",
      "Put a git repository's files at /root/repo in a running VM", true,
      BG_CLI_FLAG_MODE | BG_CLI_FLAG_FROM | BG_CLI_FLAG_BRANCH, 0},
+    {BG_CLI_CMD_VM_CP, "vm", "cp",
+     "Copy files or directories between the host and a running VM (NAME:PATH is in the VM)", false,
+     0, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -104,7 +108,7 @@ static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_TAIL, "--tail", "BYTES", 1, 1048576,
      "print at most the last BYTES bytes, 1..1048576 (default 65536)"},
     {BG_CLI_FLAG_FORCE, "--force", NULL, 0, 0, "stop the VM first if it runs"},
-    {BG_CLI_FLAG_START, "--start", NULL, 0, 0, "boot it right away"},
+    {BG_CLI_FLAG_START, "--start", NULL, 0, 0, "boot it right away (vm run always does)"},
     {BG_CLI_FLAG_INTERACTIVE, "-i", NULL, 0, 0, "attach stdin (else the command reads /dev/null)"},
     {BG_CLI_FLAG_TTY, "-t", NULL, 0, 0, "run under a terminal (raw mode, window size)"},
     {BG_CLI_FLAG_ENV, "--env", "K=V", 0, 0, "set an environment variable (repeatable)"},
@@ -130,6 +134,14 @@ static const char *const vm_states[] = {"created",  "starting", "running",
 enum bg_cli_cmd bg_cli_args_cmd(const struct bg_cli_args *a)
 {
     return a->cmd->id;
+}
+
+unsigned bg_cli_args_flags_of(enum bg_cli_cmd id)
+{
+    for (size_t k = 0; k < BG_ARRAY_SIZE(commands); k++)
+        if (commands[k].id == id)
+            return commands[k].flags;
+    return 0;
 }
 
 static bool is_help(const char *s)
@@ -435,6 +447,10 @@ static int parse_positional(int i, char *const argv[], struct bg_cli_args *a,
         *ret_command_start = i;
         return 0;
     }
+    if (id == BG_CLI_CMD_VM_CP && (!a->src || !a->dst)) {
+        *(a->src ? &a->dst : &a->src) = arg;
+        return 0;
+    }
     if (id == BG_CLI_CMD_VM_RUN)
         return bg_error_set(err, -EINVAL, "unexpected argument '%s'; put the command after '--'",
                             arg);
@@ -491,6 +507,12 @@ static int check_exec_args(const struct bg_cli_args *a, struct bg_error *err)
     case BG_CLI_CMD_VM_RUN:
         if (a->mode && !a->repo)
             return bg_error_set(err, -EINVAL, "flag '--mode' needs a REPO");
+        return 0;
+    case BG_CLI_CMD_VM_CP:
+        if (!a->dst)
+            return bg_error_set(err, -EINVAL,
+                                "'banger vm cp' needs SRC and DST: banger vm cp SRC NAME:DST or "
+                                "banger vm cp NAME:SRC DST");
         return 0;
     default:
         return 0;
@@ -577,6 +599,8 @@ static void print_synopsis(FILE *f, const struct bg_cli_command *c)
         fputs(" [REPO] [-- CMD [ARGS...]]", f);
     else if (c->id == BG_CLI_CMD_VM_WORKSPACE)
         fputs(" REPO", f);
+    else if (c->id == BG_CLI_CMD_VM_CP)
+        fputs(" SRC NAME:DST | NAME:SRC DST", f);
 }
 
 static void print_command_usage(FILE *f, const struct bg_cli_command *c)

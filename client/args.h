@@ -29,6 +29,7 @@ enum bg_cli_cmd {
     BG_CLI_CMD_VM_START,
     BG_CLI_CMD_VM_STOP,
     BG_CLI_CMD_VM_CONSOLE,
+    BG_CLI_CMD_VM_CP,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given. */
@@ -107,6 +108,8 @@ struct bg_cli_args {
     const char *from;     /* --from REF */
     const char *branch;   /* --branch NAME */
     const char *repo;     /* the REPO positional (vm run, vm workspace) */
+    const char *src;      /* vm cp: SRC */
+    const char *dst;      /* vm cp: DST */
     char *const *command; /* vm exec/run: the command after NAME or '--' */
     int n_command;        /* its length; 0 when none */
 };
@@ -115,6 +118,9 @@ struct bg_cli_args {
  * one-line message in err; of *ret only ret->where is then set, naming the command for the
  * "Run 'banger WHERE --help'" hint ("" for the top level). */
 int bg_cli_args_parse(int argc, char *const argv[], struct bg_cli_args *ret, struct bg_error *err);
+
+/* The flags command id takes (enum bg_cli_flag bits), for tests that compare commands. */
+unsigned bg_cli_args_flags_of(enum bg_cli_cmd id);
 
 /* The id of a parsed command (a->cmd must not be NULL). */
 enum bg_cli_cmd bg_cli_args_cmd(const struct bg_cli_args *a);

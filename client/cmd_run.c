@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* banger vm run [--rm] [--timings] [--image IMG] [--name NAME] [REPO] [-- CMD...] */
+/* banger vm run [--rm] [--timings] [--image IMG] [--name NAME] [vm create's flags] [REPO]
+ * [-- CMD...]. With --rm the VM is made auto_remove and every request until the command ends
+ * goes over one connection, so bangerd deletes the VM however this process ends. */
 #include "cmd_run.h"
 
 #include <errno.h>
@@ -55,6 +57,12 @@ static int create_vm(const char *socket, const struct bg_cli_args *a, const char
         (void)json_object_set_new(body, "vcpus", json_integer((json_int_t)a->vcpus));
     if (a->given & BG_CLI_FLAG_MEMORY)
         (void)json_object_set_new(body, "memory_mib", json_integer((json_int_t)a->memory_mib));
+    if (a->given & BG_CLI_FLAG_DISK)
+        (void)json_object_set_new(body, "disk_mib", json_integer((json_int_t)a->disk_mib));
+    if (a->given & BG_CLI_FLAG_NAT)
+        (void)json_object_set_new(body, "nat", json_true());
+    if (a->given & BG_CLI_FLAG_RM)
+        (void)json_object_set_new(body, "auto_remove", json_true());
     fprintf(stderr, "creating vm '%s' (image %s)\n", name, image);
     return bg_cli_http_call(socket, "POST", "/v1/vms", body, NULL, err);
 }
@@ -77,13 +85,17 @@ static int start_vm(const char *socket, const char *name, struct run_times *t, s
     return 0;
 }
 
+/* Delete the VM and wait for it to be gone. bangerd deletes an auto-remove VM itself once its
+ * connection closes, which may win: gone already is done. */
 static int teardown(const char *socket, const char *name, struct bg_error *err)
 {
     bg_autofree char *esc = bg_cli_http_escape(name);
     bg_autofree char *path = bg_asprintf("/v1/vms/%s?force=true", esc);
 
     fprintf(stderr, "deleting vm '%s'\n", name);
-    return bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
+    bg_cli_http_unpin();
+    int r = bg_cli_http_call(socket, "DELETE", path, NULL, NULL, err);
+    return r == -ENOENT ? 0 : r;
 }
 
 static void print_times(const struct run_times *t)
@@ -179,12 +191,16 @@ int bg_cli_run_cmd(const char *socket, const struct bg_cli_args *a, struct bg_er
     (void)sigaction(SIGINT, &sa, &old_int);
     (void)sigaction(SIGTERM, &sa, &old_term);
 
-    r = run_steps(socket, a, name, &x, &t, &created, err);
+    /* with --rm the VM lives as long as this connection: create, start, workspace, exec */
+    r = rm ? bg_cli_http_pin(socket, err) : 0;
+    if (r >= 0)
+        r = run_steps(socket, a, name, &x, &t, &created, err);
     if (rm && created) {
         struct bg_error terr;
         if (TIMED(t.teardown, teardown(socket, name, &terr)) < 0)
             fprintf(stderr, "banger: delete vm '%s': %s\n", name, terr.msg);
     }
+    bg_cli_http_unpin();
     (void)sigaction(SIGINT, &old_int, NULL);
     (void)sigaction(SIGTERM, &old_term, NULL);
     t.total = bg_now_ms() - t0;

@@ -29,6 +29,8 @@ static void curl_cleanupp(CURL **c)
         curl_easy_cleanup(*c);
 }
 
+static CURL *easy_for(const char *socket, bool *ret_owned);
+
 static void slist_freep(struct curl_slist **l)
 {
     curl_slist_free_all(*l);
@@ -94,9 +96,62 @@ int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reaso
                         socket, reason);
 }
 
-/* Turn a failed curl_easy_perform into one line that says what to do. */
-static int transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
-                           struct bg_error *err)
+/* While pinned (bg_cli_http_pin), requests to its socket share one easy handle, and with it
+ * libcurl's kept-alive connection. A CLI runs its requests one after another, on one thread. */
+static struct {
+    char *socket;
+    CURL *easy;
+} pin;
+
+int bg_cli_http_pin(const char *socket, struct bg_error *err)
+{
+    bg_cli_http_unpin();
+    if (!(pin.easy = curl_easy_init()))
+        return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
+    pin.socket = bg_strdup(socket);
+    return 0;
+}
+
+void bg_cli_http_unpin(void)
+{
+    if (pin.easy)
+        curl_easy_cleanup(pin.easy); /* closes the connection */
+    free(pin.socket);
+    pin.socket = NULL;
+    pin.easy = NULL;
+}
+
+/* The easy handle for a request to socket: the pinned one (reset, its connection kept), or a
+ * new one; *ret_owned says whether the caller cleans it up. */
+static CURL *easy_for(const char *socket, bool *ret_owned)
+{
+    *ret_owned = !pin.easy || strcmp(pin.socket, socket);
+    if (*ret_owned)
+        return curl_easy_init();
+    curl_easy_reset(pin.easy);
+    return pin.easy;
+}
+
+int bg_cli_http_pinned_fd(const char *socket)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+
+    if (!pin.easy || strcmp(pin.socket, socket) ||
+        curl_easy_getinfo(pin.easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK)
+        return -1;
+    return fd == CURL_SOCKET_BAD ? -1 : (int)fd;
+}
+
+void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf)
+{
+    (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
+    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+}
+
+int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
+                                struct bg_error *err)
 {
     long os_errno = 0;
     const char *reason = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -124,7 +179,9 @@ static void add_header(struct curl_slist **l, const char *h)
 static int perform(const char *socket, const char *method, const char *path, json_t *body,
                    struct transfer *t, long *ret_status, struct bg_error *err)
 {
-    bg_auto(curl_cleanupp) CURL *c = curl_easy_init();
+    bool owned;
+    CURL *c = easy_for(socket, &owned);
+    bg_auto(curl_cleanupp) CURL *cleanup = owned ? c : NULL;
     bg_auto(slist_freep) struct curl_slist *hdrs = NULL;
     bg_autofree char *url = bg_asprintf("http://localhost%s", path);
     bg_autofree char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -139,13 +196,10 @@ static int perform(const char *socket, const char *method, const char *path, jso
         add_header(&hdrs, "Content-Type: application/json");
         (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
     }
-    (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
+    bg_cli_http_setup(c, socket, errbuf);
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
     (void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, t->line_fn ? 0L : REQUEST_TIMEOUT_S);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
@@ -158,7 +212,7 @@ static int perform(const char *socket, const char *method, const char *path, jso
     if (t->too_big)
         return bg_error_set(err, -EMSGSIZE, "the answer from bangerd is too large");
     if (rc != CURLE_OK)
-        return transport_error(c, rc, socket, errbuf, err);
+        return bg_cli_http_transport_error(c, rc, socket, errbuf, err);
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
     return 0;
 }
@@ -217,7 +271,7 @@ int bg_cli_http_status_errno(long status)
 }
 
 /* The human message of a problem answer: its detail, else its title, else the status. */
-static int problem_error(long status, json_t *j, struct bg_error *err)
+int bg_cli_http_problem_error(long status, json_t *j, struct bg_error *err)
 {
     const char *msg = json_string_value(json_object_get(j, "detail"));
 
@@ -239,7 +293,7 @@ int bg_cli_http_call(const char *socket, const char *method, const char *path, j
     if (r < 0)
         return r;
     if (status < 200 || status > 299) {
-        r = problem_error(status, j, err);
+        r = bg_cli_http_problem_error(status, j, err);
         json_decref(j);
         return r;
     }
@@ -265,7 +319,7 @@ int bg_cli_http_stream(const char *socket, const char *path, bg_cli_http_line_fn
     r = parse_body(&t, &j, err);
     if (r < 0)
         return r;
-    r = problem_error(status, j, err);
+    r = bg_cli_http_problem_error(status, j, err);
     json_decref(j);
     return r;
 }

@@ -2,6 +2,7 @@
 /* HTTP/1.1 to bangerd over its unix socket with libcurl: JSON calls and line streams. */
 #pragma once
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stddef.h>
 
@@ -45,3 +46,29 @@ int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reaso
 
 /* s percent-encoded for use as one path segment or query value; caller frees. */
 char *bg_cli_http_escape(const char *s);
+
+/* Set what every transfer to the daemon at socket shares on c: the transport (the unix socket,
+ * or the pinned connection), the connect timeout, no signals, and errbuf (CURL_ERROR_SIZE
+ * bytes) for curl's messages. */
+void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf);
+
+/* Turn a failed curl transfer on c to the daemon at socket into one line that says what to do
+ * (-ECONNREFUSED and friends: cannot reach bangerd; -ETIMEDOUT; else -EIO). */
+int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
+                                struct bg_error *err);
+
+/* Turn a problem answer (status, its parsed body j, may be NULL) into err: its detail, with a
+ * code from the status as bg_cli_http_call maps it. Returns that code. */
+int bg_cli_http_problem_error(long status, json_t *j, struct bg_error *err);
+
+/* From now until bg_cli_http_unpin, the JSON calls and line streams of this process to socket
+ * share one kept-alive connection (made by the first of them), and an exec stream upgrades that
+ * same connection (bg_cli_http_pinned_fd): a daemon that ties something to the connection that
+ * made it (an auto-remove VM) then sees one client. An upgraded stream ends the connection:
+ * unpin after it. Returns 0 or -ENOMEM. */
+int bg_cli_http_pin(const char *socket, struct bg_error *err);
+/* Close the pinned connection, if any; requests open their own again. */
+void bg_cli_http_unpin(void);
+/* The pinned connection's socket to socket, once a request made it and while libcurl keeps it
+ * open (borrowed: it closes with bg_cli_http_unpin), or -1. */
+int bg_cli_http_pinned_fd(const char *socket);

@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "banger/macro.h"
+#include "cmd_cp.h"
 #include "cmd_events.h"
 #include "cmd_exec.h"
 #include "cmd_image.h"
@@ -39,6 +40,8 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
         return bg_cli_run_cmd(socket, a, err);
     case BG_CLI_CMD_VM_WORKSPACE:
         return bg_cli_workspace_cmd(socket, a, err);
+    case BG_CLI_CMD_VM_CP:
+        return bg_cli_cp_cmd(socket, a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }

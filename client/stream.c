@@ -60,22 +60,35 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+/* curl leaves its sockets non-blocking; the stream's loop polls and then blocks on purpose. */
+static int set_blocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return 0;
+}
+
 /* Connect to the unix socket with curl (its error messages and socket handling), then take
  * the raw socket: the Upgrade exchange is written by hand. */
 static int connect_raw(struct bg_cli_stream *s, const char *socket, struct bg_error *err)
 {
     curl_socket_t fd = CURL_SOCKET_BAD;
     char errbuf[CURL_ERROR_SIZE] = "";
+    int pinned = bg_cli_http_pinned_fd(socket);
+
+    if (pinned >= 0) { /* the connection of the requests before (bg_cli_http_pin) */
+        s->fd = pinned;
+        return set_blocking(s->fd);
+    }
 
     s->curl = curl_easy_init();
     if (!s->curl)
         return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
-    (void)curl_easy_setopt(s->curl, CURLOPT_UNIX_SOCKET_PATH, socket);
+    bg_cli_http_setup(s->curl, socket, errbuf);
     (void)curl_easy_setopt(s->curl, CURLOPT_URL, "http://localhost/");
     (void)curl_easy_setopt(s->curl, CURLOPT_CONNECT_ONLY, 1L);
-    (void)curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    (void)curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    (void)curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(s->curl);
     if (rc != CURLE_OK) {
         long os_errno = 0;
@@ -86,11 +99,7 @@ static int connect_raw(struct bg_cli_stream *s, const char *socket, struct bg_er
     if (curl_easy_getinfo(s->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
         return bg_error_set(err, -EIO, "cannot get the connection to bangerd");
     s->fd = (int)fd;
-    /* curl leaves its sockets non-blocking; this loop polls and then blocks on purpose. */
-    int fl = fcntl(s->fd, F_GETFL);
-    if (fl >= 0)
-        (void)fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
-    return 0;
+    return set_blocking(s->fd);
 }
 
 /* Read until the end of the response head; what follows stays in s->in. */

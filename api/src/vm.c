@@ -65,8 +65,8 @@ static int decode_sizing(const json_t *body, uint32_t *vcpus, uint32_t *memory_m
 int bg_vm_spec_decode(const json_t *body, const struct bg_vm_defaults *def, struct bg_vm_spec *ret,
                       struct bg_field_error *f, struct bg_error *err)
 {
-    static const char *const allowed[] = {"name",     "image", "vcpus", "memory_mib",
-                                          "disk_mib", "nat",   NULL};
+    static const char *const allowed[] = {"name",     "image", "vcpus",       "memory_mib",
+                                          "disk_mib", "nat",   "auto_remove", NULL};
     struct bg_vm_spec s = {
         .vcpus = def->vcpus, .memory_mib = def->memory_mib, .disk_mib = def->disk_mib};
     int r;
@@ -79,6 +79,8 @@ int bg_vm_spec_decode(const json_t *body, const struct bg_vm_defaults *def, stru
         return r;
     if ((r = decode_sizing(body, &s.vcpus, &s.memory_mib, &s.disk_mib, &s.nat, f, err)) < 0)
         return r;
+    if ((r = bg_json_get_bool(body, "auto_remove", false, &s.auto_remove, f, err)) < 0)
+        return r;
     *ret = s;
     return 0;
 }
@@ -87,7 +89,7 @@ int bg_vm_patch_decode(const json_t *body, struct bg_vm_patch *ret, struct bg_fi
                        struct bg_error *err)
 {
     static const char *const allowed[] = {"vcpus", "memory_mib", "disk_mib", "nat", NULL};
-    static const char *const immutable[] = {"name", "image"};
+    static const char *const immutable[] = {"name", "image", "auto_remove"};
     struct bg_vm_patch p = {0};
     int r;
 
@@ -142,6 +144,7 @@ json_t *bg_vm_to_json(const struct bg_vm *vm)
                           bg_time_format(vm->updated_at, updated));
 
     /* json_object_set_new steals each new value */
+    json_object_set_new(j, "auto_remove", json_boolean(vm->spec.auto_remove));
     json_object_set_new(j, "vmm", vm->vmm[0] ? json_string(vm->vmm) : json_null());
     json_object_set_new(j, "error", vm->error[0] ? json_string(vm->error) : json_null());
     json_object_set_new(j, "started_at",

@@ -17,6 +17,7 @@ struct bg_conn {
     enum bg_conn_state state;
     bool started;      /* libmicrohttpd owns it: only now may its socket be shut down */
     bool kill_pending; /* killed before it started: shut down when it starts */
+    bool held;         /* its close ends something (bg_conns_hold): never evicted or idle */
     int64_t since;     /* when it entered its state: the oldest evictable goes first */
     int64_t deadline;  /* RECEIVING and IDLE: when it is killed; INT64_MAX otherwise */
 };
@@ -66,7 +67,7 @@ static bool counts(const struct bg_conn *e)
 
 static bool evictable(const struct bg_conn *e)
 {
-    return e->state == BG_CONN_RECEIVING || e->state == BG_CONN_IDLE;
+    return !e->held && (e->state == BG_CONN_RECEIVING || e->state == BG_CONN_IDLE);
 }
 
 static size_t entries_locked(struct bg_conns *c)
@@ -122,9 +123,9 @@ static void set_state(struct bg_conns *c, struct bg_conn *e, enum bg_conn_state 
 {
     e->state = s;
     e->since = now;
-    if (s == BG_CONN_RECEIVING)
+    if (s == BG_CONN_RECEIVING || s == BG_CONN_STREAMING)
         e->deadline = now + c->lim.header_ms;
-    else if (s == BG_CONN_IDLE)
+    else if (s == BG_CONN_IDLE && !e->held)
         e->deadline = now + c->lim.idle_ms;
     else
         e->deadline = INT64_MAX;
@@ -221,8 +222,20 @@ void bg_conns_event(struct bg_conns *c, struct bg_conn *conn, enum bg_conn_event
             if (conn->state != BG_CONN_UPGRADED)
                 set_state(c, conn, BG_CONN_IDLE, now_ms);
             break;
+        case BG_CONN_EV_STREAM:
+            set_state(c, conn, BG_CONN_STREAMING, now_ms);
+            break;
         }
     }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void bg_conns_hold(struct bg_conns *c, struct bg_conn *conn)
+{
+    pthread_mutex_lock(&c->lock);
+    conn->held = true;
+    if (conn->state == BG_CONN_IDLE)
+        conn->deadline = INT64_MAX;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -259,8 +272,11 @@ int64_t bg_conns_expire(struct bg_conns *c, int64_t now_ms)
                 next = e->deadline;
         } else if (e->state != BG_CONN_CLOSING) {
             kill_locked(c, e,
-                        e->state == BG_CONN_IDLE ? "idle timeout"
-                                                 : "request not sent within the header timeout");
+                        e->state == BG_CONN_IDLE        ? "idle timeout"
+                        : e->state == BG_CONN_STREAMING ? "request body stalled past the header "
+                                                          "timeout"
+                                                        : "request not sent within the header "
+                                                          "timeout");
         }
     }
     pthread_mutex_unlock(&c->lock);

@@ -33,6 +33,8 @@ enum bg_conn_state {
     BG_CONN_IDLE,      /* kept alive between requests: idle deadline */
     BG_CONN_UPGRADED,  /* switched protocols: a stream that lasts as long as it lasts */
     BG_CONN_CLOSING,   /* shut down by the registry, its close not yet seen */
+    BG_CONN_STREAMING, /* a streamed request body waits for the client's next bytes: header
+                        * deadline from the last ones; not evictable (its handler runs) */
 };
 
 /* The events that move a connection between states. */
@@ -42,6 +44,7 @@ enum bg_conn_event {
     BG_CONN_EV_HANDLER,      /* the request is complete and handled: ACTIVE */
     BG_CONN_EV_UPGRADE,      /* a 101 is queued: UPGRADED */
     BG_CONN_EV_DONE,         /* the reply is out: IDLE (an UPGRADED one stays) */
+    BG_CONN_EV_STREAM,       /* a streamed body's handler took its last bytes: STREAMING */
 };
 
 /* A new registry (lim copied). Never fails. */
@@ -70,6 +73,10 @@ struct bg_conn *bg_conns_started(struct bg_conns *c, int fd, int64_t now_ms);
 /* Record ev for conn at now_ms. */
 void bg_conns_event(struct bg_conns *c, struct bg_conn *conn, enum bg_conn_event ev,
                     int64_t now_ms);
+
+/* conn holds something its close ends (an auto-remove VM): from now on it is never evicted
+ * and has no idle deadline. */
+void bg_conns_hold(struct bg_conns *c, struct bg_conn *conn);
 
 /* Forget the entry admit made for fd, which libmicrohttpd refused (and closed) without
  * starting it. */

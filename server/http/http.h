@@ -37,7 +37,8 @@ struct bg_http_request {
     const char *method;
     const char *path;                        /* decoded path, no query string */
     const char *params[BG_ROUTE_PARAMS_MAX]; /* path parameters in template order */
-    const char *body;                        /* request body (BG_ROUTE_BODY routes), or NULL */
+    const char *body; /* request body (BG_ROUTE_BODY routes), or NULL (BG_ROUTE_STREAM: see
+                       * bg_http_body_stream) */
     size_t body_len;
     struct bg_http_conn *http_conn; /* the server's per-connection state, opaque */
 };
@@ -84,6 +85,44 @@ int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_
                           void *cls, void (*free_cls)(void *cls));
 /* True when the request asks to upgrade to `protocol` (Upgrade and Connection headers). */
 bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol);
+
+/* The receiver of a streamed request body (a BG_ROUTE_STREAM route). cls is the handler's. */
+struct bg_http_body_sink {
+    /* The next len bytes of the body (len > 0), in order, on the connection's thread. It may
+     * block: nothing more is read from the client until it returns, which is the flow control
+     * (the client's sends stall once the socket buffers fill). While it runs the connection
+     * has no deadline; between calls the client has http_header_timeout_s to send more, or
+     * the connection is closed. A negative return stops the delivery: the rest of the body is
+     * read and dropped, and end still runs. */
+    int (*data)(void *cls, const char *buf, size_t len);
+    /* The body is complete (or data failed): reply as a handler does, and return its result.
+     * Not called when the connection ends before the body does. */
+    int (*end)(void *cls, struct bg_http_request *req);
+    /* Release cls; runs exactly once, last, also when the connection broke mid-body. */
+    void (*free)(void *cls);
+};
+
+/* The handler of a BG_ROUTE_STREAM route runs once the headers are in (req->body is NULL):
+ * it either replies (a refusal: the body is then not read) or takes the body with this
+ * call, handing it to sink with cls (borrowed sink, which must outlive the request; cls is
+ * released by sink->free). Returns MHD_YES for the handler to return. */
+int bg_http_body_stream(struct bg_http_request *req, const struct bg_http_body_sink *sink,
+                        void *cls);
+
+/* Whether the request's Content-Type is the media type `type` (parameters ignored). */
+bool bg_http_content_type_is(struct bg_http_request *req, const char *type);
+
+#define BG_HTTP_CLOSE_HOOKS_MAX 8 /* close hooks one connection may carry */
+
+/* Run fn(cls) once when the connection req arrived on closes: the client closed it or went
+ * away (killed, network gone), it failed or was shut down, an upgraded stream on it ended, or
+ * the server stops. It runs on the connection's own thread (or the one stopping the server)
+ * after the connection's last request, in the order the hooks were added, and may block (a
+ * VM's removal); cls is fn's to release. A connection with a hook is held: it is no longer
+ * evicted at the connection bounds nor closed for idling, since closing it has consequences.
+ * Returns 0, or -ENOSPC (fn is then not kept) when the connection has
+ * BG_HTTP_CLOSE_HOOKS_MAX hooks already or the request has no connection state. */
+int bg_http_on_close(struct bg_http_request *req, void (*fn)(void *cls), void *cls);
 
 /* Parse the body as a JSON object; on failure replies the problem itself and returns
  * -EINVAL, after which the handler returns *ret_mhd. */

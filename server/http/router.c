@@ -270,6 +270,9 @@ int bg_router_check(const struct bg_route *table, size_t n, struct bg_error *err
         if (!strcmp(table[i].method, "HEAD"))
             return bg_error_set(err, -EINVAL, "route HEAD %s: HEAD is served by the GET route",
                                 table[i].path);
+        if ((table[i].flags & BG_ROUTE_STREAM) && (table[i].flags & BG_ROUTE_BODY))
+            return bg_error_set(err, -EINVAL, "route %s %s: a streamed body is not a JSON body",
+                                table[i].method, table[i].path);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(table[i].method, table[j].method) &&
                 same_shape(table[i].path, table[j].path))

@@ -16,7 +16,10 @@ struct bg_http_request;
 typedef int (*bg_http_handler)(struct bg_http_request *req);
 
 enum bg_route_flags {
-    BG_ROUTE_BODY = 1 << 0, /* takes a JSON request body; other routes refuse one */
+    BG_ROUTE_BODY = 1 << 0,   /* takes a JSON request body; other routes refuse one */
+    BG_ROUTE_STREAM = 1 << 1, /* takes a body of any length, handed to the handler's sink as it
+                               * arrives (bg_http_body_stream); the handler, called when the
+                               * headers are in, checks the media type itself */
 };
 
 /* One route. path is a template of literal segments and typed parameters, "{NAME:TYPE}",
@@ -60,7 +63,8 @@ void bg_router_match(const struct bg_route *table, size_t n, const char *method,
 
 /* Check a route table once, before serving it: every template starts with '/', has at most
  * BG_ROUTE_SEGMENTS_MAX segments and BG_ROUTE_PARAMS_MAX parameters, each parameter has a
- * name and a known type, and no two routes share a method and template. Returns 0, or
+ * name and a known type, no two routes share a method and template, and no route is both
+ * BG_ROUTE_BODY and BG_ROUTE_STREAM. Returns 0, or
  * -EINVAL with err naming the route. */
 int bg_router_check(const struct bg_route *table, size_t n, struct bg_error *err);
 

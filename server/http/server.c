@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -45,6 +46,23 @@ struct bg_http_server {
     struct bg_http_listener *listener;
     atomic_int in_flight; /* requests received and not yet completed */
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
+    pthread_mutex_t closers_lock;
+    pthread_cond_t closers_done;
+    unsigned closers; /* threads running close hooks, under closers_lock */
+};
+
+/* One bg_http_on_close hook. */
+struct close_hook {
+    void (*fn)(void *cls);
+    void *cls;
+};
+
+/* The hooks of a closed connection, run on a thread of their own: libmicrohttpd may notify
+ * the close on its internal thread, which a VM's removal must not hold up. */
+struct closer {
+    struct bg_http_server *srv;
+    struct close_hook hooks[BG_HTTP_CLOSE_HOOKS_MAX];
+    size_t n;
 };
 
 /* An upgrade handed to bg_http_reply_upgrade: runs once 101 is out, or is released unrun. */
@@ -63,8 +81,10 @@ struct intake;
 struct bg_http_conn {
     struct bg_conns *conns;          /* the server's registry */
     struct bg_conn *slot;            /* its entry in it */
-    struct intake *cur;              /* the request being parsed, for the unescape callback */
+    struct intake *cur;              /* the request being parsed (unescape, streamed bodies) */
     struct bg_http_upgrade *upgrade; /* set by bg_http_reply_upgrade, NULL otherwise */
+    struct close_hook hooks[BG_HTTP_CLOSE_HOOKS_MAX]; /* bg_http_on_close, in order */
+    size_t n_hooks;
 };
 
 /* Per-request intake state, MHD's con_cls: made when the request line arrives. */
@@ -82,6 +102,10 @@ struct intake {
     char *body;
     size_t len;
     bool too_large;
+    const struct bg_http_body_sink *sink; /* a streamed body's receiver (bg_http_body_stream) */
+    void *sink_cls;
+    bool sink_failed; /* its data() failed: the rest of the body is dropped */
+    bool sink_ended;  /* its end() ran */
 };
 
 static size_t body_max(const struct bg_http_server *srv)
@@ -258,16 +282,19 @@ bool bg_http_connection_gone(struct MHD_Connection *conn)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* ct's media type (parameters ignored) is type. */
+static bool media_is(const char *ct, const char *type)
+{
+    size_t len = ct ? strcspn(ct, "; \t") : 0;
+
+    return ct && len == strlen(type) && !strncasecmp(ct, type, len);
+}
+
 /* application/json, or application/merge-patch+json on PATCH; parameters ignored. */
 static bool media_type_ok(const char *method, const char *ct)
 {
-    if (!ct)
-        return false;
-    size_t len = strcspn(ct, "; \t");
-    if (len == 16 && !strncasecmp(ct, "application/json", 16))
-        return true;
-    return !strcmp(method, "PATCH") && len == 28 &&
-           !strncasecmp(ct, "application/merge-patch+json", 28);
+    return media_is(ct, "application/json") ||
+           (!strcmp(method, "PATCH") && media_is(ct, "application/merge-patch+json"));
 }
 
 static int reply_refusal(struct bg_http_request *req, const struct bg_http_refusal *ref)
@@ -382,6 +409,7 @@ static int intake_body(struct bg_http_server *srv, struct bg_http_request *req, 
 {
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     const char *te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    const struct bg_route *route = in->route;
     uint64_t clen = 0;
 
     if (te && strcasecmp(te, "chunked"))
@@ -389,11 +417,13 @@ static int intake_body(struct bg_http_server *srv, struct bg_http_request *req, 
                                      "Transfer-Encoding '%s' is not supported; send the body "
                                      "with Content-Length or chunked",
                                      BG_QUOTE(te));
+    if (route->flags & BG_ROUTE_STREAM) /* any length and type: its handler sees to it */
+        return -1;
     if (cl && bg_parse_u64(cl, 0, body_max(srv), &clen, NULL) < 0)
         return bg_http_reply_problem(req, BG_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
                                      "request bodies are limited to %zu bytes", body_max(srv));
     /* a route without a body still reads one, to refuse it unless it is empty or {} */
-    if (!(in->route->flags & BG_ROUTE_BODY))
+    if (!(route->flags & BG_ROUTE_BODY))
         return -1;
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
     if (!media_type_ok(req->method, ct))
@@ -448,6 +478,113 @@ static void intake_append(struct bg_http_server *srv, struct intake *in, const c
     memcpy(in->body + in->len, data, len);
     in->len += len;
     in->body[in->len] = '\0';
+}
+
+bool bg_http_content_type_is(struct bg_http_request *req, const char *type)
+{
+    return media_is(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type"), type);
+}
+
+int bg_http_body_stream(struct bg_http_request *req, const struct bg_http_body_sink *sink,
+                        void *cls)
+{
+    struct intake *in = req->http_conn ? req->http_conn->cur : NULL;
+
+    if (!in || in->sink || !in->route || !(in->route->flags & BG_ROUTE_STREAM)) {
+        sink->free(cls);
+        struct bg_error err = {.code = -EINVAL};
+        snprintf(err.msg, sizeof(err.msg), "a streamed body outside its route's first call");
+        return bg_http_reply_internal(req, &err);
+    }
+    in->sink = sink;
+    in->sink_cls = cls;
+    return MHD_YES;
+}
+
+/* A BG_ROUTE_STREAM request's headers are in: its handler replies or takes the body. */
+static int stream_begin(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in)
+{
+    memcpy(req->params, in->params, sizeof(req->params));
+    if (req->http_conn)
+        bg_conns_event(srv->conns, req->http_conn->slot, BG_CONN_EV_HANDLER, bg_now_ms());
+    int r = in->route->handler(req);
+    if (!in->sink) {
+        in->route = NULL; /* replied: ignore the body */
+        return r;
+    }
+    if (req->http_conn)
+        bg_conns_event(srv->conns, req->http_conn->slot, BG_CONN_EV_STREAM, bg_now_ms());
+    return r;
+}
+
+/* One piece of a streamed body to its sink; after a failure, dropped. */
+static void stream_data(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in,
+                        const char *data, size_t len)
+{
+    if (in->sink_failed)
+        return;
+    if (req->http_conn)
+        bg_conns_event(srv->conns, req->http_conn->slot, BG_CONN_EV_HANDLER, bg_now_ms());
+    if (in->sink->data(in->sink_cls, data, len) < 0)
+        in->sink_failed = true;
+    if (req->http_conn)
+        bg_conns_event(srv->conns, req->http_conn->slot, BG_CONN_EV_STREAM, bg_now_ms());
+}
+
+static int stream_end(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in)
+{
+    in->sink_ended = true;
+    memcpy(req->params, in->params, sizeof(req->params));
+    if (req->http_conn)
+        bg_conns_event(srv->conns, req->http_conn->slot, BG_CONN_EV_HANDLER, bg_now_ms());
+    return in->sink->end(in->sink_cls, req);
+}
+
+int bg_http_on_close(struct bg_http_request *req, void (*fn)(void *cls), void *cls)
+{
+    struct bg_http_conn *hc = req->http_conn;
+
+    if (!hc || hc->n_hooks == BG_HTTP_CLOSE_HOOKS_MAX)
+        return -ENOSPC;
+    hc->hooks[hc->n_hooks++] = (struct close_hook){.fn = fn, .cls = cls};
+    bg_conns_hold(hc->conns, hc->slot);
+    return 0;
+}
+
+static void *closer_main(void *arg)
+{
+    struct closer *c = arg;
+    struct bg_http_server *srv = c->srv;
+
+    for (size_t i = 0; i < c->n; i++)
+        c->hooks[i].fn(c->hooks[i].cls);
+    free(c);
+    pthread_mutex_lock(&srv->closers_lock);
+    if (--srv->closers == 0)
+        pthread_cond_broadcast(&srv->closers_done);
+    pthread_mutex_unlock(&srv->closers_lock);
+    return NULL;
+}
+
+/* Run hc's close hooks on a detached thread that bg_http_server_stop waits for; where no
+ * thread can start, right here. */
+static void run_close_hooks(struct bg_http_server *srv, struct bg_http_conn *hc)
+{
+    struct closer *c = bg_calloc(1, sizeof(*c));
+    pthread_attr_t attr;
+    pthread_t t;
+
+    c->srv = srv;
+    c->n = hc->n_hooks;
+    memcpy(c->hooks, hc->hooks, sizeof(c->hooks));
+    pthread_mutex_lock(&srv->closers_lock);
+    srv->closers++;
+    pthread_mutex_unlock(&srv->closers_lock);
+    (void)pthread_attr_init(&attr);
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, closer_main, c) != 0)
+        closer_main(c);
+    (void)pthread_attr_destroy(&attr);
 }
 
 bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol)
@@ -531,6 +668,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (expected != UPGRADE_RUNNING)
             free(hc->upgrade);
     }
+    if (hc->n_hooks)
+        run_close_hooks(srv, hc);
     free(hc);
     *socket_context = NULL;
 }
@@ -583,6 +722,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.http_conn = conn_of(conn);
     if (!in)
         *con_cls = in = bg_calloc(1, sizeof(*in));
+    if (req.http_conn && !req.http_conn->cur)
+        req.http_conn->cur = in;
     if (!in->started) {
         in->started = true;
         srv->in_flight++;
@@ -595,15 +736,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 bg_conns_event(srv->conns, req.http_conn->slot, BG_CONN_EV_HANDLER, bg_now_ms());
             return (enum MHD_Result)r;
         }
+        if (in->route->flags & BG_ROUTE_STREAM)
+            return (enum MHD_Result)stream_begin(srv, &req, in);
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (in->route)
+        if (in->sink)
+            stream_data(srv, &req, in, upload_data, *upload_data_size);
+        else if (in->route)
             intake_append(srv, in, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (!in->route)
+    if (in->sink && !in->sink_ended)
+        return (enum MHD_Result)stream_end(srv, &req, in);
+    if (!in->route || in->sink)
         return MHD_YES; /* already answered */
     /* the request is all in: from here it may take as long as its handler needs */
     if (req.http_conn)
@@ -637,6 +784,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (!in)
         return;
+    if (in->sink)
+        in->sink->free(in->sink_cls);
     if (in->started)
         srv->in_flight--;
     free(in->scratch);
@@ -718,6 +867,14 @@ static struct MHD_Daemon *mhd_start(struct bg_http_server *srv)
         (size_t)256 * 1024, MHD_OPTION_END);
 }
 
+static void server_free(struct bg_http_server *srv)
+{
+    bg_conns_free(srv->conns);
+    pthread_cond_destroy(&srv->closers_done);
+    pthread_mutex_destroy(&srv->closers_lock);
+    free(srv);
+}
+
 int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
                          struct bg_http_server **ret, struct bg_error *err)
 {
@@ -729,6 +886,8 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
         return r;
     }
     srv = bg_calloc(1, sizeof(*srv));
+    pthread_mutex_init(&srv->closers_lock, NULL);
+    pthread_cond_init(&srv->closers_done, NULL);
     srv->cfg = *cfg;
     config_defaults(&srv->cfg);
     struct bg_conns_limits lim = {
@@ -741,8 +900,7 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
     };
     srv->conns = bg_conns_new(&lim);
     if (!(srv->mhd = mhd_start(srv))) {
-        bg_conns_free(srv->conns);
-        free(srv);
+        server_free(srv);
         (void)close(listen_fd);
         return bg_error_set(err, -EIO, "cannot start the HTTP server");
     }
@@ -751,8 +909,7 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
     if ((r = bg_http_listener_start(listen_fd, srv->conns, srv->mhd, busy, busy_len, &srv->listener,
                                     err)) < 0) {
         MHD_stop_daemon(srv->mhd);
-        bg_conns_free(srv->conns);
-        free(srv);
+        server_free(srv);
         return r;
     }
     *ret = srv;
@@ -782,6 +939,11 @@ void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
                     (int)srv->in_flight, timeout_ms);
     bg_http_listener_stop(srv->listener);
     MHD_stop_daemon(srv->mhd);
-    bg_conns_free(srv->conns);
-    free(srv);
+    /* the close hooks of the connections just closed (an auto-remove VM's removal) finish
+     * while the daemon they use is still whole */
+    pthread_mutex_lock(&srv->closers_lock);
+    while (srv->closers > 0)
+        pthread_cond_wait(&srv->closers_done, &srv->closers_lock);
+    pthread_mutex_unlock(&srv->closers_lock);
+    server_free(srv);
 }

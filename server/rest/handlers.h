@@ -33,3 +33,5 @@ int bg_handle_events_stream(struct bg_http_request *req);
 int bg_handle_vms_exec(struct bg_http_request *req);
 int bg_handle_execs_get(struct bg_http_request *req);
 int bg_handle_vms_workspace(struct bg_http_request *req);
+int bg_handle_vms_files_put(struct bg_http_request *req);
+int bg_handle_vms_files_get(struct bg_http_request *req);

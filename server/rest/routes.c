@@ -10,6 +10,7 @@ static const char *const q_since[] = {"since", NULL};
 static const char *const q_force[] = {"force", NULL};
 static const char *const q_timeout[] = {"timeout", NULL};
 static const char *const q_tail[] = {"tail", NULL};
+static const char *const q_path[] = {"path", NULL};
 
 static const struct bg_route routes[] = {
     {"GET", "/v1/system/version", bg_handle_system_version, 0, NULL},
@@ -33,6 +34,8 @@ static const struct bg_route routes[] = {
     {"POST", "/v1/vms/{name:vm}/exec", bg_handle_vms_exec, BG_ROUTE_BODY, NULL},
     {"GET", "/v1/execs/{id:exec}", bg_handle_execs_get, 0, NULL},
     {"POST", "/v1/vms/{name:vm}/workspace", bg_handle_vms_workspace, BG_ROUTE_BODY, NULL},
+    {"PUT", "/v1/vms/{name:vm}/files", bg_handle_vms_files_put, BG_ROUTE_STREAM, q_path},
+    {"GET", "/v1/vms/{name:vm}/files", bg_handle_vms_files_get, 0, q_path},
 };
 
 void bg_rest_routes(const struct bg_route **ret_table, size_t *ret_n)

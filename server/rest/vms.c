@@ -100,16 +100,24 @@ static int reply_start_error(struct bg_http_request *req, const char *name,
     return bg_rest_reply_error(req, err, BG_REST_VM, BG_PROBLEM_VM_START_FAILED, NULL);
 }
 
-/* Boot VM name and reply with it and the timings. */
+static bool client_gone(void *cls)
+{
+    return bg_http_client_gone(cls);
+}
+
+/* Boot VM name and reply with it and the timings. The boot of an auto-remove VM stops when its
+ * client goes away: the VM is deleted then anyway. */
 static int start_and_reply(struct bg_http_request *req, const char *name, unsigned status)
 {
     struct bg_daemon *d = bg_rest_daemon(req);
+    struct bg_vm_cancel cancel = {.fn = client_gone, .cls = req};
     struct bg_vm_timings t;
     struct bg_error err;
     struct bg_vm vm;
     char location[96];
 
-    if (bg_vm_start(d->runtime, name, &t, &err) < 0)
+    bool auto_remove = bg_vm_get(d->runtime, name, &vm, &err) == 0 && vm.spec.auto_remove;
+    if (bg_vm_start_cancellable(d->runtime, name, auto_remove ? &cancel : NULL, &t, &err) < 0)
         return reply_start_error(req, name, &err);
     if (bg_vm_get(d->runtime, name, &vm, &err) < 0)
         return reply_error(req, &err);
@@ -122,6 +130,27 @@ static int start_and_reply(struct bg_http_request *req, const char *name, unsign
         return bg_http_reply_json(req, status, j);
     snprintf(location, sizeof(location), "/v1/vms/%s", vm.spec.name);
     return bg_http_reply_json_located(req, status, j, location);
+}
+
+static void release_hold(void *cls)
+{
+    bg_vm_hold_release(cls);
+}
+
+/* Tie the auto-remove VM name to the connection req came on: it is deleted when that closes.
+ * Returns 0, or -1 with the refusal replied (the VM then deleted at once). */
+static int hold_for_connection(struct bg_http_request *req, const char *name, int *ret_mhd)
+{
+    struct bg_vm_hold *hold = bg_vm_hold_new(bg_rest_daemon(req)->runtime, name);
+
+    if (bg_http_on_close(req, release_hold, hold) == 0)
+        return 0;
+    bg_vm_hold_release(hold);
+    *ret_mhd = bg_http_reply_problem(req, BG_PROBLEM_INVALID_FIELD, "auto_remove",
+                                     "one connection holds at most %d auto-remove VMs; open "
+                                     "another connection for this one",
+                                     BG_HTTP_CLOSE_HOOKS_MAX);
+    return -1;
 }
 
 static void vm_defaults(const struct bg_config *cfg, struct bg_vm_defaults *def)
@@ -158,6 +187,8 @@ int bg_handle_vms_create(struct bg_http_request *req)
     vm.created_at = vm.updated_at = time(NULL);
     if (bg_vm_create(d->runtime, &vm, &field, &err) < 0)
         return bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_INTERNAL, field);
+    if (vm.spec.auto_remove && hold_for_connection(req, vm.spec.name, &mhd) < 0)
+        return mhd;
     if (start)
         return start_and_reply(req, vm.spec.name, MHD_HTTP_CREATED);
     return reply_vm(req, MHD_HTTP_CREATED, &vm);

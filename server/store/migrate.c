@@ -112,12 +112,14 @@ static const char schema_v4[] =
     "ALTER TABLE images ADD COLUMN vmlinux_sha256 TEXT NOT NULL DEFAULT '';"
     "UPDATE images SET vmms = vmms & ~2 WHERE source = 'build:debian';";
 
+/* Version 5: a VM may be tied to the connection that made it (auto_remove): the daemon deletes
+ * it when that connection closes, and at its next start when it died meanwhile. */
+static const char schema_v5[] =
+    "ALTER TABLE vms ADD COLUMN auto_remove INTEGER NOT NULL DEFAULT 0;";
+
 /* Ordered by version, contiguous from 1 to BG_STORE_SCHEMA_VERSION. */
 static const struct bg_migration migrations[] = {
-    {1, schema_v1},
-    {2, schema_v2},
-    {3, schema_v3},
-    {4, schema_v4},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
 _Static_assert(BG_ARRAY_SIZE(migrations) == BG_STORE_SCHEMA_VERSION,

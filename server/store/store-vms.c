@@ -9,10 +9,10 @@
 #include "banger/alloc.h"
 #include "store/store-internal.h"
 
-/* The column list shared by every statement; ?1..?12 bind in this order (bind_vm). */
+/* The column list shared by every statement; ?1..?13 bind in this order (bind_vm). */
 #define VM_COLUMNS                                                                                 \
     "name, image, state, vcpus, memory_mib, disk_mib, nat, created_at, updated_at, vmm, error, "   \
-    "started_at"
+    "started_at, auto_remove"
 
 static void bind_vm(sqlite3_stmt *stmt, const struct bg_vm *vm)
 {
@@ -31,6 +31,7 @@ static void bind_vm(sqlite3_stmt *stmt, const struct bg_vm *vm)
         (void)sqlite3_bind_int64(stmt, 12, vm->started_at);
     else
         (void)sqlite3_bind_null(stmt, 12);
+    (void)sqlite3_bind_int(stmt, 13, vm->spec.auto_remove ? 1 : 0);
 }
 
 /* The nullable columns of the last start: vmm, error, started_at. */
@@ -56,7 +57,8 @@ static int load_vm(struct bg_store *s, sqlite3_stmt *stmt, struct bg_vm *ret, st
         .spec = {.vcpus = (uint32_t)sqlite3_column_int64(stmt, 3),
                  .memory_mib = (uint32_t)sqlite3_column_int64(stmt, 4),
                  .disk_mib = (uint64_t)sqlite3_column_int64(stmt, 5),
-                 .nat = sqlite3_column_int(stmt, 6) != 0},
+                 .nat = sqlite3_column_int(stmt, 6) != 0,
+                 .auto_remove = sqlite3_column_int(stmt, 12) != 0},
         .created_at = sqlite3_column_int64(stmt, 7),
         .updated_at = sqlite3_column_int64(stmt, 8),
     };
@@ -93,7 +95,7 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
     static const char sql[] = "INSERT INTO vms (" VM_COLUMNS
-                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_vm *vm = arg;
     int r, rc;

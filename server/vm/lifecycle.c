@@ -3,8 +3,13 @@
  * recorded in the store before their side effects, so reconcile can always finish or undo
  * them. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +25,7 @@
 #define AGENT_DEADLINE_KVM_MS 30000
 #define AGENT_DEADLINE_TCG_MS 120000
 #define POWEROFF_GRACE_FORCE_MS 0
+#define CANCEL_POLL_MS 250
 
 static bool is_active(enum bg_vm_state s)
 {
@@ -69,6 +75,7 @@ struct start_ctx {
     const struct bg_vmm_driver *drv;
     char *initrd;
     bool spawned;
+    const struct bg_vm_cancel *cancel; /* NULL: none */
 };
 
 static void start_ctx_done(struct start_ctx *c)
@@ -171,6 +178,65 @@ static int launch(struct start_ctx *c, struct bg_error *err)
     return record_runtime(c, err);
 }
 
+/* A watcher of a start's cancel while the agent's HELLO is awaited on a socket: once the
+ * cancel says stop it shuts the socket down (its own duplicate of it, so the number is never
+ * one already reused), which ends the wait at once. */
+struct hello_watch {
+    const struct bg_vm_cancel *cancel;
+    int fd;            /* a dup of the agent socket, owned */
+    int stop_pipe[2];  /* written to end the watch */
+    atomic_bool fired; /* the cancel said stop */
+    pthread_t thread;
+};
+
+static void *hello_watch_main(void *arg)
+{
+    struct hello_watch *w = arg;
+    struct pollfd p = {.fd = w->stop_pipe[0], .events = POLLIN};
+
+    for (;;) {
+        int n = poll(&p, 1, CANCEL_POLL_MS);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            return NULL; /* the start is past its wait */
+        if (w->cancel->fn(w->cancel->cls)) {
+            atomic_store(&w->fired, true);
+            (void)shutdown(w->fd, SHUT_RDWR);
+            return NULL;
+        }
+    }
+}
+
+/* Start watching fd for c's cancel; false (no watch) without a cancel or when it cannot. */
+static bool hello_watch_start(struct start_ctx *c, int fd, struct hello_watch *w)
+{
+    *w = (struct hello_watch){.cancel = c->cancel, .fd = -1, .stop_pipe = {-1, -1}};
+    if (!c->cancel || !c->cancel->fn)
+        return false;
+    if ((w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return false;
+    if (pipe2(w->stop_pipe, O_CLOEXEC) < 0 ||
+        pthread_create(&w->thread, NULL, hello_watch_main, w) != 0) {
+        (void)close(w->fd);
+        if (w->stop_pipe[0] >= 0) {
+            (void)close(w->stop_pipe[0]);
+            (void)close(w->stop_pipe[1]);
+        }
+        return false;
+    }
+    return true;
+}
+
+/* End the watch; returns whether the cancel fired. */
+static bool hello_watch_stop(struct hello_watch *w)
+{
+    (void)!write(w->stop_pipe[1], "x", 1);
+    (void)pthread_join(w->thread, NULL);
+    (void)close(w->stop_pipe[0]);
+    (void)close(w->stop_pipe[1]);
+    (void)close(w->fd);
+    return atomic_load(&w->fired);
+}
+
 static int connect_agent(struct start_ctx *c, struct bg_error *err)
 {
     bool kvm = !strcmp(c->vi.accel, "kvm");
@@ -179,9 +245,17 @@ static int connect_agent(struct start_ctx *c, struct bg_error *err)
     int fd = -1;
     int r;
 
+    struct hello_watch w;
+
     if ((r = c->drv->agent_connect(&c->vi, deadline, &fd, err)) < 0)
         return r;
-    if ((r = bg_agent_conn_open(fd, deadline, &conn, err)) < 0)
+    bool watched = hello_watch_start(c, fd, &w);
+    r = bg_agent_conn_open(fd, deadline, &conn, err);
+    if (watched && hello_watch_stop(&w)) {
+        bg_agent_conn_free(conn); /* NULL unless the HELLO won the race */
+        return bg_error_set(err, -ECANCELED, "its client went away during the boot");
+    }
+    if (r < 0)
         return bg_error_prefix(err, r,
                                bg_vmm_instance_alive(&c->vi) ? "agent did not answer"
                                                              : "the VMM exited during boot");
@@ -238,7 +312,14 @@ static int start_locked(struct start_ctx *c, const char *name, struct bg_vm_timi
 int bg_vm_start(struct bg_vm_runtime *rt, const char *name, struct bg_vm_timings *ret_timings,
                 struct bg_error *err)
 {
-    struct start_ctx c = {.rt = rt};
+    return bg_vm_start_cancellable(rt, name, NULL, ret_timings, err);
+}
+
+int bg_vm_start_cancellable(struct bg_vm_runtime *rt, const char *name,
+                            const struct bg_vm_cancel *cancel, struct bg_vm_timings *ret_timings,
+                            struct bg_error *err)
+{
+    struct start_ctx c = {.rt = rt, .cancel = cancel};
     struct bg_vm_timings t = {0};
     struct bg_error local;
 
@@ -312,21 +393,21 @@ int bg_vm_stop(struct bg_vm_runtime *rt, const char *name, int timeout_ms, struc
     return r;
 }
 
-int bg_vm_destroy(struct bg_vm_runtime *rt, const char *name, bool force, struct bg_error *err)
+int bg_vm_destroy_locked(struct bg_vm_runtime *rt, struct bg_vm_entry *e, struct bg_vm *vm,
+                         bool force, struct bg_error *err)
 {
-    struct bg_vm_entry *e = bg_vm_lock(rt, name);
+    const char *name = vm->spec.name;
     struct bg_vm_paths p = {0};
-    struct bg_vm vm;
-    int r = bg_vm_get(rt, name, &vm, err);
+    int r = 0;
 
-    if (r == 0 && is_active(vm.state) && !force)
-        r = bg_error_set(err, BG_ERR(BG_PROBLEM_VM_RUNNING),
-                         "vm '%s' is %s; stop it first or delete it with force ('banger vm rm "
-                         "--force %s')",
-                         name, bg_vm_state_name(vm.state), name);
+    if (is_active(vm->state) && !force)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_VM_RUNNING),
+                            "vm '%s' is %s; stop it first or delete it with force ('banger vm rm "
+                            "--force %s')",
+                            name, bg_vm_state_name(vm->state), name);
     /* forced: the disks go too, so a clean guest shutdown buys nothing */
-    if (r == 0 && is_active(vm.state))
-        r = stop_locked(rt, e, &vm, 0, err);
+    if (is_active(vm->state))
+        r = stop_locked(rt, e, vm, 0, err);
     if (r == 0) {
         bg_vm_paths_init(rt, name, &p);
         if ((r = bg_rm_tree(p.run_dir, err)) == 0)
@@ -334,7 +415,20 @@ int bg_vm_destroy(struct bg_vm_runtime *rt, const char *name, bool force, struct
     }
     if (r == 0)
         r = bg_store_vm_delete(rt->store, name, NULL, err);
+    if (r == 0)
+        bg_vm_holds_void(rt, name);
     bg_vm_paths_done(&p);
+    return r;
+}
+
+int bg_vm_destroy(struct bg_vm_runtime *rt, const char *name, bool force, struct bg_error *err)
+{
+    struct bg_vm_entry *e = bg_vm_lock(rt, name);
+    struct bg_vm vm;
+    int r = bg_vm_get(rt, name, &vm, err);
+
+    if (r == 0)
+        r = bg_vm_destroy_locked(rt, e, &vm, force, err);
     bg_vm_unlock(rt, e);
     return r;
 }

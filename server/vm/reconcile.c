@@ -93,9 +93,11 @@ int bg_vm_reconcile(struct bg_vm_runtime *rt, struct bg_error *err)
         return r;
     for (size_t i = 0; i < n; i++) {
         enum bg_vm_state s = vms[i].state;
-        if (s == BG_VM_STATE_STARTING || s == BG_VM_STATE_RUNNING || s == BG_VM_STATE_STOPPING)
+        /* an auto-remove VM is not adopted: it is deleted below, VMM and all */
+        if ((s == BG_VM_STATE_STARTING || s == BG_VM_STATE_RUNNING || s == BG_VM_STATE_STOPPING) &&
+            !vms[i].spec.auto_remove)
             reconcile_one(rt, &vms[i]);
     }
     free(vms);
-    return 0;
+    return bg_vm_reconcile_auto_remove(rt, err);
 }

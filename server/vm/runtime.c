@@ -189,6 +189,15 @@ void bg_vm_entry_forget(struct bg_vm_runtime *rt, struct bg_vm_entry *e)
     (void)bg_store_runtime_delete(rt->store, e->name, NULL);
 }
 
+void bg_vm_holds_void(struct bg_vm_runtime *rt, const char *name)
+{
+    pthread_mutex_lock(&rt->lock);
+    for (struct bg_vm_hold *h = rt->holds; h; h = h->next)
+        if (!strcmp(h->name, name))
+            h->live = false;
+    pthread_mutex_unlock(&rt->lock);
+}
+
 struct bg_vm_entry *bg_vm_lock(struct bg_vm_runtime *rt, const char *name)
 {
     struct bg_vm_entry *e;

@@ -77,7 +77,9 @@ int bg_vm_create(struct bg_vm_runtime *rt, const struct bg_vm *vm, const char **
 /* At daemon start, before serving: every VM recorded as starting, running or stopping is
  * adopted when its VMM process still runs (the agent is reconnected; state running), else
  * marked stopped (or failed when it was starting) and its runtime files removed. Disks are
- * kept. Per-VM problems are logged, not returned; -errno only when the store fails. */
+ * kept, except those of auto-remove VMs: their holder went with the previous daemon, so they
+ * are deleted whole (VMM, disks, record). Per-VM problems are logged, not returned; -errno only
+ * when the store fails. */
 int bg_vm_reconcile(struct bg_vm_runtime *rt, struct bg_error *err);
 
 /* Borrow the agent connection of running VM name into *ret. BG_ERR(VM_NOT_FOUND): no such VM;
@@ -99,6 +101,20 @@ void bg_vm_agent_release(struct bg_vm_runtime *rt, struct bg_agent_conn *c);
 int bg_vm_start(struct bg_vm_runtime *rt, const char *name, struct bg_vm_timings *ret_timings,
                 struct bg_error *err);
 
+/* Tells a start to give up: fn(cls) is true once nobody waits for the VM (the client of an
+ * auto-remove VM went away). Called from another thread, often: it must not block. */
+struct bg_vm_cancel {
+    bool (*fn)(void *cls);
+    void *cls;
+};
+
+/* bg_vm_start, with cancel (may be NULL) polled every 250 ms while the guest boots: once it
+ * says stop, the wait for the agent ends and the start fails as any failed start does
+ * (BG_ERR(VM_START_FAILED), the VMM killed, the VM failed), err saying the client left. */
+int bg_vm_start_cancellable(struct bg_vm_runtime *rt, const char *name,
+                            const struct bg_vm_cancel *cancel, struct bg_vm_timings *ret_timings,
+                            struct bg_error *err);
+
 /* Stop VM name: ask the guest to power off through the agent, wait up to timeout_ms, then
  * force the VMM (the stop ladder). The overlay is kept; state ends stopped. A VM that is not
  * running is left as it is (0). BG_ERR(VM_NOT_FOUND) no such VM. */
@@ -107,6 +123,18 @@ int bg_vm_stop(struct bg_vm_runtime *rt, const char *name, int timeout_ms, struc
 /* Delete VM name with its disks, run dir and record. A running (or starting, stopping) VM is
  * stopped first when force, else BG_ERR(VM_RUNNING). BG_ERR(VM_NOT_FOUND) no such VM. */
 int bg_vm_destroy(struct bg_vm_runtime *rt, const char *name, bool force, struct bg_error *err);
+
+/* An auto-remove VM's tie to what keeps it (the HTTP connection that made it). */
+struct bg_vm_hold;
+
+/* Tie VM name, just created with auto_remove, to a holder: bg_vm_hold_release is called once
+ * the holder goes away. Never fails. */
+struct bg_vm_hold *bg_vm_hold_new(struct bg_vm_runtime *rt, const char *name);
+/* The holder went away: force-delete the VM (kill its VMM, remove its disks and record) unless
+ * it was deleted since the hold was taken (a VM made later under the same name is another VM
+ * and stays). Waits for a start in progress. Frees h; safe from any thread. Failures are
+ * logged. */
+void bg_vm_hold_release(struct bg_vm_hold *h);
 
 /* Serialize a change to VM name's record with its lifecycle (e.g. PATCH): lock, then the
  * caller reads, checks and writes the record, then unlocks the handle lock returned. Any

@@ -34,10 +34,19 @@ struct bg_vm_entry {
     struct bg_vm_entry *next;
 };
 
+/* An auto-remove VM's tie to its holder (bg_vm_hold_new): live until the VM is deleted. */
+struct bg_vm_hold {
+    struct bg_vm_runtime *rt;
+    char *name;              /* owned */
+    bool live;               /* under the table lock: the VM it was taken for still exists */
+    struct bg_vm_hold *next; /* in rt->holds */
+};
+
 struct bg_vm_runtime {
-    pthread_mutex_t lock; /* guards entries, conns and each entry's users and conn */
+    pthread_mutex_t lock; /* guards entries, conns, holds and each entry's users and conn */
     struct bg_vm_entry *entries;
     struct bg_vm_conn_ref *conns;
+    struct bg_vm_hold *holds;
     struct bg_store *store;
     char *runtime_dir, *state_dir, *cache_dir; /* owned */
     const struct bg_vmm_driver *const *drivers;
@@ -65,6 +74,19 @@ int bg_vm_entry_load_instance(struct bg_vm_runtime *rt, struct bg_vm_entry *e);
 /* e's VMM is gone (or never ran): drop its agent connection and instance, its runtime files
  * and its runtime row. e's lock is held. */
 void bg_vm_entry_forget(struct bg_vm_runtime *rt, struct bg_vm_entry *e);
+
+/* Delete every auto-remove VM recorded (reconcile's last step). Per-VM failures are logged;
+ * -errno only when the store fails. */
+int bg_vm_reconcile_auto_remove(struct bg_vm_runtime *rt, struct bg_error *err);
+
+/* VM name is deleted: the holds taken for it are void (a VM made later under the name is
+ * another one). */
+void bg_vm_holds_void(struct bg_vm_runtime *rt, const char *name);
+
+/* Delete VM name (its record read into vm) with its disks, run dir and record, e being its
+ * lock, held; a VM that runs is stopped first when force, else BG_ERR(VM_RUNNING). */
+int bg_vm_destroy_locked(struct bg_vm_runtime *rt, struct bg_vm_entry *e, struct bg_vm *vm,
+                         bool force, struct bg_error *err);
 
 /* Record vm->state = state (and vm->error = error when error is not NULL, "" to clear) before
  * anything else happens. */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for agent/net.c: the kernel command line's network words and resolv.conf. */
+/* Unit tests for agent/net.c: the kernel command line's network words, resolv.conf and the
+ * /etc/hosts line of the VM's own name. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -144,12 +146,47 @@ static void test_resolv_format(void **state)
     assert_string_equal(buf, "");
 }
 
+static void expect_hosts(const char *old, const char *name, const char *want)
+{
+    char *got = NULL;
+
+    bg_net_hosts_update(old, old ? strlen(old) : 0, name, &got);
+    if (!want) {
+        if (got)
+            fail_msg("'%s' for %s: got '%s', want it left as it is", old, name, got);
+        return;
+    }
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_hosts_update(void **state)
+{
+    (void)state;
+    /* none: localhost and the name */
+    expect_hosts(NULL, "web1",
+                 "# written by banger-agent\n127.0.0.1\tlocalhost\n"
+                 "::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tweb1\n");
+    /* a rootfs's own file keeps every line and gains one */
+    expect_hosts("127.0.0.1 localhost\n10.0.0.9 db.lan db\n", "web1",
+                 "127.0.0.1 localhost\n10.0.0.9 db.lan db\n127.0.1.1\tweb1\n");
+    expect_hosts("127.0.0.1 localhost", "web1", "127.0.0.1 localhost\n127.0.1.1\tweb1\n");
+    expect_hosts("", "web1", "127.0.1.1\tweb1\n");
+    /* named already (the next boot of the same overlay, any case, any column): unchanged */
+    expect_hosts("127.0.0.1 localhost\n127.0.1.1\tweb1\n", "web1", NULL);
+    expect_hosts("10.1.1.1 other WEB1 # mine\n", "web1", NULL);
+    /* an address, a comment or a longer name is not the name */
+    expect_hosts("web1 1.2.3.4\n# 127.0.1.1 web1\n127.0.1.1 web10\n", "web1",
+                 "web1 1.2.3.4\n# 127.0.1.1 web1\n127.0.1.1 web10\n127.0.1.1\tweb1\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_cmdline), cmocka_unit_test(test_no_network),
         cmocka_unit_test(test_good_variants),  cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_resolv_format),
+        cmocka_unit_test(test_resolv_format),  cmocka_unit_test(test_hosts_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

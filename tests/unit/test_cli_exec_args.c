@@ -92,6 +92,42 @@ static void test_run_forms(void **state)
 
     assert_int_equal(PARSE(&a, &err, "vm", "run"), 0);
     assert_int_equal(a.n_command, 0);
+
+    /* vm create's flags */
+    assert_int_equal(
+        PARSE(&a, &err, "vm", "run", "--rm", "--nat", "--disk", "1024", "--start", "--", "true"),
+        0);
+    assert_true(a.given & BG_CLI_FLAG_NAT);
+    assert_int_equal(a.disk_mib, 1024);
+}
+
+/* A user never wonders which verb takes which flag: vm run takes every flag vm create does. */
+static void test_run_takes_every_create_flag(void **state)
+{
+    (void)state;
+    unsigned create = bg_cli_args_flags_of(BG_CLI_CMD_VM_CREATE);
+    unsigned run = bg_cli_args_flags_of(BG_CLI_CMD_VM_RUN);
+
+    assert_int_not_equal(create, 0);
+    if (create & ~run)
+        fail_msg("vm run lacks flags of vm create: bits 0x%x", create & ~run);
+}
+
+static void test_cp_forms(void **state)
+{
+    (void)state;
+    struct bg_cli_args a;
+    struct bg_error err = {0};
+
+    assert_int_equal(PARSE(&a, &err, "vm", "cp", "./out", "web1:/root/in"), 0);
+    assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_VM_CP);
+    assert_string_equal(a.src, "./out");
+    assert_string_equal(a.dst, "web1:/root/in");
+    assert_int_equal(PARSE(&a, &err, "vm", "cp", "web1:/etc", "-", "--json"), 0);
+    assert_string_equal(a.dst, "-");
+    assert_true(a.json);
+    assert_int_equal(PARSE(&a, &err, "vm", "cp", "--", "-dash", "web1:/x"), 0);
+    assert_string_equal(a.src, "-dash");
 }
 
 static void test_workspace_forms(void **state)
@@ -131,6 +167,10 @@ static const struct refusal refusals[] = {
     {{"vm", "workspace", "web1", "/r", "--mode", "clone", "--from", "x"}, "--branch"},
     {{"vm", "workspace", "web1", "/r", "--branch", "x"}, "--mode clone"},
     {{"vm", "workspace", "web1", "/r", "extra"}, "unexpected argument"},
+    {{"vm", "cp"}, "needs SRC and DST"},
+    {{"vm", "cp", "./a"}, "needs SRC and DST"},
+    {{"vm", "cp", "./a", "web1:/b", "c"}, "unexpected argument 'c'"},
+    {{"vm", "cp", "--rm", "./a", "web1:/b"}, "unknown flag '--rm'"},
 };
 
 static void test_refusals(void **state)
@@ -148,8 +188,12 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exec_full), cmocka_unit_test(test_exec_command_without_dashes),
-        cmocka_unit_test(test_run_forms), cmocka_unit_test(test_workspace_forms),
+        cmocka_unit_test(test_exec_full),
+        cmocka_unit_test(test_exec_command_without_dashes),
+        cmocka_unit_test(test_run_forms),
+        cmocka_unit_test(test_workspace_forms),
+        cmocka_unit_test(test_run_takes_every_create_flag),
+        cmocka_unit_test(test_cp_forms),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

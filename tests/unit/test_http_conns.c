@@ -194,6 +194,57 @@ static void test_upgraded_stays(void **state)
     bg_conns_free(c);
 }
 
+static void test_streamed_body_deadline(void **state)
+{
+    (void)state;
+    struct bg_conns *c = registry(1, 100);
+
+    struct bg_conn *a = open_conn(c, 10, "pid 1", 1000);
+    bg_conns_event(c, a, BG_CONN_EV_HEADERS, 1001);
+    /* the handler took the bytes so far at 5000: the next ones are due by 15000 */
+    bg_conns_event(c, a, BG_CONN_EV_HANDLER, 2000);
+    bg_conns_event(c, a, BG_CONN_EV_STREAM, 5000);
+    assert_int_equal(bg_conns_state(c, 10), BG_CONN_STREAMING);
+    assert_int_equal(bg_conns_expire(c, 14999), 15000);
+    /* a handler passing a piece on (to a slow guest) has no deadline */
+    bg_conns_event(c, a, BG_CONN_EV_HANDLER, 14000);
+    assert_int_equal(bg_conns_expire(c, 100000), INT64_MAX);
+    bg_conns_event(c, a, BG_CONN_EV_STREAM, 100000);
+    /* never evicted while it streams: a new connection is refused instead */
+    assert_false(bg_conns_admit(c, 11, "pid 2", 100001));
+    assert_int_equal(n_kills, 0);
+    /* a client that stops sending is cut off */
+    assert_int_equal(bg_conns_expire(c, 110000), INT64_MAX);
+    expect_kills((int[]){10}, 1);
+    bg_conns_free(c);
+}
+
+static void test_held_connection(void **state)
+{
+    (void)state;
+    struct bg_conns *c = registry(1, 100);
+
+    struct bg_conn *a = open_conn(c, 10, "pid 1", 1000);
+    bg_conns_event(c, a, BG_CONN_EV_HEADERS, 1001);
+    bg_conns_event(c, a, BG_CONN_EV_HANDLER, 1001);
+    bg_conns_hold(c, a);
+    bg_conns_event(c, a, BG_CONN_EV_DONE, 2000);
+    /* idle, yet neither timed out nor evicted: closing it would delete what it holds */
+    assert_int_equal(bg_conns_state(c, 10), BG_CONN_IDLE);
+    assert_int_equal(bg_conns_expire(c, 10000000), INT64_MAX);
+    assert_false(bg_conns_admit(c, 11, "pid 2", 10000001));
+    assert_int_equal(n_kills, 0);
+    /* held while already idle: its idle deadline goes */
+    struct bg_conns *d = registry(100, 100);
+    struct bg_conn *b = open_conn(d, 20, "pid 1", 1000);
+    bg_conns_event(d, b, BG_CONN_EV_DONE, 2000);
+    bg_conns_hold(d, b);
+    assert_int_equal(bg_conns_expire(d, 10000000), INT64_MAX);
+    assert_int_equal(n_kills, 0);
+    bg_conns_free(d);
+    bg_conns_free(c);
+}
+
 static void test_unstarted(void **state)
 {
     (void)state;
@@ -266,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_body_then_handler_has_no_deadline),
         cmocka_unit_test(test_idle_deadline),
         cmocka_unit_test(test_upgraded_stays),
+        cmocka_unit_test(test_streamed_body_deadline),
+        cmocka_unit_test(test_held_connection),
         cmocka_unit_test(test_unstarted),
         cmocka_unit_test(test_hard_max),
     };

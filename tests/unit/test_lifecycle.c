@@ -69,7 +69,7 @@ static void add_image(struct fixture *f, const char *name, enum bg_image_state s
     assert_int_equal(bg_store_image_insert(f->store, &img, NULL, &err), 0);
 }
 
-static void add_vm(struct fixture *f, const char *name, enum bg_vm_state state)
+static void add_vm_as(struct fixture *f, const char *name, enum bg_vm_state state, bool auto_remove)
 {
     struct bg_vm vm = {.state = state, .created_at = 1, .updated_at = 1};
     struct bg_error err = {0};
@@ -79,7 +79,13 @@ static void add_vm(struct fixture *f, const char *name, enum bg_vm_state state)
     vm.spec.vcpus = 1;
     vm.spec.memory_mib = 256;
     vm.spec.disk_mib = 512;
+    vm.spec.auto_remove = auto_remove;
     assert_int_equal(bg_store_vm_insert(f->store, &vm, NULL, &err), 0);
+}
+
+static void add_vm(struct fixture *f, const char *name, enum bg_vm_state state)
+{
+    add_vm_as(f, name, state, false);
 }
 
 static enum bg_vm_state vm_state(struct fixture *f, const char *name, struct bg_vm *ret)
@@ -505,6 +511,82 @@ static void test_reconcile(void **state)
     assert_int_equal(vm_state(f, "idle", NULL), BG_VM_STATE_STOPPED);
 }
 
+static bool vm_exists(struct fixture *f, const char *name)
+{
+    struct bg_error err = {0};
+    struct bg_vm vm;
+
+    return bg_store_vm_get(f->store, name, &vm, &err) == 0;
+}
+
+/* A disk in VM name's state dir, for the deletion to remove. */
+static char *put_disk(struct fixture *f, const char *name)
+{
+    struct bg_error err = {0};
+    struct bg_vm_paths p;
+
+    bg_vm_paths_init(f->rt, name, &p);
+    assert_int_equal(bg_mkdir_p(p.state_dir, 0700, &err), 0);
+    free(bg_test_write_file(p.overlay, "disk", 4));
+    char *overlay = bg_strdup(p.overlay);
+    bg_vm_paths_done(&p);
+    return overlay;
+}
+
+/* A previous daemon's auto-remove VMs lost their clients with it: reconcile deletes them,
+ * running or not, VMM and disks; the other VMs stay. */
+static void test_reconcile_auto_remove(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_error err = {0};
+    uint64_t start;
+
+    add_vm_as(f, "run-live", BG_VM_STATE_RUNNING, true);
+    pid_t live = spawn_sleeper(f, &start);
+    put_runtime(f, "run-live", live, start);
+    bg_autofree char *disk = put_disk(f, "run-live");
+    add_vm_as(f, "run-idle", BG_VM_STATE_STOPPED, true);
+    add_vm(f, "kept", BG_VM_STATE_STOPPED);
+
+    assert_int_equal(bg_vm_reconcile(f->rt, &err), 0);
+
+    assert_false(vm_exists(f, "run-live"));
+    assert_true(wait_gone(live));
+    assert_int_equal(access(disk, F_OK), -1);
+    assert_false(vm_exists(f, "run-idle"));
+    assert_true(vm_exists(f, "kept"));
+}
+
+/* A hold's release deletes its VM, disks and all; a hold whose VM was deleted meanwhile and
+ * made again under the same name (another VM) leaves the new one alone. */
+static void test_hold_release(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_error err = {0};
+
+    add_vm_as(f, "run-a", BG_VM_STATE_STOPPED, true);
+    bg_autofree char *disk = put_disk(f, "run-a");
+    struct bg_vm_hold *h = bg_vm_hold_new(f->rt, "run-a");
+    assert_true(vm_exists(f, "run-a"));
+    bg_vm_hold_release(h);
+    assert_false(vm_exists(f, "run-a"));
+    assert_int_equal(access(disk, F_OK), -1);
+
+    add_vm_as(f, "run-b", BG_VM_STATE_STOPPED, true);
+    h = bg_vm_hold_new(f->rt, "run-b");
+    assert_int_equal(bg_vm_destroy(f->rt, "run-b", true, &err), 0);
+    add_vm(f, "run-b", BG_VM_STATE_STOPPED);
+    bg_vm_hold_release(h);
+    assert_true(vm_exists(f, "run-b"));
+
+    /* a hold of a VM that is gone for good is released quietly */
+    add_vm_as(f, "run-c", BG_VM_STATE_STOPPED, true);
+    h = bg_vm_hold_new(f->rt, "run-c");
+    assert_int_equal(bg_vm_destroy(f->rt, "run-c", true, &err), 0);
+    bg_vm_hold_release(h);
+    assert_false(vm_exists(f, "run-c"));
+}
+
 /* The daemon died between spawn and recording the pid: the driver finds the VMM from its
  * pidfile, but only one started for exactly this run dir: the VMM of VM "ab" is not VM "a"'s,
  * though ".../vms/a" is a prefix of its pidfile's path. */
@@ -908,6 +990,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runtime_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_unrecorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_auto_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_vmm_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),

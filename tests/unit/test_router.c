@@ -308,6 +308,9 @@ static void test_check_table(void **state)
     expect_bad_table(unnamed, 1, "segment 3");
     static const struct bg_route empty[] = {{"GET", "/v1//x", h_other, 0, NULL}};
     expect_bad_table(empty, 1, "empty segment");
+    static const struct bg_route both[] = {
+        {"PUT", "/v1/x", h_other, BG_ROUTE_STREAM | BG_ROUTE_BODY, NULL}};
+    expect_bad_table(both, 1, "a streamed body is not a JSON body");
     static const struct bg_route relative[] = {{"GET", "v1/x", h_other, 0, NULL}};
     expect_bad_table(relative, 1, "incomplete");
     static const struct bg_route head[] = {{"HEAD", "/v1/x", h_other, 0, NULL}};

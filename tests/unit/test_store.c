@@ -234,7 +234,8 @@ static void test_migrate_v3_images(void **state)
     bg_store_close(f->s);
     f->s = NULL;
     /* back to a version 3 file holding one built and one imported image */
-    raw_exec(f->path, "ALTER TABLE images DROP COLUMN vmlinux_path;"
+    raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove;"
+                      "ALTER TABLE images DROP COLUMN vmlinux_path;"
                       "ALTER TABLE images DROP COLUMN vmlinux_size;"
                       "ALTER TABLE images DROP COLUMN vmlinux_sha256;"
                       "INSERT INTO images VALUES ('default', 'ready', 'x86_64', 3, '/i/vmlinuz', "
@@ -253,6 +254,25 @@ static void test_migrate_v3_images(void **state)
     assert_int_equal(got.vmms, BG_VMM_QEMU | BG_VMM_FIRECRACKER);
     assert_string_equal(got.files[BG_IMAGE_KERNEL].path, "/f/vmlinux");
     bg_image_done(&got);
+}
+
+/* Version 5 gives VMs auto_remove: the VMs of a version 4 file are not removed by anyone. */
+static void test_migrate_v4_vms(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_error err = {0};
+    struct bg_vm vm = make_vm("old", "base", BG_VM_STATE_STOPPED), got;
+
+    insert_image(f->s, "base");
+    vm.spec.auto_remove = true;
+    assert_int_equal(bg_store_vm_insert(f->s, &vm, NULL, &err), 0);
+    bg_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove; PRAGMA user_version = 4");
+    assert_int_equal(bg_store_open(f->path, BG_STORE_READ_WRITE, &f->s, &err), 0);
+    assert_int_equal(bg_store_schema_version(f->s), BG_STORE_SCHEMA_VERSION);
+    assert_int_equal(bg_store_vm_get(f->s, "old", &got, &err), 0);
+    assert_false(got.spec.auto_remove);
 }
 
 static void test_open_missing_dir(void **state)
@@ -611,6 +631,28 @@ static void test_vm_crud(void **state)
     assert_int_equal(bg_store_image_delete(f->s, "base", NULL, &err), 0);
 }
 
+/* auto_remove is kept from the insert on, whatever the updates say. */
+static void test_vm_auto_remove(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_error err = {0};
+    struct bg_vm vm = make_vm("run-1", "base", BG_VM_STATE_CREATED), got;
+
+    insert_image(f->s, "base");
+    vm.spec.auto_remove = true;
+    assert_int_equal(bg_store_vm_insert(f->s, &vm, NULL, &err), 0);
+    assert_int_equal(bg_store_vm_get(f->s, "run-1", &got, &err), 0);
+    assert_true(got.spec.auto_remove);
+    vm.state = BG_VM_STATE_RUNNING;
+    vm.spec.auto_remove = false;
+    assert_int_equal(bg_store_vm_update(f->s, &vm, NULL, &err), 0);
+    assert_int_equal(bg_store_vm_get(f->s, "run-1", &got, &err), 0);
+    assert_int_equal(got.state, BG_VM_STATE_RUNNING);
+    assert_true(got.spec.auto_remove);
+    assert_int_equal(bg_store_vm_delete(f->s, "run-1", NULL, &err), 0);
+    assert_int_equal(bg_store_image_delete(f->s, "base", NULL, &err), 0);
+}
+
 static void test_vm_failures(void **state)
 {
     struct fixture *f = *state;
@@ -952,6 +994,7 @@ int main(void)
         T(test_read_only_missing, setup_dir),
         T(test_read_only_unmigrated, setup_dir),
         T(test_migrate_v3_images, setup_open),
+        T(test_migrate_v4_vms, setup_open),
         T(test_newer_schema_refused, setup_open),
         T(test_garbage_refused, setup_dir),
         T(test_other_application_refused, setup_dir),
@@ -963,6 +1006,7 @@ int main(void)
         T(test_vm_crud, setup_open),
         T(test_vm_list, setup_open),
         T(test_vm_failures, setup_open),
+        T(test_vm_auto_remove, setup_open),
         T(test_op_crud, setup_open),
         T(test_op_failures, setup_open),
         T(test_op_pruned, setup_open),

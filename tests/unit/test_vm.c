@@ -56,6 +56,7 @@ static void assert_spec_equal(const struct bg_vm_spec *a, const struct bg_vm_spe
     assert_int_equal(a->memory_mib, b->memory_mib);
     assert_int_equal(a->disk_mib, b->disk_mib);
     assert_int_equal(a->nat, b->nat);
+    assert_int_equal(a->auto_remove, b->auto_remove);
 }
 
 static void assert_vm_equal(const struct bg_vm *a, const struct bg_vm *b)
@@ -84,6 +85,7 @@ static void test_spec_defaults(void **state)
     assert_int_equal(s.memory_mib, 1024);
     assert_int_equal(s.disk_mib, 8192);
     assert_false(s.nat);
+    assert_false(s.auto_remove);
     /* f and err are written only on failure */
     assert_int_equal(f.problem, BG_PROBLEM_INTERNAL);
     assert_string_equal(f.field, "untouched");
@@ -97,7 +99,7 @@ static void test_spec_all_fields(void **state)
     struct bg_field_error f;
     struct bg_error err;
     json_t *b = body("{\"name\":\"a\",\"image\":\"b-2\",\"vcpus\":32,\"memory_mib\":65536,"
-                     "\"disk_mib\":1048576,\"nat\":true}");
+                     "\"disk_mib\":1048576,\"nat\":true,\"auto_remove\":true}");
 
     assert_int_equal(bg_vm_spec_decode(b, &defaults, &s, &f, &err), 0);
     json_decref(b);
@@ -107,6 +109,7 @@ static void test_spec_all_fields(void **state)
     assert_int_equal(s.memory_mib, BG_MEMORY_MIB_MAX);
     assert_int_equal(s.disk_mib, BG_DISK_MIB_MAX);
     assert_true(s.nat);
+    assert_true(s.auto_remove);
 
     b = body("{\"name\":\"a\",\"image\":\"b\",\"vcpus\":1,\"memory_mib\":128,"
              "\"disk_mib\":512,\"nat\":false}");
@@ -174,6 +177,8 @@ static void test_spec_refusals(void **state)
          "must be true or false"},
         {"{\"name\":\"web\",\"image\":\"base\",\"nat\":null}", BG_PROBLEM_INVALID_FIELD, "nat",
          "must be true or false"},
+        {"{\"name\":\"web\",\"image\":\"base\",\"auto_remove\":\"yes\"}", BG_PROBLEM_INVALID_FIELD,
+         "auto_remove", "field 'auto_remove': must be true or false"},
         {"{\"name\":\"web\",\"image\":\"base\",\"colour\":\"red\"}", BG_PROBLEM_UNKNOWN_FIELD,
          "colour", "unknown field 'colour'"},
         {"{\"name\":\"web\",\"image\":\"base\",\"Vcpus\":2}", BG_PROBLEM_UNKNOWN_FIELD, "Vcpus",
@@ -191,7 +196,7 @@ static void test_spec_refusals(void **state)
 
         memset(&s, 0x5a, sizeof(s));
         s.name[0] = s.image[0] = '\0';
-        s.nat = true; /* a valid bool, so reading it back is defined */
+        s.nat = s.auto_remove = true; /* valid bools, so reading them back is defined */
         before = s;
         int r = bg_vm_spec_decode(b, &defaults, &s, &f, &err);
         json_decref(b);
@@ -275,6 +280,8 @@ static void test_patch_refusals(void **state)
         /* immutable beats unknown: the more helpful message wins */
         {"{\"bogus\":1,\"name\":\"x\"}", BG_PROBLEM_FIELD_IMMUTABLE, "name", "cannot be changed"},
         {"{\"bogus\":1}", BG_PROBLEM_UNKNOWN_FIELD, "bogus", "unknown field 'bogus'"},
+        {"{\"auto_remove\":false}", BG_PROBLEM_FIELD_IMMUTABLE, "auto_remove",
+         "field 'auto_remove' cannot be changed"},
         {"{\"state\":\"running\"}", BG_PROBLEM_UNKNOWN_FIELD, "state", "unknown field 'state'"},
         {"{\"vcpus\":0}", BG_PROBLEM_INVALID_FIELD, "vcpus", "0 is outside 1..32"},
         {"{\"vcpus\":null}", BG_PROBLEM_INVALID_FIELD, "vcpus", "must be an integer"},
@@ -391,7 +398,7 @@ static void test_to_json(void **state)
     json_t *j = bg_vm_to_json(&vm);
     assert_non_null(j);
     assert_true(json_is_object(j));
-    assert_int_equal(json_object_size(j), 12);
+    assert_int_equal(json_object_size(j), 13);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "web1");
     assert_string_equal(json_string_value(json_object_get(j, "image")), "base");
     assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
@@ -399,6 +406,7 @@ static void test_to_json(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "memory_mib")), 1024);
     assert_int_equal(json_integer_value(json_object_get(j, "disk_mib")), BG_DISK_MIB_MAX);
     assert_true(json_is_true(json_object_get(j, "nat")));
+    assert_true(json_is_false(json_object_get(j, "auto_remove")));
     assert_string_equal(json_string_value(json_object_get(j, "created_at")),
                         "2025-01-31T12:00:00Z");
     assert_string_equal(json_string_value(json_object_get(j, "updated_at")),

@@ -46,6 +46,8 @@ struct bg_vm_spec {
     uint32_t memory_mib;         /* guest memory in MiB */
     uint64_t disk_mib;           /* writable overlay size in MiB */
     bool nat;                    /* outbound NAT for the guest */
+    bool auto_remove;            /* deleted by the daemon once the HTTP connection that made it
+                                  * closes (set at create only) */
 };
 
 /* A VM record as stored and served. */
@@ -79,7 +81,7 @@ BG_PUBLIC int bg_vm_spec_decode(const json_t *body, const struct bg_vm_defaults 
                                 struct bg_vm_spec *ret, struct bg_field_error *f,
                                 struct bg_error *err);
 
-/* Decode a PATCH body. "name" and "image" are refused as immutable. */
+/* Decode a PATCH body. "name", "image" and "auto_remove" are refused as immutable. */
 BG_PUBLIC int bg_vm_patch_decode(const json_t *body, struct bg_vm_patch *ret,
                                  struct bg_field_error *f, struct bg_error *err);
 
