@@ -49,6 +49,9 @@ static const struct {
     [BG_PROBLEM_UNEXPECTED_BODY] = {"unexpected_body", 400, "Request body not allowed"},
     [BG_PROBLEM_URI_TOO_LONG] = {"uri_too_long", 414, "Request target too long"},
     [BG_PROBLEM_TOO_MANY_CONNECTIONS] = {"too_many_connections", 503, "Too many connections"},
+    [BG_PROBLEM_UPGRADE_REQUIRED] = {"upgrade_required", 426, "This route only streams"},
+    [BG_PROBLEM_TUNNEL_FAILED] = {"tunnel_failed", 502, "The guest refused the connection"},
+    [BG_PROBLEM_SSH_UNAVAILABLE] = {"ssh_unavailable", 409, "No ssh server in the VM"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

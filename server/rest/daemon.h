@@ -13,6 +13,7 @@
 #include "http/http.h"
 #include "rest/vmlist.h"
 #include "store/store.h"
+#include "tunnel/tunnel.h"
 #include "vm/runtime.h"
 #include "vm/watch.h"
 
@@ -25,6 +26,7 @@ struct bg_daemon {
     struct bg_vm_runtime *runtime;  /* owned; running VMs and the chosen VMM (vm/runtime.h) */
     struct bg_vm_watch *watch;      /* owned; notices VMMs that end, caps consoles */
     struct bg_exec_registry *execs; /* owned; recent and running execs */
+    struct bg_tunnels *tunnels;     /* owned; running tunnels (tunnel/tunnel.h) */
     char *db_path;                  /* owned */
     int64_t started_at;             /* seconds since the epoch */
 };

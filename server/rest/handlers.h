@@ -33,3 +33,4 @@ int bg_handle_events_stream(struct bg_http_request *req);
 int bg_handle_vms_exec(struct bg_http_request *req);
 int bg_handle_execs_get(struct bg_http_request *req);
 int bg_handle_vms_workspace(struct bg_http_request *req);
+int bg_handle_vms_tunnel(struct bg_http_request *req);

@@ -33,6 +33,7 @@ static const struct bg_route routes[] = {
     {"POST", "/v1/vms/{name:vm}/exec", bg_handle_vms_exec, BG_ROUTE_BODY, NULL},
     {"GET", "/v1/execs/{id:exec}", bg_handle_execs_get, 0, NULL},
     {"POST", "/v1/vms/{name:vm}/workspace", bg_handle_vms_workspace, BG_ROUTE_BODY, NULL},
+    {"POST", "/v1/vms/{name:vm}/tunnel", bg_handle_vms_tunnel, BG_ROUTE_BODY, NULL},
 };
 
 void bg_rest_routes(const struct bg_route **ret_table, size_t *ret_n)

@@ -12,7 +12,7 @@ static const char *const features[] = {
     "images",          "images.import", "images.build", "vms",
     "vms.patch",       "vms.lifecycle", "vms.console",  "vms.exec",
     "vms.exec.stream", "vms.workspace", "execs",        "operations",
-    "operations.wait", "events",        "events.since",
+    "operations.wait", "events",        "events.since", "vms.tunnel",
 };
 
 int bg_handle_system_version(struct bg_http_request *req)
