@@ -261,7 +261,8 @@ int bg_cli_ssh_host_keys_parse(const char *header, char ***ret, struct bg_error 
         n += *c == ',';
     char **keys = bg_calloc(n + 1, sizeof(char *));
     size_t count = 0;
-    for (const char *p = header; *p;) {
+    /* every comma starts another key: an empty one is malformed, not skipped */
+    for (const char *p = header; *header;) {
         const char *comma = strchr(p, ',');
         size_t seg = comma ? (size_t)(comma - p) : strlen(p);
         const char *s = p;
@@ -277,7 +278,9 @@ int bg_cli_ssh_host_keys_parse(const char *header, char ***ret, struct bg_error 
             return bg_error_prefix(err, -EPROTO, "the VM's ssh host keys from bangerd");
         }
         keys[count++] = bg_strndup(s, len);
-        p += seg + (comma ? 1 : 0);
+        if (!comma)
+            break;
+        p = comma + 1;
     }
     if (count == 0) {
         bg_strv_free(keys);

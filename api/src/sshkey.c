@@ -7,14 +7,18 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const key_types[] = {
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "ssh-rsa",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
+/* Each type, and how many SSH strings its blob holds (the type's name first). */
+static const struct {
+    const char *name;
+    int fields;
+} key_types[] = {
+    {"ssh-ed25519", 2},                        /* name, key */
+    {"ecdsa-sha2-nistp256", 3},                /* name, curve, point */
+    {"ecdsa-sha2-nistp384", 3},
+    {"ecdsa-sha2-nistp521", 3},
+    {"ssh-rsa", 3},                            /* name, e, n */
+    {"sk-ssh-ed25519@openssh.com", 3},         /* name, key, application */
+    {"sk-ecdsa-sha2-nistp256@openssh.com", 4}, /* name, curve, point, application */
 };
 
 /* The value of one base64 digit, or -1. */
@@ -59,12 +63,36 @@ static long b64_decode(const char *s, size_t len, uint8_t *out)
     return (long)n;
 }
 
-static const char *known_type(const char *s, size_t len)
+static int known_type(const char *s, size_t len)
 {
     for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
-        if (strlen(key_types[i]) == len && !memcmp(key_types[i], s, len))
-            return key_types[i];
-    return NULL;
+        if (strlen(key_types[i].name) == len && !memcmp(key_types[i].name, s, len))
+            return (int)i;
+    return -1;
+}
+
+/* The blob is exactly `fields` SSH strings (a 32-bit big-endian length, then that many
+ * bytes), the first of them type, each of the others not empty. */
+static bool blob_ok(const uint8_t *blob, size_t n, const char *type, int fields)
+{
+    size_t off = 0;
+
+    for (int i = 0; i < fields; i++) {
+        if (n - off < 4)
+            return false;
+        uint32_t len = (uint32_t)blob[off] << 24 | (uint32_t)blob[off + 1] << 16 |
+                       (uint32_t)blob[off + 2] << 8 | blob[off + 3];
+        off += 4;
+        if (len == 0 || len > n - off)
+            return false;
+        if (i == 0 && (len != strlen(type) || memcmp(blob + off, type, len)))
+            return false;
+        /* an ed25519 key is 32 bytes */
+        if (i == 1 && !strcmp(type, "ssh-ed25519") && len != 32)
+            return false;
+        off += len;
+    }
+    return off == n;
 }
 
 int bg_sshkey_validate(const char *s, size_t len, struct bg_error *err)
@@ -77,8 +105,8 @@ int bg_sshkey_validate(const char *s, size_t len, struct bg_error *err)
     if (!sp)
         return bg_error_set(err, -EINVAL, "ssh key: not 'TYPE BASE64'");
     size_t type_len = (size_t)(sp - s);
-    const char *type = known_type(s, type_len);
-    if (!type)
+    int t = known_type(s, type_len);
+    if (t < 0)
         return bg_error_set(err, -EINVAL,
                             "ssh key: unknown key type (ssh-ed25519, ecdsa-sha2-nistp256/384/521, "
                             "ssh-rsa, or a security-key type)");
@@ -86,15 +114,9 @@ int bg_sshkey_validate(const char *s, size_t len, struct bg_error *err)
     if (n < 0)
         return bg_error_set(err, -EINVAL,
                             "ssh key: the key data is not base64 (or has something after it)");
-    /* The blob starts with the type as an SSH string: a 32-bit big-endian length, then it. */
-    if (n < 4)
-        return bg_error_set(err, -EINVAL, "ssh key: the key data is too short");
-    uint32_t name_len =
-        (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3];
-    if (name_len != type_len || (size_t)n - 4 < name_len || memcmp(blob + 4, type, type_len))
-        return bg_error_set(err, -EINVAL, "ssh key: the key data is not a %s key", type);
-    if ((size_t)n == 4 + name_len)
-        return bg_error_set(err, -EINVAL, "ssh key: the key data holds no key");
+    if (!blob_ok(blob, (size_t)n, key_types[t].name, key_types[t].fields))
+        return bg_error_set(err, -EINVAL, "ssh key: the key data is not a %s key",
+                            key_types[t].name);
     return 0;
 }
 
