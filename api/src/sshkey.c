@@ -12,8 +12,8 @@ static const struct {
     const char *name;
     int fields;
 } key_types[] = {
-    {"ssh-ed25519", 2},                        /* name, key */
-    {"ecdsa-sha2-nistp256", 3},                /* name, curve, point */
+    {"ssh-ed25519", 2},         /* name, key */
+    {"ecdsa-sha2-nistp256", 3}, /* name, curve, point */
     {"ecdsa-sha2-nistp384", 3},
     {"ecdsa-sha2-nistp521", 3},
     {"ssh-rsa", 3},                            /* name, e, n */

@@ -442,11 +442,16 @@ static void test_connected_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exec_full),      cmocka_unit_test(test_exec_minimal),
-        cmocka_unit_test(test_exec_encode),    cmocka_unit_test(test_exec_encode_refusals),
-        cmocka_unit_test(test_exec_malformed), cmocka_unit_test(test_exec_caps),
-        cmocka_unit_test(test_hello),          cmocka_unit_test(test_started_exit_error),
-        cmocka_unit_test(test_hello_tcp_caps), cmocka_unit_test(test_connect),
+        cmocka_unit_test(test_exec_full),
+        cmocka_unit_test(test_exec_minimal),
+        cmocka_unit_test(test_exec_encode),
+        cmocka_unit_test(test_exec_encode_refusals),
+        cmocka_unit_test(test_exec_malformed),
+        cmocka_unit_test(test_exec_caps),
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_started_exit_error),
+        cmocka_unit_test(test_hello_tcp_caps),
+        cmocka_unit_test(test_connect),
         cmocka_unit_test(test_connected_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

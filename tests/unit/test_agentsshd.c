@@ -22,7 +22,8 @@
 
 #define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBYxC0YO5+XzMXWqzjbc20S3LfygbZDupu18tFW6duk"
 #define ECDSA                                                                                      \
-    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3nT/" \
+    "ecdsa-sha2-nistp256 "                                                                         \
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3nT/"                    \
     "KL4sBtWqRqk0ImE2p0oylUka1IYQu6+bb4xHS7EMhR02wI3M93McxSGXCl2cfrYQZk="
 
 /* A fresh root under the group's directory. */
@@ -150,14 +151,14 @@ static void test_host_keys(void **state)
  * with $1's status when the root holds a file named "keygen-fails". */
 static char *fake_keygen(const char *root)
 {
-    bg_autofree char *script = bg_asprintf(
-        "#!/bin/sh\n"
-        "[ -e '%s/keygen-fails' ] && exit 3\n"
-        "while [ $# -gt 0 ]; do [ \"$1\" = -f ] && f=$2; shift; done\n"
-        "echo run >>'%s/keygen-runs'\n"
-        "echo private >\"$f\"\n"
-        "echo '" ED25519 " root@new' >\"$f.pub\"\n",
-        root, root);
+    bg_autofree char *script =
+        bg_asprintf("#!/bin/sh\n"
+                    "[ -e '%s/keygen-fails' ] && exit 3\n"
+                    "while [ $# -gt 0 ]; do [ \"$1\" = -f ] && f=$2; shift; done\n"
+                    "echo run >>'%s/keygen-runs'\n"
+                    "echo private >\"$f\"\n"
+                    "echo '" ED25519 " root@new' >\"$f.pub\"\n",
+                    root, root);
     char *path = bg_asprintf("%s/keygen", root);
     bg_autofree char *p = bg_test_write_file(path, script, strlen(script));
     assert_int_equal(chmod(path, 0755), 0);

@@ -208,8 +208,8 @@ static void test_vm_host(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vm_ssh),       cmocka_unit_test(test_tunnel_forward_config),
-        cmocka_unit_test(test_refusals),     cmocka_unit_test(test_forward_spec),
+        cmocka_unit_test(test_vm_ssh),   cmocka_unit_test(test_tunnel_forward_config),
+        cmocka_unit_test(test_refusals), cmocka_unit_test(test_forward_spec),
         cmocka_unit_test(test_vm_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

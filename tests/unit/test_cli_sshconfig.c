@@ -26,7 +26,8 @@
 #define BLOCK BG_CLI_SSHCONFIG_MARK "\n" INCLUDE "\n"
 #define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBYxC0YO5+XzMXWqzjbc20S3LfygbZDupu18tFW6duk"
 #define ECDSA                                                                                      \
-    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3nT/" \
+    "ecdsa-sha2-nistp256 "                                                                         \
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3nT/"                    \
     "KL4sBtWqRqk0ImE2p0oylUka1IYQu6+bb4xHS7EMhR02wI3M93McxSGXCl2cfrYQZk="
 
 /* Configs as they are found, what install makes of them, and uninstall of that gives the
@@ -107,9 +108,9 @@ static void test_options(void **state)
     struct bg_error err = {0};
     char **opts = NULL;
 
-    assert_int_equal(bg_cli_ssh_options(&p, "/usr/bin/banger", "/run/user/1/banger/bangerd.sock",
-                                        &opts, &err),
-                     0);
+    assert_int_equal(
+        bg_cli_ssh_options(&p, "/usr/bin/banger", "/run/user/1/banger/bangerd.sock", &opts, &err),
+        0);
     assert_string_equal(opts[0], "User root");
     assert_string_equal(opts[1], "ProxyCommand '/usr/bin/banger' --socket "
                                  "'/run/user/1/banger/bangerd.sock' ssh-config proxy %n %p");
@@ -124,8 +125,8 @@ static void test_options(void **state)
     assert_non_null(strstr(file, "    UpdateHostKeys no\n"));
     bg_strv_free(opts);
 
-    const char *bad[] = {"/opt/ban ger'", "/opt/%n", "/opt/\"x\"", "/opt/b*", "/opt/a\\b",
-                         "/opt/\nx"};
+    const char *bad[] = {"/opt/ban ger'", "/opt/%n",   "/opt/\"x\"",
+                         "/opt/b*",       "/opt/a\\b", "/opt/\nx"};
     for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
         opts = NULL;
         assert_err(bg_cli_ssh_options(&p, bad[i], "/s", &opts, &err), err, -EINVAL,
@@ -154,17 +155,16 @@ static void test_known_hosts(void **state)
         {"empty", "", "web.vm", one, "web.vm " ED25519 "\n"},
         {"replaced", "web.vm " ECDSA "\nother.vm " ECDSA "\n", "web.vm", one,
          "other.vm " ECDSA "\nweb.vm " ED25519 "\n"},
-        {"two keys", "web.vm " ECDSA "\n", "web.vm", two,
-         "web.vm " ED25519 "\nweb.vm " ECDSA "\n"},
+        {"two keys", "web.vm " ECDSA "\n", "web.vm", two, "web.vm " ED25519 "\nweb.vm " ECDSA "\n"},
         {"in a list", "a.vm,web.vm,b.vm " ECDSA "\n", "web.vm", one,
          "a.vm,b.vm " ECDSA "\nweb.vm " ED25519 "\n"},
         {"a longer name is another host", "web.vm2 " ECDSA "\nxweb.vm " ECDSA "\n", "web.vm", one,
          "web.vm2 " ECDSA "\nxweb.vm " ECDSA "\nweb.vm " ED25519 "\n"},
         {"a port", "[web.vm]:2222 " ECDSA "\nweb.vm " ECDSA "\n", "[web.vm]:2222", one,
          "web.vm " ECDSA "\n[web.vm]:2222 " ED25519 "\n"},
-        {"hashed, marked, comments kept", "|1|abc=|def= " ECDSA "\n@revoked web.vm " ECDSA
-                                          "\n# web.vm\n\n",
-         "web.vm", one, "|1|abc=|def= " ECDSA "\n@revoked web.vm " ECDSA "\n# web.vm\n\nweb.vm " ED25519 "\n"},
+        {"hashed, marked, comments kept",
+         "|1|abc=|def= " ECDSA "\n@revoked web.vm " ECDSA "\n# web.vm\n\n", "web.vm", one,
+         "|1|abc=|def= " ECDSA "\n@revoked web.vm " ECDSA "\n# web.vm\n\nweb.vm " ED25519 "\n"},
         {"no final newline", "other.vm " ECDSA, "web.vm", one,
          "other.vm " ECDSA "\nweb.vm " ED25519 "\n"},
     };

@@ -14,9 +14,14 @@
 
 #define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBYxC0YO5+XzMXWqzjbc20S3LfygbZDupu18tFW6duk"
 #define ECDSA                                                                                      \
-    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3nT/" \
+    "ecdsa-sha2-nistp256 "                                                                         \
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3nT/"                    \
     "KL4sBtWqRqk0ImE2p0oylUka1IYQu6+bb4xHS7EMhR02wI3M93McxSGXCl2cfrYQZk="
-#define RSA "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7BuJGe4OqCduBeAw1GhxyU6VN4CoRXDGw3hWIisI4Pb0bALv53dJJjTE+QJzLjRSATbE9I86h+U6YJmdRO2wZHGwA+yBhXuRVTa5tCKDd5KISzVtF0Rw/06L62YZ56lcy/58kerK5RMZWQp4FpQz6/fmgRI8hg0mcadLUKq2N1Q=="
+#define RSA                                                                                        \
+    "ssh-rsa "                                                                                     \
+    "AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7BuJGe4OqCduBeAw1GhxyU6VN4CoRXDGw3hWIisI4Pb0bALv53dJJjTE+"     \
+    "QJzLjRSATbE9I86h+U6YJmdRO2wZHGwA+yBhXuRVTa5tCKDd5KISzVtF0Rw/06L62YZ56lcy/"                    \
+    "58kerK5RMZWQp4FpQz6/fmgRI8hg0mcadLUKq2N1Q=="
 
 static void test_valid(void **state)
 {
@@ -53,7 +58,8 @@ static void test_malformed(void **state)
         {"ssh-ed25519 AAAAC3Nz!C1lZDI1NTE5AAAAIBBYxC0YO5+XzMXWqzjbc20S3LfygbZDupu18tFW6duk",
          "not base64"},
         /* ECDSA with the unused bits before its padding set */
-        {"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3"
+        {"ecdsa-sha2-nistp256 "
+         "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHUCdp/npSMg9JWTl3"
          "nT/KL4sBtWqRqk0ImE2p0oylUka1IYQu6+bb4xHS7EMhR02wI3M93McxSGXCl2cfrYQZl=",
          "not base64"},
         {"ssh-ed25519 AAA=", "not a ssh-ed25519 key"},

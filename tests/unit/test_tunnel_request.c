@@ -36,9 +36,8 @@ static void test_good(void **state)
     assert_string_equal(r.authorized_key, "");
     assert_false(r.host_keys);
     assert_false(bg_tunnel_request_is_ssh(&r));
-    assert_int_equal(decode("{\"port\":22,\"authorized_key\":\"" KEY "\",\"host_keys\":true}", &r,
-                            &f, &err),
-                     0);
+    assert_int_equal(
+        decode("{\"port\":22,\"authorized_key\":\"" KEY "\",\"host_keys\":true}", &r, &f, &err), 0);
     assert_int_equal(r.port, 22);
     assert_string_equal(r.authorized_key, KEY);
     assert_true(r.host_keys);
