@@ -163,9 +163,11 @@ static void *conn_main(void *arg)
     char **keys = NULL;
     struct bg_error err;
 
-    if (bg_cli_tunnel_open(c->socket, &o, &u, &keys, &err) < 0 ||
-        bg_cli_tunnel_relay(u, c->fd, c->fd, true, &err) < 0)
+    /* a tunnel that cannot be had is said; how a connection ends is its client's business */
+    if (bg_cli_tunnel_open(c->socket, &o, &u, &keys, &err) < 0)
         fprintf(stderr, "banger: vm forward: %s\n", err.msg);
+    else
+        (void)bg_cli_tunnel_relay(u, c->fd, c->fd, true, &err);
     bg_cli_upgrade_free(u);
     (void)close(c->fd);
     free(c->socket);

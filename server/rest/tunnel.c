@@ -55,10 +55,11 @@ static int check_sshd(struct bg_http_request *req, struct bg_agent_conn *conn, i
     (void)bg_vm_get(d->runtime, name, &vm, NULL);
     *ret_mhd = bg_http_reply_problem(
         req, BG_PROBLEM_SSH_UNAVAILABLE, NULL,
-        "vm '%s' has no ssh server: its image%s%s%s has no sshd (/usr/sbin/sshd), and the "
-        "minimal busybox image never has one; build the development image with 'banger image "
-        "build --recipe dev' and make a VM of it, or use 'banger vm exec %s'",
-        name, vm.spec.image[0] ? " '" : "", vm.spec.image, vm.spec.image[0] ? "'" : "", name);
+        "vm '%s' has no ssh server: its image%s%s%s has no sshd (/usr/sbin/sshd), or it did not "
+        "start ('banger vm console %s' says why); the minimal busybox image never has one: "
+        "build the development image with 'banger image build --recipe dev' and make a VM of "
+        "it, or use 'banger vm exec %s'",
+        name, vm.spec.image[0] ? " '" : "", vm.spec.image, vm.spec.image[0] ? "'" : "", name, name);
     return -1;
 }
 

@@ -16,6 +16,7 @@ AGENT=${BANGER_AGENT:-$BUILD/agent/banger-agent}
 [[ -x "$FAKE" ]] || skip "the Firecracker test double is not built ($FAKE)"
 [[ -x "$AGENT" ]] || skip "banger-agent is not built ($AGENT)"
 command -v python3 >/dev/null || skip "python3 is not installed (the test's servers)"
+command -v ssh-keygen >/dev/null || skip "ssh-keygen is not installed (openssh-client)"
 GUEST=$T/guest # the guest's / for what the agent does about ssh, when $T/ssh-on exists
 PIDS=()
 
