@@ -51,7 +51,7 @@ static int open_ssh(const char *socket, const char *vm, unsigned port, struct bg
     char **host_keys = NULL;
     int r;
 
-    if ((r = bg_cli_ssh_paths_get(&p, 1, err)) < 0)
+    if ((r = bg_cli_ssh_paths_get(&p, true, err)) < 0)
         return r;
     struct bg_cli_tunnel_opts o = {
         .vm = vm, .port = (uint16_t)port, .authorized_key = key, .host_keys = true};
@@ -119,7 +119,7 @@ static int vm_ssh(const char *socket, const struct bg_cli_args *a, struct bg_err
     if ((r = open_ssh(socket, a->name, 22, &u, err)) < 0)
         return r;
     bg_cli_upgrade_free(u);
-    if ((r = bg_cli_ssh_paths_get(&p, 1, err)) < 0 || (r = options(&p, socket, &opts, err)) < 0) {
+    if ((r = bg_cli_ssh_paths_get(&p, true, err)) < 0 || (r = options(&p, socket, &opts, err)) < 0) {
         bg_cli_ssh_paths_done(&p);
         return r;
     }
@@ -193,7 +193,7 @@ static int ssh_config_install(const char *socket, struct bg_error *err)
 
     if (!dir)
         return bg_error_set(err, -ENOENT, "cannot tell your home directory (set HOME)");
-    if ((r = bg_cli_ssh_paths_get(&p, 1, err)) < 0)
+    if ((r = bg_cli_ssh_paths_get(&p, true, err)) < 0)
         return r;
     if ((r = bg_cli_ssh_client_key(&p, key, err)) < 0 || (r = options(&p, socket, &opts, err)) < 0)
         goto done;
@@ -230,7 +230,7 @@ static int ssh_config_uninstall(struct bg_error *err)
 
     if (!dir)
         return bg_error_set(err, -ENOENT, "cannot tell your home directory (set HOME)");
-    if ((r = bg_cli_ssh_paths_get(&p, 0, err)) < 0)
+    if ((r = bg_cli_ssh_paths_get(&p, false, err)) < 0)
         return r;
     if ((r = read_user_config(path, &text, &len, &mode, err)) < 0)
         goto done;

@@ -35,7 +35,7 @@ static int mkdir_one(const char *path, struct bg_error *err)
     return 0;
 }
 
-int bg_cli_ssh_paths_get(struct bg_cli_ssh_paths *ret, int create, struct bg_error *err)
+int bg_cli_ssh_paths_get(struct bg_cli_ssh_paths *ret, bool create, struct bg_error *err)
 {
     const char *xdg = env_nonempty("XDG_CONFIG_HOME");
     const char *home = env_nonempty("HOME");

@@ -5,6 +5,7 @@
  * host-key warning while checking stays strict. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "banger/error.h"
@@ -21,7 +22,7 @@ struct bg_cli_ssh_paths {
 
 /* The paths for this user (from XDG_CONFIG_HOME, HOME, else the passwd entry). Creates dir
  * (0700) when create. Returns 0 or <0 with err; free with bg_cli_ssh_paths_done. */
-int bg_cli_ssh_paths_get(struct bg_cli_ssh_paths *ret, int create, struct bg_error *err);
+int bg_cli_ssh_paths_get(struct bg_cli_ssh_paths *ret, bool create, struct bg_error *err);
 void bg_cli_ssh_paths_done(struct bg_cli_ssh_paths *p);
 
 /* The client key's public half as "TYPE BASE64" in buf (BG_SSHKEY_MAX + 1 bytes); the key is

@@ -374,6 +374,69 @@ static void test_refused(void **state)
     server_join(&srv);
 }
 
+/* The connect that never completes, on its own thread. */
+struct pending {
+    struct bg_agent_conn *c;
+    uint16_t port;
+    int r;
+    struct bg_error err;
+};
+
+static void *connect_pending(void *arg)
+{
+    struct pending *p = arg;
+    struct bg_agent_connect_spec spec = {.port = p->port};
+    struct bg_agent_session *s = NULL;
+    char **keys = NULL;
+
+    p->r = bg_agent_connect(p->c, &spec, &s, &keys, &p->err);
+    return NULL;
+}
+
+/* A listener that takes no more connections (its accept queue full: the kernel drops the
+ * SYN) leaves the connect in progress; the agent gives up after 10 s, and serves on
+ * meanwhile. */
+static void test_connect_timeout(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct pending p = {.c = *state};
+    struct server srv;
+    struct bg_error err;
+    int fill[4];
+    pthread_t t;
+    size_t n;
+
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    for (size_t i = 0; i < BG_ARRAY_SIZE(fill); i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        (void)connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
+    }
+    p.port = ntohs(sa.sin_port);
+    int64_t t0 = bg_now_ms();
+    assert_int_equal(pthread_create(&t, NULL, connect_pending, &p), 0);
+    /* another channel meanwhile: the agent's loop does not wait for the connect */
+    server_start(&srv, SERVER_ECHO);
+    struct bg_agent_connect_spec spec = {.port = srv.port};
+    struct bg_agent_session *s = connect_ok(*state, &spec, NULL);
+    assert_int_equal(bg_agent_session_write(s, "x", 1, &err), 0);
+    assert_int_equal(bg_agent_session_close_stdin(s, &err), 0);
+    bg_autofree char *got = read_all(s, &n);
+    assert_string_equal(got, "x");
+    assert_true(bg_now_ms() - t0 < 5000);
+    bg_agent_session_free(s);
+    server_join(&srv);
+    pthread_join(t, NULL);
+    assert_err(p.r, p.err, BG_ERR(BG_PROBLEM_TUNNEL_FAILED), "no answer in 10000 ms");
+    assert_true(bg_now_ms() - t0 >= 10000);
+    for (size_t i = 0; i < BG_ARRAY_SIZE(fill); i++)
+        (void)close(fill[i]);
+    (void)close(lfd);
+}
+
 /* Freeing an open channel closes the guest's socket (CLOSE): its server reads end of input. */
 static void test_free_closes(void **state)
 {
@@ -569,6 +632,7 @@ int main(void)
         T(test_big_both_ways),
         T(test_backpressure),
         T(test_refused),
+        T(test_connect_timeout),
         T(test_free_closes),
         T(test_ssh_authorize_and_host_keys),
         T(test_ssh_no_host_keys),

@@ -223,7 +223,7 @@ static void test_files(void **state)
     size_t len;
 
     assert_int_equal(setenv("XDG_CONFIG_HOME", bg_test_dir(), 1), 0);
-    assert_int_equal(bg_cli_ssh_paths_get(&p, 1, &err), 0);
+    assert_int_equal(bg_cli_ssh_paths_get(&p, true, &err), 0);
     bg_autofree char *want = bg_asprintf("%s/banger/ssh", bg_test_dir());
     assert_string_equal(p.dir, want);
     assert_int_equal(stat(p.dir, &st), 0);
