@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,21 @@ static int options(const struct bg_cli_ssh_paths *p, const char *socket, char **
     return r < 0 ? r : bg_cli_ssh_options(p, self, sock, ret, err);
 }
 
+/* True when PATH has an executable name. */
+static bool in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        bg_autofree char *candidate = bg_asprintf("%.*s/%s", (int)n, p, name);
+        if (n > 0 && access(candidate, X_OK) == 0)
+            return true;
+        p += n + (p[n] == ':');
+    }
+    return false;
+}
+
 /* Replace banger with ssh to vm: ssh -o ... -- NAME.vm [CMD...]. */
 static int vm_ssh(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
@@ -114,12 +130,17 @@ static int vm_ssh(const char *socket, const struct bg_cli_args *a, struct bg_err
     char **opts = NULL;
     int r;
 
+    if (!in_path("ssh"))
+        return bg_error_set(err, -ENOENT,
+                            "ssh is not installed: 'banger vm ssh' runs your ssh client (Debian: "
+                            "apt-get install openssh-client)");
     /* a tunnel first: a VM that is not running or has no sshd is said plainly, and the
      * host keys are recorded before ssh looks for them */
     if ((r = open_ssh(socket, a->name, 22, &u, err)) < 0)
         return r;
     bg_cli_upgrade_free(u);
-    if ((r = bg_cli_ssh_paths_get(&p, true, err)) < 0 || (r = options(&p, socket, &opts, err)) < 0) {
+    if ((r = bg_cli_ssh_paths_get(&p, true, err)) < 0 ||
+        (r = options(&p, socket, &opts, err)) < 0) {
         bg_cli_ssh_paths_done(&p);
         return r;
     }
@@ -142,10 +163,7 @@ static int vm_ssh(const char *socket, const struct bg_cli_args *a, struct bg_err
     fflush(stdout);
     /* execvp takes char *const[] for historical reasons; it writes to none of them */
     execvp("ssh", (char *const *)argv);
-    r = errno == ENOENT ? bg_error_set(err, -ENOENT,
-                                       "ssh is not installed (Debian: apt-get install "
-                                       "openssh-client)")
-                        : bg_error_errno(err, "run ssh");
+    r = bg_error_errno(err, "run ssh");
     free(argv);
     bg_strv_free(opts);
     bg_cli_ssh_paths_done(&p);

@@ -123,6 +123,18 @@ expect_contains "$ERR" "HOST_PORT:GUEST_PORT" "vm forward spec"
 run_cli 1 vm forward idle 127.0.0.1:18080:80
 expect_contains "$ERR" "not running" "vm forward of a stopped VM"
 
+# --- what the ssh commands need on this machine ---
+nobin=$T/nobin
+mkdir -p "$nobin"
+RC=0
+PATH=$nobin "$BANGER" ssh-config proxy idle.vm </dev/null >"$T/out" 2>"$T/err" || RC=$?
+expect_eq "$RC" 1 "ssh-config proxy without ssh-keygen"
+expect_contains "$(cat "$T/err")" "ssh-keygen is not installed" "says what is missing"
+RC=0
+PATH=$nobin "$BANGER" vm ssh idle >"$T/out" 2>"$T/err" || RC=$?
+expect_eq "$RC" 1 "vm ssh without ssh"
+expect_contains "$(cat "$T/err")" "ssh is not installed" "says what is missing"
+
 # --- a running VM whose agent has no ssh to manage ---
 run_cli 0 vm start idle
 server echo

@@ -623,6 +623,153 @@ static void test_hostile_replies(void **state)
     }
 }
 
+/* Raw frames to the agent, for what the daemon never sends. */
+static void raw_send(int fd, uint8_t type, uint8_t flags, uint32_t ch, const void *p, size_t n)
+{
+    uint8_t hdr[BG_AGENT_HEADER_SIZE];
+    struct bg_agent_header h = {.type = type, .flags = flags, .channel = ch, .length = (uint32_t)n};
+
+    bg_agent_header_encode(&h, hdr);
+    assert_int_equal(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+    if (n)
+        assert_int_equal(write(fd, p, n), (ssize_t)n);
+}
+
+static char raw_payload[BG_AGENT_PAYLOAD_MAX + 1];
+
+/* The next frame that is not CREDIT or DATA (type 0 at end of stream). */
+static struct bg_agent_header raw_next(int fd)
+{
+    uint8_t hdr[BG_AGENT_HEADER_SIZE];
+    struct bg_agent_header h;
+
+    for (;;) {
+        if (recv(fd, hdr, sizeof(hdr), MSG_WAITALL) != (ssize_t)sizeof(hdr) ||
+            bg_agent_header_decode(hdr, &h, NULL) < 0 ||
+            (h.length && recv(fd, raw_payload, h.length, MSG_WAITALL) != (ssize_t)h.length))
+            return (struct bg_agent_header){0};
+        raw_payload[h.length] = '\0';
+        if (h.type != BG_AGENT_CREDIT && h.type != BG_AGENT_DATA)
+            return h;
+    }
+}
+
+static int raw_open(const char *sock)
+{
+    int fd = conn_to(sock);
+    const char *hello = "{\"version\":1}";
+
+    raw_send(fd, BG_AGENT_HELLO, 0, 0, hello, strlen(hello));
+    assert_int_equal(raw_next(fd).type, BG_AGENT_HELLO);
+    return fd;
+}
+
+static void raw_connect(int fd, uint32_t ch, uint16_t port)
+{
+    char json[64];
+
+    snprintf(json, sizeof(json), "{\"port\":%u}", port);
+    raw_send(fd, BG_AGENT_CONNECT, 0, ch, json, strlen(json));
+    struct bg_agent_header h = raw_next(fd);
+    assert_int_equal(h.type, BG_AGENT_STARTED);
+    assert_int_equal(h.channel, ch);
+    assert_string_equal(raw_payload, "{}");
+}
+
+/* What a TCP channel has not: a terminal, a process, stderr. Each is ERROR on that channel,
+ * which is then over; the agent serves on. CONNECT on a channel in use ends the connection. */
+static void test_raw_violations(void **state)
+{
+    (void)state;
+    struct server srv[3];
+    uint8_t four[4] = {0};
+    static const struct {
+        uint8_t type, flags;
+        const char *fragment;
+    } bad[] = {
+        {BG_AGENT_RESIZE, 0, "RESIZE on a TCP channel"},
+        {BG_AGENT_SIGNAL, 0, "SIGNAL on a TCP channel"},
+        {BG_AGENT_CREDIT, BG_AGENT_F_STDERR, "a TCP channel has no stderr"},
+    };
+    int fd = raw_open(agent_sock);
+
+    for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
+        server_start(&srv[i], SERVER_ECHO);
+        raw_connect(fd, (uint32_t)(7 + i), srv[i].port);
+        raw_send(fd, bad[i].type, bad[i].flags, (uint32_t)(7 + i), four, 4);
+        struct bg_agent_header h = raw_next(fd);
+        assert_int_equal(h.type, BG_AGENT_ERROR);
+        assert_int_equal(h.channel, 7 + i);
+        if (!strstr(raw_payload, bad[i].fragment))
+            fail_msg("case %zu: '%s' lacks '%s'", i, raw_payload, bad[i].fragment);
+        server_join(&srv[i]); /* the agent closed the guest's socket */
+        assert_true(srv[i].saw_eof);
+    }
+    struct server one;
+    server_start(&one, SERVER_ECHO);
+    raw_connect(fd, 20, one.port);
+    const char *again = "{\"port\":1}";
+    raw_send(fd, BG_AGENT_CONNECT, 0, 20, again, strlen(again));
+    assert_int_equal(raw_next(fd).type, 0);
+    (void)close(fd);
+    server_join(&one);
+}
+
+/* 64 channels at most, TCP channels and commands together: the 65th CONNECT is ERROR. */
+static void test_raw_too_many(void **state)
+{
+    (void)state;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char json[64];
+
+    /* connections complete into the accept queue: nothing needs to accept them */
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 2 * BG_AGENT_SESSIONS_MAX), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int fd = raw_open(agent_sock);
+    for (uint32_t ch = 1; ch <= BG_AGENT_SESSIONS_MAX; ch++)
+        raw_connect(fd, ch, ntohs(sa.sin_port));
+    snprintf(json, sizeof(json), "{\"port\":%u}", ntohs(sa.sin_port));
+    raw_send(fd, BG_AGENT_CONNECT, 0, 100, json, strlen(json));
+    struct bg_agent_header h = raw_next(fd);
+    assert_int_equal(h.type, BG_AGENT_ERROR);
+    assert_int_equal(h.channel, 100);
+    assert_non_null(strstr(raw_payload, "too many sessions"));
+    (void)close(fd);
+    (void)close(lfd);
+}
+
+/* An agent without --ssh-root (and a guest without sshd) does nothing about ssh: CONNECT's
+ * ssh members are its ERROR, and its HELLO offers no "sshd". */
+static void test_raw_no_ssh_root(void **state)
+{
+    (void)state;
+    const char *bin = getenv("BANGER_AGENT");
+    bg_autofree char *sock = bg_asprintf("%s/plain.sock", bg_test_dir());
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        execl(bin, bin, "--serve-unix", sock, (char *)NULL);
+        _exit(127);
+    }
+    int fd = conn_to(sock);
+    const char *hello = "{\"version\":1}";
+    raw_send(fd, BG_AGENT_HELLO, 0, 0, hello, strlen(hello));
+    assert_int_equal(raw_next(fd).type, BG_AGENT_HELLO);
+    assert_non_null(strstr(raw_payload, "\"tcp\""));
+    assert_null(strstr(raw_payload, "sshd"));
+    const char *ssh = "{\"port\":22,\"host_keys\":true}";
+    raw_send(fd, BG_AGENT_CONNECT, 0, 3, ssh, strlen(ssh));
+    struct bg_agent_header h = raw_next(fd);
+    assert_int_equal(h.type, BG_AGENT_ERROR);
+    assert_non_null(strstr(raw_payload, "does not manage ssh"));
+    (void)close(fd);
+    (void)kill(pid, SIGKILL);
+    (void)waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -639,6 +786,9 @@ int main(void)
         T(test_hello_caps),
         cmocka_unit_test(test_old_agent),
         cmocka_unit_test(test_hostile_replies),
+        cmocka_unit_test(test_raw_violations),
+        cmocka_unit_test(test_raw_too_many),
+        cmocka_unit_test(test_raw_no_ssh_root),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
