@@ -76,7 +76,7 @@ static int ssh_proxy(const char *socket, const struct bg_cli_args *a, struct bg_
     if ((r = bg_cli_args_vm_host(a->name, vm, err)) < 0 ||
         (r = open_ssh(socket, vm, (unsigned)a->port, &u, err)) < 0)
         return r;
-    r = bg_cli_tunnel_relay(u, STDIN_FILENO, STDOUT_FILENO, false, err);
+    r = bg_cli_tunnel_relay(u, STDIN_FILENO, STDOUT_FILENO, true, err);
     bg_cli_upgrade_free(u);
     return r;
 }
@@ -91,7 +91,9 @@ static int vm_tunnel(const char *socket, const struct bg_cli_args *a, struct bg_
     if (r < 0)
         return r;
     fflush(stdout);
-    r = bg_cli_tunnel_relay(u, STDIN_FILENO, STDOUT_FILENO, false, err);
+    /* input that was piped in all goes to the guest, also after the guest's side ended (a
+     * half-close); a person at a terminal is done when the guest is */
+    r = bg_cli_tunnel_relay(u, STDIN_FILENO, STDOUT_FILENO, !isatty(STDIN_FILENO), err);
     bg_cli_upgrade_free(u);
     return r;
 }

@@ -3,8 +3,11 @@
 #include "tunnel.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,11 +74,22 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* The input side's state, shared with its thread. */
+/* The input side's state, shared with its thread; the last of the two to let go frees it. */
 struct relay_in {
     int in_fd, tunnel_fd;
-    int error; /* -errno when reading in_fd or sending failed */
+    int error;        /* -errno when reading in_fd or sending failed */
+    int done[2];      /* the thread writes a byte here as it ends */
+    atomic_int holds; /* 2: the relay and the thread */
 };
+
+static void relay_in_release(struct relay_in *in)
+{
+    if (atomic_fetch_sub(&in->holds, 1) != 1)
+        return;
+    (void)close(in->done[0]);
+    (void)close(in->done[1]);
+    free(in);
+}
 
 /* Local input to the guest: its end becomes the tunnel's half-close; a failure ends both. */
 static void *input_main(void *arg)
@@ -89,14 +103,17 @@ static void *input_main(void *arg)
             continue;
         if (n == 0) {
             (void)shutdown(in->tunnel_fd, SHUT_WR);
-            return NULL;
+            break;
         }
         if (n < 0 || bg_agentio_send_all(in->tunnel_fd, buf, (size_t)n) < 0) {
             in->error = -errno;
             (void)shutdown(in->tunnel_fd, SHUT_RDWR);
-            return NULL;
+            break;
         }
     }
+    (void)!write(in->done[1], "", 1);
+    relay_in_release(in);
+    return NULL;
 }
 
 static bool is_socket(int fd)
@@ -126,6 +143,23 @@ static int output(struct bg_cli_upgrade *u, int out_fd)
     return r;
 }
 
+/* After the guest's side ended: wait for the local input to end too (a half-close), unless
+ * bangerd closes the tunnel first (the channel is over: the guest closed its socket, or the
+ * VM went away). True when the input side has ended. */
+static bool input_ended(struct relay_in *in, int tunnel_fd)
+{
+    for (;;) {
+        /* POLLHUP without asking: the peer shut both directions, not just its sending one */
+        struct pollfd p[2] = {{.fd = tunnel_fd}, {.fd = in->done[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return false;
+        if (p[1].revents)
+            return true;
+        if (p[0].revents & (POLLHUP | POLLERR))
+            return false;
+    }
+}
+
 int bg_cli_tunnel_relay(struct bg_cli_upgrade *u, int in_fd, int out_fd, bool wait_input,
                         struct bg_error *err)
 {
@@ -134,11 +168,18 @@ int bg_cli_tunnel_relay(struct bg_cli_upgrade *u, int in_fd, int out_fd, bool wa
     bool out_socket = is_socket(out_fd);
     pthread_t thread;
 
-    *in = (struct relay_in){.in_fd = in_fd, .tunnel_fd = u->fd};
+    in->in_fd = in_fd;
+    in->tunnel_fd = u->fd;
+    atomic_init(&in->holds, 2);
     /* a reader that went away shows as EPIPE, not as a killed banger */
     (void)signal(SIGPIPE, SIG_IGN);
-    if ((errno = pthread_create(&thread, NULL, input_main, in)) != 0) {
+    if (pipe2(in->done, O_CLOEXEC) < 0) {
         free(in);
+        return bg_error_errno(err, "start the relay");
+    }
+    if ((errno = pthread_create(&thread, NULL, input_main, in)) != 0) {
+        atomic_store(&in->holds, 1); /* no thread holds it */
+        relay_in_release(in);
         return bg_error_errno(err, "start the relay");
     }
     int r = output(u, out_fd);
@@ -148,17 +189,17 @@ int bg_cli_tunnel_relay(struct bg_cli_upgrade *u, int in_fd, int out_fd, bool wa
         (void)shutdown(out_fd, r < 0 ? SHUT_RDWR : SHUT_WR);
     else
         (void)close(out_fd);
-    if (!wait_input) {
+    if (r == 0 && wait_input && input_ended(in, u->fd)) {
+        (void)pthread_join(thread, NULL);
+        r = in->error;
+    } else if (is_socket(in_fd)) {
+        (void)shutdown(in_fd, SHUT_RD); /* wakes the input side's recv */
+        (void)pthread_join(thread, NULL);
+    } else {
         /* a read of stdin cannot be interrupted; the process is about to end */
         (void)pthread_detach(thread);
-    } else {
-        if (r < 0 && is_socket(in_fd))
-            (void)shutdown(in_fd, SHUT_RD);
-        (void)pthread_join(thread, NULL);
-        if (r == 0)
-            r = in->error;
-        free(in);
     }
+    relay_in_release(in);
     if (r < 0) {
         errno = -r;
         return bg_error_errno(err, "relay");

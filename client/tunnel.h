@@ -27,7 +27,8 @@ int bg_cli_tunnel_open(const char *socket, const struct bg_cli_tunnel_opts *o,
 /* Relay between local fds and the tunnel u: what in_fd gives goes to the guest, its end as
  * a half-close (the guest reads end of stream); what the guest sends goes to out_fd, and the
  * guest's end shuts out_fd down for writing (a socket) or closes it. Returns once the guest's
- * side has ended and, when wait_input, in_fd's too (or either side failed). in_fd and out_fd
- * may be one socket. Returns 0, or <0 with err when a side failed. */
+ * side has ended and, when wait_input, in_fd's too, unless bangerd closes the tunnel first
+ * (the guest closed its socket, the VM went away), or when either side failed. in_fd and
+ * out_fd may be one socket. Returns 0, or <0 with err when a side failed. */
 int bg_cli_tunnel_relay(struct bg_cli_upgrade *u, int in_fd, int out_fd, bool wait_input,
                         struct bg_error *err);
