@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "port.h"
 #include "serve.h"
+#include "sshd.h"
 
 #define CHANNEL_WAIT_MS 10000 /* for the agent channel's device to appear */
 #define HOST_POLL_MS 20       /* how often children are reaped while no host is connected */
@@ -24,7 +25,10 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: banger-agent                    (as PID 1 of a banger guest)\n"
-               "       banger-agent --serve-unix PATH  (serve one connection at a time on PATH)\n"
+               "       banger-agent --serve-unix PATH [--ssh-root DIR]\n"
+               "                                       (serve one connection at a time on PATH;\n"
+               "                                       DIR stands for the guest's / in what\n"
+               "                                       CONNECT does about ssh)\n"
                "       banger-agent --version\n");
 }
 
@@ -64,7 +68,7 @@ static enum bg_serve_end serve_listener(int lfd, struct bg_serve *s)
     }
 }
 
-static int serve_unix(const char *path)
+static int serve_unix(const char *path, const char *ssh_root)
 {
     struct bg_serve *s = NULL;
     struct bg_error err;
@@ -74,6 +78,7 @@ static int serve_unix(const char *path)
         fprintf(stderr, "banger-agent: %s\n", err.msg);
         return 1;
     }
+    bg_serve_set_ssh(s, ssh_root, ssh_root != NULL);
     (void)serve_listener(lfd, s); /* POWEROFF ends the test double's "VM" */
     bg_serve_free(s);
     (void)unlink(path);
@@ -118,8 +123,11 @@ static _Noreturn void run_init(void)
     struct bg_error err;
     int end = -1;
 
-    if (bg_init_boot(&channel, &err) >= 0 && bg_serve_new(&s, &err) >= 0)
+    if (bg_init_boot(&channel, &err) >= 0 && bg_serve_new(&s, &err) >= 0) {
+        /* after the root switch and the network: the host keys land in the VM's overlay */
+        bg_serve_set_ssh(s, "", bg_sshd_start());
         end = channel == BG_AGENT_CHANNEL_VSOCK ? serve_vsock(s, &err) : serve_port(s, &err);
+    }
     if (end < 0) {
         bg_log_error("banger-agent: %s; powering off", err.msg);
         bg_init_poweroff(false);
@@ -136,7 +144,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "--serve-unix"))
-        return serve_unix(argv[2]);
+        return serve_unix(argv[2], NULL);
+    if (argc == 5 && !strcmp(argv[1], "--serve-unix") && !strcmp(argv[3], "--ssh-root"))
+        return serve_unix(argv[2], argv[4]);
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
         return 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's poll loop: frames in from the host, session output out, credits both ways. */
+/* The agent's poll loop: frames in from the host, session and TCP channel output out, credits
+ * both ways. */
 #include "serve.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "banger/timefmt.h"
 #include "banger/utf8.h"
 #include "session.h"
+#include "sshd.h"
 
 #define FRAME_MAX (BG_AGENT_HEADER_SIZE + BG_AGENT_PAYLOAD_MAX)
 #define RBUF_SIZE (2 * FRAME_MAX)
@@ -34,14 +36,16 @@
 #define WRITE_STALL_MS 30000
 
 struct bg_serve {
-    int sigfd;     /* SIGCHLD */
-    int fd;        /* the host connection, -1 between connections */
-    bool hello;    /* the host's HELLO arrived on this connection */
-    int end;       /* -1 while serving, then enum bg_serve_end */
-    uint8_t *rbuf; /* bytes from the host not yet handled */
-    size_t rlen;   /* bytes in rbuf */
-    uint8_t *wbuf; /* one outgoing frame */
-    uint8_t *obuf; /* child output on its way into a DATA frame */
+    int sigfd;      /* SIGCHLD */
+    int fd;         /* the host connection, -1 between connections */
+    bool hello;     /* the host's HELLO arrived on this connection */
+    int end;        /* -1 while serving, then enum bg_serve_end */
+    uint8_t *rbuf;  /* bytes from the host not yet handled */
+    size_t rlen;    /* bytes in rbuf */
+    uint8_t *wbuf;  /* one outgoing frame */
+    uint8_t *obuf;  /* child output on its way into a DATA frame */
+    char *ssh_root; /* the prefix of root's ~/.ssh and /etc/ssh; NULL: CONNECT touches no ssh */
+    bool sshd;      /* the image's sshd runs (HELLO says "sshd") */
     struct bg_session *sessions[BG_AGENT_SESSIONS_MAX];
 };
 
@@ -73,6 +77,7 @@ void bg_serve_free(struct bg_serve *s)
     for (size_t i = 0; i < BG_AGENT_SESSIONS_MAX; i++)
         bg_session_free(s->sessions[i]);
     (void)close(s->sigfd);
+    free(s->ssh_root);
     free(s->rbuf);
     free(s->wbuf);
     free(s->obuf);
@@ -183,11 +188,22 @@ static void send_credit(struct bg_serve *s, uint32_t channel, uint8_t stream, ui
     send_frame(s, BG_AGENT_CREDIT, stream, channel, p, sizeof(p));
 }
 
+void bg_serve_set_ssh(struct bg_serve *s, const char *root, bool sshd)
+{
+    free(s->ssh_root);
+    s->ssh_root = root ? bg_strdup(root) : NULL;
+    s->sshd = sshd;
+}
+
 static void send_hello(struct bg_serve *s)
 {
+    json_t *caps = json_pack("[s,s,s]", "exec", "pty", "tcp");
+
+    if (s->sshd)
+        (void)json_array_append_new(caps, json_string("sshd"));
     (void)send_json(s, BG_AGENT_HELLO, 0,
-                    json_pack("{s:i,s:s,s:[s,s]}", "version", BG_AGENT_VERSION, "agent",
-                              BANGER_VERSION, "caps", "exec", "pty"));
+                    json_pack("{s:i,s:s,s:o}", "version", BG_AGENT_VERSION, "agent", BANGER_VERSION,
+                              "caps", caps));
 }
 
 static struct bg_session **find_slot(struct bg_serve *s, uint32_t channel)
@@ -221,7 +237,9 @@ static void maybe_finish(struct bg_serve *s, struct bg_session **slot)
 
     if (!bg_session_done(sess))
         return;
-    if (sess->channel) {
+    if (sess->channel && sess->tcp) {
+        (void)send_json(s, BG_AGENT_EXIT, sess->channel, json_object());
+    } else if (sess->channel) {
         int st = sess->status;
         json_t *j = WIFSIGNALED(st) ? json_pack("{s:i}", "signal", WTERMSIG(st))
                                     : json_pack("{s:i}", "exit_code", WEXITSTATUS(st));
@@ -365,13 +383,19 @@ static void handle_session_frame(struct bg_serve *s, struct bg_session *sess,
     case BG_AGENT_CREDIT:
         if (h->flags == BG_AGENT_F_STDIN)
             return violation(s, sess, "stdin credit comes from the agent, not the host");
+        if (sess->tcp && h->flags == BG_AGENT_F_STDERR)
+            return violation(s, sess, "a TCP channel has no stderr");
         v = bg_agent_get_u32(p);
         uint64_t *c = &sess->out_credit[h->flags == BG_AGENT_F_STDERR];
         *c = *c + v > CREDIT_CAP ? CREDIT_CAP : *c + v;
         return;
     case BG_AGENT_RESIZE:
+        if (sess->tcp)
+            return violation(s, sess, "RESIZE on a TCP channel");
         return bg_session_resize(sess, bg_agent_get_u16(p), bg_agent_get_u16(p + 2));
     case BG_AGENT_SIGNAL:
+        if (sess->tcp)
+            return violation(s, sess, "SIGNAL on a TCP channel");
         v = bg_agent_get_u32(p);
         if (v < 1 || v > BG_AGENT_SIGNAL_MAX)
             return violation(s, sess, "signal number out of range");
@@ -423,6 +447,94 @@ static void handle_exec(struct bg_serve *s, const struct bg_agent_header *h, con
         detach(sess); /* the host was told ERROR: the command must not run unseen */
 }
 
+/* A TCP channel is connected: STARTED, with the ssh host keys when asked. Either way the
+ * channel either lives on or is over (ERROR, and the session freed). */
+static void tcp_connected(struct bg_serve *s, struct bg_session **slot)
+{
+    struct bg_session *sess = *slot;
+    json_t *started = json_object();
+    struct bg_error err;
+
+    if (sess->host_keys) {
+        json_t *keys = NULL;
+        if (bg_sshd_host_keys(s->ssh_root, &keys, &err) < 0) {
+            json_decref(started);
+            send_error(s, sess->channel, err.msg);
+            bg_session_free(sess);
+            *slot = NULL;
+            return;
+        }
+        (void)json_object_set_new(started, "host_keys", keys); /* steals keys */
+    }
+    if (!send_json(s, BG_AGENT_STARTED, sess->channel, started)) {
+        detach(sess); /* the host was told ERROR: nothing may flow unseen */
+        maybe_finish(s, slot);
+    }
+}
+
+/* The connect of a TCP channel in progress ended (writable) or ran out of time. */
+static void tcp_connect_done(struct bg_serve *s, struct bg_session **slot, bool timed_out)
+{
+    struct bg_session *sess = *slot;
+    struct bg_error err;
+
+    if (timed_out)
+        bg_error_set(&err, -ETIMEDOUT, "connect 127.0.0.1:%u: no answer in %d ms", sess->port,
+                     BG_SESSION_CONNECT_TIMEOUT_MS);
+    if (timed_out || bg_session_connect_finish(sess, &err) < 0) {
+        send_error(s, sess->channel, err.msg);
+        bg_session_free(sess);
+        *slot = NULL;
+        return;
+    }
+    tcp_connected(s, slot);
+}
+
+/* What CONNECT asks of ssh before the connection: only where the agent manages it. */
+static int tcp_prepare_ssh(struct bg_serve *s, const struct bg_agentreq_connect *req,
+                           struct bg_error *err)
+{
+    if (!req->authorized_key && !req->host_keys)
+        return 0;
+    if (!s->ssh_root)
+        return bg_error_set(err, -EPERM,
+                            "this agent does not manage ssh (host-test mode without --ssh-root)");
+    if (req->authorized_key)
+        return bg_sshd_authorize(s->ssh_root, req->authorized_key, err);
+    return 0;
+}
+
+static void handle_connect(struct bg_serve *s, const struct bg_agent_header *h, const uint8_t *p)
+{
+    struct bg_agentreq_connect req = {0};
+    struct bg_session *sess = NULL;
+    struct bg_error err;
+    int r;
+
+    if (find_slot(s, h->channel))
+        return lose(s, "CONNECT on a channel that is in use");
+    if (session_count(s) >= BG_AGENT_SESSIONS_MAX)
+        return send_error(s, h->channel, "too many sessions");
+    if (bg_agentreq_connect_decode(p, h->length, &req, &err) < 0)
+        return send_error(s, h->channel, err.msg);
+    if ((r = tcp_prepare_ssh(s, &req, &err)) == 0)
+        r = bg_session_connect(h->channel, req.port, &sess, &err);
+    if (r < 0) {
+        bg_agentreq_connect_done(&req);
+        return send_error(s, h->channel, err.msg);
+    }
+    sess->host_keys = req.host_keys;
+    bg_agentreq_connect_done(&req);
+    for (size_t i = 0; i < BG_AGENT_SESSIONS_MAX; i++) {
+        if (!s->sessions[i]) {
+            s->sessions[i] = sess;
+            if (!sess->connecting)
+                tcp_connected(s, &s->sessions[i]);
+            return;
+        }
+    }
+}
+
 static void handle_hello(struct bg_serve *s, const struct bg_agent_header *h, const uint8_t *p)
 {
     struct bg_agentreq_hello hello;
@@ -438,6 +550,10 @@ static void handle_hello(struct bg_serve *s, const struct bg_agent_header *h, co
                 detach(s->sessions[i]);
     s->hello = true;
     send_hello(s);
+    /* detached TCP channels have no process to reap: they are over now */
+    for (size_t i = 0; i < BG_AGENT_SESSIONS_MAX; i++)
+        if (s->sessions[i] && s->sessions[i]->tcp)
+            maybe_finish(s, &s->sessions[i]);
 }
 
 static void handle_frame(struct bg_serve *s, const struct bg_agent_header *h, const uint8_t *p)
@@ -454,6 +570,8 @@ static void handle_frame(struct bg_serve *s, const struct bg_agent_header *h, co
         return;
     case BG_AGENT_EXEC:
         return handle_exec(s, h, p);
+    case BG_AGENT_CONNECT:
+        return handle_connect(s, h, p);
     case BG_AGENT_STARTED:
     case BG_AGENT_EXIT:
     case BG_AGENT_ERROR:
@@ -498,7 +616,7 @@ static void read_host(struct bg_serve *s)
 struct watch {
     struct bg_session *sess; /* NULL for the host and the signalfd */
     size_t slot;
-    int what; /* 0 stdout, 1 stderr, 2 stdin */
+    int what; /* 0 stdout, 1 stderr, 2 stdin, 3 a TCP connect in progress */
 };
 
 static size_t add_session_watches(struct bg_serve *s, struct pollfd *pfd, struct watch *w, size_t n)
@@ -507,6 +625,11 @@ static size_t add_session_watches(struct bg_serve *s, struct pollfd *pfd, struct
         struct bg_session *sess = s->sessions[i];
         if (!sess || !sess->channel)
             continue;
+        if (sess->connecting) {
+            pfd[n] = (struct pollfd){.fd = sess->in_fd, .events = POLLOUT};
+            w[n++] = (struct watch){.sess = sess, .slot = i, .what = 3};
+            continue;
+        }
         int fds[3] = {sess->out_credit[0] ? sess->out_fd : -1,
                       sess->out_credit[1] ? sess->err_fd : -1, sess->in_len ? sess->in_fd : -1};
         for (int k = 0; k < 3; k++) {
@@ -519,6 +642,35 @@ static size_t add_session_watches(struct bg_serve *s, struct pollfd *pfd, struct
     return n;
 }
 
+/* How long poll may sleep: until the first TCP connect in progress runs out of time. */
+static int poll_timeout(const struct bg_serve *s)
+{
+    int64_t first = -1;
+
+    for (size_t i = 0; i < BG_AGENT_SESSIONS_MAX; i++) {
+        const struct bg_session *sess = s->sessions[i];
+        if (sess && sess->channel && sess->connecting &&
+            (first < 0 || sess->connect_deadline < first))
+            first = sess->connect_deadline;
+    }
+    if (first < 0)
+        return -1;
+    int64_t left = first - bg_now_ms();
+    return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* End the TCP connects that ran out of time. */
+static void expire_connects(struct bg_serve *s)
+{
+    int64_t now = bg_now_ms();
+
+    for (size_t i = 0; i < BG_AGENT_SESSIONS_MAX && s->end < 0; i++) {
+        struct bg_session *sess = s->sessions[i];
+        if (sess && sess->channel && sess->connecting && now >= sess->connect_deadline)
+            tcp_connect_done(s, &s->sessions[i], true);
+    }
+}
+
 /* One turn of the loop: wait, then move session bytes, reap, and read the host. */
 static void serve_once(struct bg_serve *s)
 {
@@ -529,7 +681,7 @@ static void serve_once(struct bg_serve *s)
     pfd[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
     pfd[1] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
     n = add_session_watches(s, pfd, w, n);
-    if (poll(pfd, n, -1) < 0)
+    if (poll(pfd, n, poll_timeout(s)) < 0)
         return;
     /* Sessions first: nothing here creates a session, so a slot still holding the same
      * pointer is the same session (a finished one leaves its slot NULL). */
@@ -542,11 +694,16 @@ static void serve_once(struct bg_serve *s)
                                   : w[i].sess->in_fd;
         if (fd != pfd[i].fd)
             continue;
-        if (w[i].what == 2)
+        if (w[i].what == 3) {
+            tcp_connect_done(s, slot, false);
+        } else if (w[i].what == 2) {
             pump_stdin(s, w[i].sess);
-        else
+            maybe_finish(s, slot); /* a TCP channel may end with its sending side */
+        } else {
             pump_output(s, slot, w[i].what);
+        }
     }
+    expire_connects(s);
     if (pfd[1].revents)
         bg_serve_reap(s);
     if (pfd[0].revents && s->end < 0)

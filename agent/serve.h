@@ -2,6 +2,8 @@
 /* The agent's protocol loop: one host connection at a time, every session multiplexed on it. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "banger/error.h"
 
 /* Why bg_serve_conn returned. */
@@ -19,6 +21,12 @@ int bg_serve_new(struct bg_serve **ret, struct bg_error *err);
 
 /* Free s (accepts NULL). Kills what sessions are left. */
 void bg_serve_free(struct bg_serve *s);
+
+/* What CONNECT may do about ssh: root is the prefix of root's ~/.ssh/authorized_keys (which
+ * "authorized_key" extends) and of /etc/ssh (whose host keys "host_keys" reports): "" in a
+ * guest, a directory in host-test mode, NULL (the default) to refuse both. sshd: the image's
+ * sshd was started, which HELLO tells the host as the capability "sshd". root is copied. */
+void bg_serve_set_ssh(struct bg_serve *s, const char *root, bool sshd);
 
 /* Serve the host on fd (borrowed; made non-blocking) until the connection ends: the host
  * sends HELLO first and the agent answers it, then EXEC and session frames follow (see

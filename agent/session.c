@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* Exec sessions: fork/exec in a clean environment, with pipes or a PTY, in a process group. */
+/* Exec sessions: fork/exec in a clean environment, with pipes or a PTY, in a process group; and
+ * TCP channels: a non-blocking connection to a port on the guest's loopback. */
 #include "session.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
+#include "banger/timefmt.h"
 #include "banger/utf8.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -260,6 +265,70 @@ int bg_session_start(uint32_t channel, const struct bg_agentreq_exec *req, const
     return 0;
 }
 
+/* The session of a TCP channel on sock (taken). */
+static struct bg_session *tcp_session(uint32_t channel, uint16_t port, int sock, bool connecting)
+{
+    struct bg_session *s = bg_calloc(1, sizeof(*s));
+    int dup_fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+
+    /* Reading and writing end apart (half-close): stdout ends on the dup, stdin by shutting
+     * the socket down for writing; the socket closes with the last of the two. */
+    *s = (struct bg_session){
+        .channel = channel,
+        .tcp = true,
+        .in_fd = sock,
+        .out_fd = dup_fd,
+        .err_fd = -1,
+        .in_buf = bg_malloc(BG_AGENT_WINDOW_INITIAL),
+        .in_credit = BG_AGENT_WINDOW_INITIAL,
+        .out_credit = {BG_AGENT_WINDOW_INITIAL, 0},
+        .connecting = connecting,
+        .connect_deadline = bg_now_ms() + BG_SESSION_CONNECT_TIMEOUT_MS,
+        .port = port,
+    };
+    return s;
+}
+
+int bg_session_connect(uint32_t channel, uint16_t port, struct bg_session **ret,
+                       struct bg_error *err)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    bg_autoclose int sock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bool connecting = false;
+
+    if (sock < 0)
+        return bg_error_errno(err, "connect 127.0.0.1:%u: socket", port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (errno != EINPROGRESS)
+            return bg_error_errno(err, "connect 127.0.0.1:%u", port);
+        connecting = true;
+    }
+    struct bg_session *s = tcp_session(channel, port, sock, connecting);
+    if (s->out_fd < 0) {
+        int r = bg_error_errno(err, "connect 127.0.0.1:%u: dup", port);
+        s->in_fd = -1; /* still sock's, closed on return */
+        bg_session_free(s);
+        return r;
+    }
+    (void)bg_steal_fd(&sock);
+    *ret = s;
+    return 0;
+}
+
+int bg_session_connect_finish(struct bg_session *s, struct bg_error *err)
+{
+    int e = 0;
+    socklen_t len = sizeof(e);
+
+    if (getsockopt(s->in_fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        return bg_error_errno(err, "connect 127.0.0.1:%u", s->port);
+    if (e)
+        return bg_error_set(err, -e, "connect 127.0.0.1:%u: %s", s->port, strerror(e));
+    s->connecting = false;
+    return 0;
+}
+
 void bg_session_signal(struct bg_session *s, int signo)
 {
     if (s->pid > 0)
@@ -278,7 +347,10 @@ void bg_session_close_stdin(struct bg_session *s)
 {
     if (s->in_fd < 0)
         return;
-    if (s->tty) {
+    if (s->tcp) {
+        (void)shutdown(s->in_fd, SHUT_WR);
+        (void)close(s->in_fd);
+    } else if (s->tty) {
         /* Closing the master would hang up the terminal: type EOF instead, as a user would. */
         struct termios t;
         char eof = tcgetattr(s->in_fd, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
@@ -302,6 +374,8 @@ void bg_session_close_fds(struct bg_session *s)
 
 bool bg_session_done(const struct bg_session *s)
 {
+    if (s->tcp)
+        return s->in_fd < 0 && s->out_fd < 0;
     return s->pid == 0 && s->out_fd < 0 && s->err_fd < 0;
 }
 

@@ -12,6 +12,7 @@
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
+#include "cmd_forward.h"
 
 struct bg_cli_command {
     enum bg_cli_cmd id;
@@ -82,6 +83,18 @@ static const struct bg_cli_command commands[] = {
     {BG_CLI_CMD_VM_CP, "vm", "cp",
      "Copy files or directories between the host and a running VM (NAME:PATH is in the VM)", false,
      0, 0},
+    {BG_CLI_CMD_VM_SSH, "vm", "ssh", "Open a shell (or run a command) in a VM with your ssh client",
+     true, 0, 0},
+    {BG_CLI_CMD_VM_TUNNEL, "vm", "tunnel",
+     "Connect stdin and stdout to a TCP port inside a VM (like nc)", true, 0, 0},
+    {BG_CLI_CMD_VM_FORWARD, "vm", "forward",
+     "Forward a host port to a port inside a VM until interrupted", true, 0, 0},
+    {BG_CLI_CMD_SSH_CONFIG_INSTALL, "ssh-config", "install",
+     "Include banger's settings in ~/.ssh/config, so 'ssh NAME.vm' works", false, 0, 0},
+    {BG_CLI_CMD_SSH_CONFIG_UNINSTALL, "ssh-config", "uninstall",
+     "Take banger's Include out of ~/.ssh/config", false, 0, 0},
+    {BG_CLI_CMD_SSH_CONFIG_PROXY, "ssh-config", "proxy",
+     "The ssh ProxyCommand: stdin and stdout to a VM's sshd (NAME or NAME.vm)", true, 0, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -126,6 +139,7 @@ static const struct group_spec groups[] = {
     {"system", "Inspect the daemon"},
     {"image", "Manage images"},
     {"vm", "Manage VMs"},
+    {"ssh-config", "Make 'ssh NAME.vm' (scp, rsync, editors) reach VMs"},
 };
 
 static const char *const vm_states[] = {"created",  "starting", "running",
@@ -424,7 +438,15 @@ static int parse_flag(int argc, char *const argv[], int *i, struct bg_cli_args *
 
 static bool takes_command(const struct bg_cli_args *a)
 {
-    return a->cmd->id == BG_CLI_CMD_VM_EXEC || a->cmd->id == BG_CLI_CMD_VM_RUN;
+    return a->cmd->id == BG_CLI_CMD_VM_EXEC || a->cmd->id == BG_CLI_CMD_VM_RUN ||
+           a->cmd->id == BG_CLI_CMD_VM_SSH;
+}
+
+/* The one positional after NAME of vm tunnel, vm forward and ssh-config proxy. */
+static bool takes_target(const struct bg_cli_args *a)
+{
+    return a->cmd->id == BG_CLI_CMD_VM_TUNNEL || a->cmd->id == BG_CLI_CMD_VM_FORWARD ||
+           a->cmd->id == BG_CLI_CMD_SSH_CONFIG_PROXY;
 }
 
 /* NAME, then REPO (vm workspace, vm run); for vm exec the next word starts the command,
@@ -443,12 +465,16 @@ static int parse_positional(int i, char *const argv[], struct bg_cli_args *a,
         a->repo = arg;
         return 0;
     }
-    if (id == BG_CLI_CMD_VM_EXEC) {
+    if (id == BG_CLI_CMD_VM_EXEC || id == BG_CLI_CMD_VM_SSH) {
         *ret_command_start = i;
         return 0;
     }
     if (id == BG_CLI_CMD_VM_CP && (!a->src || !a->dst)) {
         *(a->src ? &a->dst : &a->src) = arg;
+        return 0;
+    }
+    if (takes_target(a) && !a->target) {
+        a->target = arg;
         return 0;
     }
     if (id == BG_CLI_CMD_VM_RUN)
@@ -519,6 +545,49 @@ static int check_exec_args(const struct bg_cli_args *a, struct bg_error *err)
     }
 }
 
+int bg_cli_args_vm_host(const char *host, char buf[64], struct bg_error *err)
+{
+    size_t n = strlen(host);
+
+    if (n > 3 && !strcmp(host + n - 3, ".vm"))
+        n -= 3;
+    if (n > 63)
+        return bg_error_set(err, -EINVAL, "'%s' is not a VM name (or NAME.vm)", BG_QUOTE(host));
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    int r = bg_name_validate(buf, err);
+    return r < 0 ? bg_error_prefix(err, r, "'%s' is not a VM name (or NAME.vm)", BG_QUOTE(host))
+                 : 0;
+}
+
+/* The PORT, [PORT] or forward spec of vm tunnel, ssh-config proxy and vm forward. */
+static int check_target(struct bg_cli_args *a, struct bg_error *err)
+{
+    struct bg_cli_forward_spec spec;
+    int r;
+
+    switch (a->cmd->id) {
+    case BG_CLI_CMD_VM_TUNNEL:
+    case BG_CLI_CMD_SSH_CONFIG_PROXY:
+        a->port = 22;
+        if (!a->target && a->cmd->id == BG_CLI_CMD_VM_TUNNEL)
+            return bg_error_set(err, -EINVAL,
+                                "'banger vm tunnel' needs a PORT: banger vm tunnel "
+                                "NAME PORT");
+        if (a->target && (r = bg_parse_u64(a->target, 1, 65535, &a->port, err)) < 0)
+            return bg_error_prefix(err, r, "PORT");
+        return 0;
+    case BG_CLI_CMD_VM_FORWARD:
+        if (!a->target)
+            return bg_error_set(err, -EINVAL,
+                                "'banger vm forward' needs the ports: banger vm forward NAME "
+                                "[ADDR:]HOST_PORT:GUEST_PORT");
+        return bg_cli_forward_parse(a->target, &spec, err);
+    default:
+        return 0;
+    }
+}
+
 /* What the whole command needs beyond each flag being well formed. */
 static int check_complete(struct bg_cli_args *a, struct bg_error *err)
 {
@@ -526,11 +595,17 @@ static int check_complete(struct bg_cli_args *a, struct bg_error *err)
     unsigned missing = c->required & ~a->given;
 
     if (c->takes_name || (c->id == BG_CLI_CMD_IMAGE_BUILD && a->name)) {
+        char host[64];
         if (!a->name)
             return bg_error_set(err, -EINVAL, "'banger %s' needs a NAME", a->where);
-        int r = bg_name_validate(a->name, err);
+        int r = c->id == BG_CLI_CMD_SSH_CONFIG_PROXY ? bg_cli_args_vm_host(a->name, host, err)
+                                                     : bg_name_validate(a->name, err);
+        if (r < 0 && c->id == BG_CLI_CMD_SSH_CONFIG_PROXY)
+            return r;
         if (r < 0)
             return bg_error_prefix(err, r, "invalid name '%s'", BG_QUOTE(a->name));
+        if ((r = check_target(a, err)) < 0)
+            return r;
     }
     for (size_t k = 0; k < BG_ARRAY_SIZE(flags); k++)
         if (missing & flags[k].bit)
@@ -595,6 +670,14 @@ static void print_synopsis(FILE *f, const struct bg_cli_command *c)
     }
     if (c->id == BG_CLI_CMD_VM_EXEC)
         fputs(" -- CMD [ARGS...]", f);
+    else if (c->id == BG_CLI_CMD_VM_SSH)
+        fputs(" [-- CMD [ARGS...]]", f);
+    else if (c->id == BG_CLI_CMD_VM_TUNNEL)
+        fputs(" PORT", f);
+    else if (c->id == BG_CLI_CMD_VM_FORWARD)
+        fputs(" [ADDR:]HOST_PORT:GUEST_PORT", f);
+    else if (c->id == BG_CLI_CMD_SSH_CONFIG_PROXY)
+        fputs(" [PORT]", f);
     else if (c->id == BG_CLI_CMD_VM_RUN)
         fputs(" [REPO] [-- CMD [ARGS...]]", f);
     else if (c->id == BG_CLI_CMD_VM_WORKSPACE)

@@ -30,6 +30,12 @@ enum bg_cli_cmd {
     BG_CLI_CMD_VM_STOP,
     BG_CLI_CMD_VM_CONSOLE,
     BG_CLI_CMD_VM_CP,
+    BG_CLI_CMD_VM_SSH,
+    BG_CLI_CMD_VM_TUNNEL,
+    BG_CLI_CMD_VM_FORWARD,
+    BG_CLI_CMD_SSH_CONFIG_INSTALL,
+    BG_CLI_CMD_SSH_CONFIG_UNINSTALL,
+    BG_CLI_CMD_SSH_CONFIG_PROXY,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given. */
@@ -110,7 +116,10 @@ struct bg_cli_args {
     const char *repo;     /* the REPO positional (vm run, vm workspace) */
     const char *src;      /* vm cp: SRC */
     const char *dst;      /* vm cp: DST */
-    char *const *command; /* vm exec/run: the command after NAME or '--' */
+    const char *target;   /* vm tunnel: PORT; ssh-config proxy: [PORT]; vm forward:
+                           * [ADDR:]HOST_PORT:GUEST_PORT (checked, see cmd_forward.h) */
+    uint64_t port;        /* vm tunnel, ssh-config proxy: the guest port (default 22) */
+    char *const *command; /* vm exec/run/ssh: the command after NAME or '--' */
     int n_command;        /* its length; 0 when none */
 };
 
@@ -127,6 +136,10 @@ enum bg_cli_cmd bg_cli_args_cmd(const struct bg_cli_args *a);
 
 /* Print the usage that fits a: a command's, a group's, or the top-level one. */
 void bg_cli_args_usage(FILE *f, const struct bg_cli_args *a);
+
+/* The VM name of an ssh host name: NAME, or NAME.vm without ".vm" (into buf, 64 bytes).
+ * -EINVAL with err when what remains is not a VM name. */
+int bg_cli_args_vm_host(const char *host, char buf[64], struct bg_error *err);
 
 /* The daemon's socket path, first match wins: --socket; --system (/run/banger/bangerd.sock);
  * $BANGER_SOCKET; BANGER_SYSTEM=1; $XDG_RUNTIME_DIR/banger/bangerd.sock;

@@ -7,8 +7,10 @@
 #include "cmd_cp.h"
 #include "cmd_events.h"
 #include "cmd_exec.h"
+#include "cmd_forward.h"
 #include "cmd_image.h"
 #include "cmd_run.h"
+#include "cmd_ssh.h"
 #include "cmd_system.h"
 #include "cmd_vm.h"
 #include "cmd_workspace.h"
@@ -42,6 +44,14 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
         return bg_cli_workspace_cmd(socket, a, err);
     case BG_CLI_CMD_VM_CP:
         return bg_cli_cp_cmd(socket, a, err);
+    case BG_CLI_CMD_VM_SSH:
+    case BG_CLI_CMD_VM_TUNNEL:
+    case BG_CLI_CMD_SSH_CONFIG_INSTALL:
+    case BG_CLI_CMD_SSH_CONFIG_UNINSTALL:
+    case BG_CLI_CMD_SSH_CONFIG_PROXY:
+        return bg_cli_ssh_cmd(socket, a, err);
+    case BG_CLI_CMD_VM_FORWARD:
+        return bg_cli_forward_cmd(socket, a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Upgraded exec stream, client side: handshake over libcurl's raw socket, then a poll loop
- * that moves frames with credit flow control in both directions. */
+/* Upgraded exec stream, client side: the Upgrade handshake (upgrade.h), then a poll loop that
+ * moves frames with credit flow control in both directions. */
 #include "stream.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -19,17 +17,14 @@
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
-#include "banger/parse.h"
-#include "http.h"
+#include "upgrade.h"
 
-#define HEAD_MAX 16384
-#define BODY_MAX (1u << 20)
 #define CHANNEL 1
 
 struct bg_cli_stream {
-    CURL *curl;
-    int fd;      /* the connection, owned by curl */
-    uint8_t *in; /* received bytes not yet parsed as frames */
+    struct bg_cli_upgrade *up; /* the connection */
+    int fd;                    /* up's socket */
+    uint8_t *in;               /* received bytes not yet parsed as frames */
     size_t in_len;
     char id[BG_EXEC_ID_LEN + 1];
 };
@@ -38,8 +33,7 @@ void bg_cli_stream_free(struct bg_cli_stream *s)
 {
     if (!s)
         return;
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
+    bg_cli_upgrade_free(s->up);
     free(s->in);
     free(s);
 }
@@ -60,157 +54,23 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* curl leaves its sockets non-blocking; the stream's loop polls and then blocks on purpose. */
-static int set_blocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    if (fl >= 0)
-        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    return 0;
-}
-
-/* Connect to the unix socket with curl (its error messages and socket handling), then take
- * the raw socket: the Upgrade exchange is written by hand. */
-static int connect_raw(struct bg_cli_stream *s, const char *socket, struct bg_error *err)
-{
-    curl_socket_t fd = CURL_SOCKET_BAD;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    int pinned = bg_cli_http_pinned_fd(socket);
-
-    if (pinned >= 0) { /* the connection of the requests before (bg_cli_http_pin) */
-        s->fd = pinned;
-        return set_blocking(s->fd);
-    }
-
-    s->curl = curl_easy_init();
-    if (!s->curl)
-        return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
-    bg_cli_http_setup(s->curl, socket, errbuf);
-    (void)curl_easy_setopt(s->curl, CURLOPT_URL, "http://localhost/");
-    (void)curl_easy_setopt(s->curl, CURLOPT_CONNECT_ONLY, 1L);
-    CURLcode rc = curl_easy_perform(s->curl);
-    if (rc != CURLE_OK) {
-        long os_errno = 0;
-        (void)curl_easy_getinfo(s->curl, CURLINFO_OS_ERRNO, &os_errno);
-        return bg_cli_http_unreachable(socket, os_errno,
-                                       os_errno ? strerror((int)os_errno) : errbuf, err);
-    }
-    if (curl_easy_getinfo(s->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
-        return bg_error_set(err, -EIO, "cannot get the connection to bangerd");
-    s->fd = (int)fd;
-    return set_blocking(s->fd);
-}
-
-/* Read until the end of the response head; what follows stays in s->in. */
-static int read_head(struct bg_cli_stream *s, size_t *ret_head_len, struct bg_error *err)
-{
-    s->in = bg_malloc(HEAD_MAX + 1);
-    for (;;) {
-        ssize_t n = recv(s->fd, s->in + s->in_len, HEAD_MAX - s->in_len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return bg_error_set(err, -ECONNRESET,
-                                "bangerd closed the connection before "
-                                "answering");
-        s->in_len += (size_t)n;
-        s->in[s->in_len] = '\0';
-        char *end = strstr((char *)s->in, "\r\n\r\n");
-        if (end) {
-            *ret_head_len = (size_t)(end - (char *)s->in) + 4;
-            return 0;
-        }
-        if (s->in_len == HEAD_MAX)
-            return bg_error_set(err, -EPROTO, "bangerd sent an oversized answer head");
-    }
-}
-
-/* A refused upgrade: read the problem body and turn it into err. */
-static int refusal(struct bg_cli_stream *s, long status, size_t head_len, struct bg_error *err)
-{
-    const char *cl = strcasestr((char *)s->in, "\r\nContent-Length:");
-    uint64_t len = 0;
-    char num[24] = "";
-
-    if (cl) {
-        cl += 17;
-        cl += strspn(cl, " \t");
-        size_t n = strspn(cl, "0123456789");
-        snprintf(num, sizeof(num), "%.*s", (int)(n < sizeof(num) ? n : sizeof(num) - 1), cl);
-    }
-    if (bg_parse_u64(num, 0, BODY_MAX, &len, NULL) < 0)
-        return bg_error_set(err, bg_cli_http_status_errno(status), "bangerd answered HTTP %ld",
-                            status);
-    bg_autofree char *body = bg_malloc(len + 1);
-    size_t have = s->in_len - head_len < len ? s->in_len - head_len : len;
-    memcpy(body, s->in + head_len, have);
-    while (have < len) {
-        ssize_t n = recv(s->fd, body + have, len - have, 0);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
-    json_t *j = json_loadb(body, have, 0, NULL);
-    const char *detail = json_string_value(json_object_get(j, "detail"));
-    int r = detail ? bg_error_set(err, bg_cli_http_status_errno(status), "%s", detail)
-                   : bg_error_set(err, bg_cli_http_status_errno(status),
-                                  "bangerd answered HTTP %ld", status);
-    json_decref(j);
-    return r;
-}
-
-/* The status code of "HTTP/1.x NNN ...", or -1. */
-static long parse_status(const char *head)
-{
-    char code[4];
-    uint64_t v;
-
-    if (strncmp(head, "HTTP/1.1 ", 9) && strncmp(head, "HTTP/1.0 ", 9))
-        return -1;
-    snprintf(code, sizeof(code), "%.3s", head + 9);
-    return bg_parse_u64(code, 100, 599, &v, NULL) < 0 ? -1 : (long)v;
-}
-
 int bg_cli_stream_open(const char *socket, const char *path, json_t *body,
                        struct bg_cli_stream **ret, struct bg_error *err)
 {
-    struct bg_cli_stream *s = bg_calloc(1, sizeof(*s));
-    bg_autofree char *payload = json_dumps(body, JSON_COMPACT);
-    bg_autofree char *req = NULL;
-    size_t head_len = 0;
-    long status = 0;
-    int r;
+    struct bg_cli_upgrade *up = NULL;
+    int r = bg_cli_upgrade_open(socket, path, BG_EXEC_UPGRADE_PROTOCOL, body, &up, err);
 
-    s->fd = -1;
-    if ((r = connect_raw(s, socket, err)) < 0)
-        goto fail;
-    req =
-        bg_asprintf("POST %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %s\r\nConnection: Upgrade\r\n"
-                    "Content-Type: application/json\r\nAccept: application/problem+json\r\n"
-                    "Content-Length: %zu\r\n\r\n%s",
-                    path, BG_EXEC_UPGRADE_PROTOCOL, strlen(payload), payload);
-    if (bg_agentio_send_all(s->fd, req, strlen(req)) < 0) {
-        r = bg_error_errno(err, "send the request to bangerd");
-        goto fail;
-    }
-    if ((r = read_head(s, &head_len, err)) < 0)
-        goto fail;
-    if ((status = parse_status((const char *)s->in)) < 0) {
-        r = bg_error_set(err, -EPROTO, "bangerd sent something that is not HTTP");
-        goto fail;
-    }
-    if (status != 101) {
-        r = refusal(s, status, head_len, err);
-        goto fail;
-    }
-    memmove(s->in, s->in + head_len, s->in_len - head_len);
-    s->in_len -= head_len;
+    if (r < 0)
+        return r;
+    struct bg_cli_stream *s = bg_calloc(1, sizeof(*s));
+    s->up = up;
+    s->fd = up->fd;
+    /* frames that came with the 101 answer */
+    s->in = bg_malloc(up->extra_len + 1);
+    memcpy(s->in, up->extra, up->extra_len);
+    s->in_len = up->extra_len;
     *ret = s;
     return 0;
-fail:
-    bg_cli_stream_free(s);
-    return r;
 }
 
 /* ---- the frame loop ---- */

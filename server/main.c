@@ -133,6 +133,7 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     d->jobs = bg_jobs_new();
     d->vmlist = bg_vmlist_new();
     d->execs = bg_exec_registry_new(NULL);
+    d->tunnels = bg_tunnels_new();
     d->runtime = vm_runtime_new(cfg, d->store);
     r = bg_image_recover(d->store, err);
     /* before serving: requests must see adopted VMs as running, dead ones as stopped */
@@ -146,6 +147,7 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
 static void daemon_done(struct bg_daemon *d)
 {
     bg_exec_registry_free(d->execs);
+    bg_tunnels_free(d->tunnels);
     /* running VMs stay up; the next bangerd adopts them */
     bg_vm_watch_stop(d->watch);
     bg_vm_runtime_free(d->runtime);
@@ -201,8 +203,9 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
     /* 503 from now on: a client whose stream ends below must not get a fresh answer */
     bg_http_server_quiesce(srv);
     bg_events_close(d.events);
-    /* Exec streams hold their connection threads; end them so the server can stop. */
+    /* Exec streams and tunnels hold their connection threads; end them so the server can stop. */
     bg_exec_registry_close(d.execs);
+    bg_tunnels_close(d.tunnels);
     bg_http_server_stop(srv, budget_ms);
     (void)unlink(cfg->socket);
     if (bg_jobs_cancel_wait(d.jobs, budget_ms) > 0) {

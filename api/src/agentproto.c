@@ -9,6 +9,7 @@ static const char *const type_names[BG_AGENT_TYPE_MAX_ + 1] = {
     [BG_AGENT_STARTED] = "STARTED", [BG_AGENT_DATA] = "DATA",         [BG_AGENT_EOF] = "EOF",
     [BG_AGENT_CREDIT] = "CREDIT",   [BG_AGENT_RESIZE] = "RESIZE",     [BG_AGENT_SIGNAL] = "SIGNAL",
     [BG_AGENT_EXIT] = "EXIT",       [BG_AGENT_ERROR] = "ERROR",       [BG_AGENT_CLOSE] = "CLOSE",
+    [BG_AGENT_CONNECT] = "CONNECT",
 };
 
 /* Per type: which flags it may carry, whether it lives on channel 0, and its fixed payload
@@ -30,6 +31,7 @@ static const struct {
     [BG_AGENT_EXIT] = {0, false, -1},
     [BG_AGENT_ERROR] = {0, false, -1},
     [BG_AGENT_CLOSE] = {0, false, 0},
+    [BG_AGENT_CONNECT] = {0, false, -1},
 };
 
 void bg_agent_put_u32(uint8_t *p, uint32_t v)

@@ -12,6 +12,7 @@
 #include "banger/alloc.h"
 #include "banger/exec.h"
 #include "banger/jsonutil.h"
+#include "banger/sshkey.h"
 #include "banger/utf8.h"
 
 /* Parse payload as one JSON object with only the allowed members. */
@@ -274,6 +275,8 @@ static int decode_caps(const json_t *caps, struct bg_agentreq_hello *h, struct b
             return bg_error_set(err, -EINVAL, "HELLO: 'caps'[%zu] must be a short string", i);
         h->cap_exec |= !strcmp(s, "exec");
         h->cap_pty |= !strcmp(s, "pty");
+        h->cap_tcp |= !strcmp(s, "tcp");
+        h->cap_sshd |= !strcmp(s, "sshd");
     }
     return 0;
 }
@@ -375,4 +378,141 @@ int bg_agentreq_error_decode(const void *payload, size_t len, char *buf, size_t 
             *p = '?';
     json_decref(obj);
     return 0;
+}
+
+/* obj[key] as an ssh public key; 0 absent, 1 present (copied into *ret), -EINVAL otherwise. */
+static int get_sshkey(const char *what, const json_t *obj, const char *key, char **ret,
+                      struct bg_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    struct bg_error kerr;
+
+    if (!v)
+        return 0;
+    const char *s = plain_string(v, BG_SSHKEY_MAX);
+    if (!s)
+        return bg_error_set(err, -EINVAL, "%s: '%s' must be a string of at most %d bytes", what,
+                            key, BG_SSHKEY_MAX);
+    if (bg_sshkey_validate(s, strlen(s), &kerr) < 0)
+        return bg_error_set(err, -EINVAL, "%s: '%s': %s", what, key, kerr.msg);
+    *ret = bg_strdup(s);
+    return 1;
+}
+
+int bg_agentreq_connect_decode(const void *payload, size_t len, struct bg_agentreq_connect *ret,
+                               struct bg_error *err)
+{
+    static const char *const allowed[] = {"port", "authorized_key", "host_keys", NULL};
+    struct bg_agentreq_connect r = {0};
+    json_t *obj = NULL;
+    int64_t port = 0;
+    int e;
+
+    if ((e = parse_object("CONNECT", payload, len, allowed, &obj, err)) < 0)
+        return e;
+    if ((e = get_int("CONNECT", obj, "port", 1, UINT16_MAX, &port, err)) == 0)
+        e = bg_error_set(err, -EINVAL, "CONNECT: 'port' is required");
+    if (e > 0)
+        e = get_sshkey("CONNECT", obj, "authorized_key", &r.authorized_key, err);
+    if (e >= 0)
+        e = get_bool("CONNECT", obj, "host_keys", &r.host_keys, err);
+    json_decref(obj);
+    if (e < 0) {
+        bg_agentreq_connect_done(&r);
+        return e;
+    }
+    r.port = (uint16_t)port;
+    *ret = r;
+    return 0;
+}
+
+int bg_agentreq_connect_encode(const struct bg_agentreq_connect *r, char **ret, size_t *ret_len,
+                               struct bg_error *err)
+{
+    struct bg_agentreq_connect check = {0};
+    struct bg_error kerr;
+    int e;
+
+    /* a valid key is ASCII, so json_string below takes it */
+    if (r->authorized_key &&
+        bg_sshkey_validate(r->authorized_key, strlen(r->authorized_key), &kerr) < 0)
+        return bg_error_set(err, -EINVAL, "CONNECT: 'authorized_key': %s", kerr.msg);
+    json_t *o = json_pack("{s:i, s:b}", "port", (int)r->port, "host_keys", r->host_keys);
+    if (r->authorized_key)
+        (void)json_object_set_new(o, "authorized_key", json_string(r->authorized_key));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return bg_error_set(err, -EINVAL, "CONNECT: the request could not be encoded");
+    size_t n = strlen(s);
+    if ((e = bg_agentreq_connect_decode(s, n, &check, err)) < 0) {
+        free(s);
+        return e;
+    }
+    bg_agentreq_connect_done(&check);
+    *ret = s;
+    *ret_len = n;
+    return 0;
+}
+
+void bg_agentreq_connect_done(struct bg_agentreq_connect *r)
+{
+    free(r->authorized_key);
+    *r = (struct bg_agentreq_connect){0};
+}
+
+static int decode_host_keys(const json_t *keys, char ***ret, struct bg_error *err)
+{
+    struct bg_error kerr;
+    json_t *v;
+    size_t i;
+
+    if (!json_is_array(keys) || json_array_size(keys) > BG_AGENT_HOST_KEYS_MAX)
+        return bg_error_set(err, -EINVAL,
+                            "STARTED: 'host_keys' must be an array of at most %d keys",
+                            BG_AGENT_HOST_KEYS_MAX);
+    char **list = bg_calloc(json_array_size(keys) + 1, sizeof(char *));
+    json_array_foreach (keys, i, v) {
+        const char *s = plain_string(v, BG_SSHKEY_MAX);
+        if (!s || bg_sshkey_validate(s, strlen(s), &kerr) < 0) {
+            bg_strv_free(list);
+            return bg_error_set(err, -EINVAL, "STARTED: 'host_keys'[%zu]: %s", i,
+                                s ? kerr.msg : "must be a string");
+        }
+        list[i] = bg_strdup(s);
+    }
+    *ret = list;
+    return 0;
+}
+
+int bg_agentreq_connected_decode(const void *payload, size_t len, char ***ret_host_keys,
+                                 struct bg_error *err)
+{
+    static const char *const allowed[] = {"host_keys", NULL};
+    json_t *obj = NULL;
+    char **keys = NULL;
+    int e;
+
+    if ((e = parse_object("STARTED", payload, len, allowed, &obj, err)) < 0)
+        return e;
+    json_t *v = json_object_get(obj, "host_keys");
+    if (v)
+        e = decode_host_keys(v, &keys, err);
+    else
+        keys = bg_calloc(1, sizeof(char *));
+    json_decref(obj);
+    if (e < 0)
+        return e;
+    *ret_host_keys = keys;
+    return 0;
+}
+
+int bg_agentreq_closed_decode(const void *payload, size_t len, struct bg_error *err)
+{
+    static const char *const allowed[] = {NULL};
+    json_t *obj = NULL;
+    int e = parse_object("EXIT", payload, len, allowed, &obj, err);
+
+    json_decref(obj);
+    return e;
 }

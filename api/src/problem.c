@@ -51,6 +51,9 @@ static const struct {
     [BG_PROBLEM_TOO_MANY_CONNECTIONS] = {"too_many_connections", 503, "Too many connections"},
     [BG_PROBLEM_PATH_NOT_FOUND] = {"path_not_found", 404, "No such path in the guest"},
     [BG_PROBLEM_FILES_FAILED] = {"files_failed", 500, "File transfer failed"},
+    [BG_PROBLEM_UPGRADE_REQUIRED] = {"upgrade_required", 426, "This route only streams"},
+    [BG_PROBLEM_TUNNEL_FAILED] = {"tunnel_failed", 502, "The guest refused the connection"},
+    [BG_PROBLEM_SSH_UNAVAILABLE] = {"ssh_unavailable", 409, "No ssh server in the VM"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

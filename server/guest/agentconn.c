@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Agent client: HELLO, a reader thread that demultiplexes frames, sessions with credits. */
+/* Agent client: HELLO, a reader thread that demultiplexes frames, sessions and TCP channels
+ * with credits. */
 #include "guest/agentconn.h"
 
 #include <errno.h>
@@ -58,6 +59,9 @@ struct bg_agent_session {
     uint64_t grant[2];       /* bytes read by the consumer, not yet granted back */
     uint64_t send_credit;    /* stdin bytes we may still send */
     bool stdin_closed;
+    bool started;     /* STARTED arrived */
+    bool tcp;         /* a TCP channel (CONNECT), not a command */
+    char **host_keys; /* tcp: the host keys STARTED carried, NULL-terminated */
 };
 
 struct bg_agent_conn {
@@ -70,6 +74,8 @@ struct bg_agent_conn {
     pthread_mutex_t wlock; /* one frame on the wire at a time */
     int refs;              /* the owner's, plus one per session */
     bool dead;
+    bool cap_tcp;  /* the agent's HELLO offered "tcp" */
+    bool cap_sshd; /* and "sshd" */
     char dead_msg[BG_ERROR_MSG_MAX];
     uint32_t next_channel;
     struct bg_agent_session *sessions[BG_AGENT_SESSIONS_MAX];
@@ -223,7 +229,12 @@ static int on_end(struct bg_agent_session *s, const struct bg_agent_header *h, c
 {
     int r;
 
-    if (h->type == BG_AGENT_EXIT) {
+    if (h->type == BG_AGENT_EXIT && s->tcp) {
+        if ((r = bg_agentreq_closed_decode(p, h->length, err)) < 0)
+            return r;
+        s->exit_code = 0;
+        s->state = SESSION_EXITED;
+    } else if (h->type == BG_AGENT_EXIT) {
         if ((r = bg_agentreq_exit_decode(p, h->length, &s->exit_code, &s->signo, err)) < 0)
             return r;
         s->state = SESSION_EXITED;
@@ -247,6 +258,9 @@ static int on_session_frame(struct bg_agent_session *s, const struct bg_agent_he
         if (s->state != SESSION_STARTING)
             return bg_error_set(err, -EPROTO, "channel %u: unexpected STARTED", s->channel);
         s->state = SESSION_RUNNING;
+        s->started = true;
+        if (s->tcp)
+            return bg_agentreq_connected_decode(p, h->length, &s->host_keys, err);
         return bg_agentreq_started_decode(p, h->length, &s->pid, err);
     }
     if (h->type == BG_AGENT_ERROR && s->state == SESSION_STARTING)
@@ -402,6 +416,8 @@ static int hello(struct bg_agent_conn *c, int64_t deadline_ms, struct bg_error *
     /* Both sides speak the lower of the two versions; this daemon knows only version 1. */
     if (!h.cap_exec)
         return bg_error_set(err, -EPROTO, "agent %s cannot run commands (no 'exec')", h.agent);
+    c->cap_tcp = h.cap_tcp;
+    c->cap_sshd = h.cap_sshd;
     c->rlen -= BG_AGENT_HEADER_SIZE + hdr.length;
     memmove(c->rbuf, c->rbuf + BG_AGENT_HEADER_SIZE + hdr.length, c->rlen);
     bg_log_debug("agent %s speaks protocol version %u", h.agent, h.version);
@@ -513,6 +529,7 @@ static void session_release(struct bg_agent_session *s)
             c->sessions[i] = NULL;
     pthread_mutex_unlock(&c->lock);
     chunks_free(s);
+    bg_strv_free(s->host_keys);
     free(s);
     conn_unref(c);
 }
@@ -550,14 +567,17 @@ static int session_add_locked(struct bg_agent_conn *c, struct bg_agent_session *
     return 0;
 }
 
-/* A new session waiting for STARTED, as bg_agent_exec sends EXEC for it. */
-static int session_new(struct bg_agent_conn *c, bool tty, struct bg_agent_session **ret,
+/* A new session waiting for STARTED, as bg_agent_exec sends EXEC for it (bg_agent_connect
+ * CONNECT, for tcp). */
+static int session_new(struct bg_agent_conn *c, bool tty, bool tcp, struct bg_agent_session **ret,
                        struct bg_error *err)
 {
     pthread_mutex_lock(&c->lock);
     int r = session_add_locked(c, ret, err);
-    if (r == 0 && tty)
-        (*ret)->eof[1] = true; /* a PTY has one output stream */
+    if (r == 0)
+        (*ret)->tcp = tcp;
+    if (r == 0 && (tty || tcp))
+        (*ret)->eof[1] = true; /* a PTY and a socket have one output stream */
     pthread_mutex_unlock(&c->lock);
     return r;
 }
@@ -581,8 +601,8 @@ static int encode_spec(const struct bg_agent_exec_spec *spec, char **ret, size_t
     return bg_agentreq_exec_encode(&req, ret, ret_len, err);
 }
 
-/* Wait for STARTED or ERROR. */
-static int await_started(struct bg_agent_session *s, struct bg_error *err)
+/* Wait for STARTED or ERROR; an ERROR is failed (a BG_ERR code) with the agent's message. */
+static int await_started(struct bg_agent_session *s, int failed, struct bg_error *err)
 {
     struct bg_agent_conn *c = s->c;
     int64_t deadline = bg_now_ms() + EXEC_ANSWER_MS;
@@ -592,10 +612,10 @@ static int await_started(struct bg_agent_session *s, struct bg_error *err)
     while (s->state == SESSION_STARTING && !c->dead && r == 0)
         r = cond_wait(c, deadline);
     /* A quick command may be past STARTED (even EXIT) by the time this thread runs. */
-    if (s->pid > 0)
+    if (s->started)
         r = 0;
     else if (s->state == SESSION_FAILED)
-        r = bg_error_set(err, BG_ERR(BG_PROBLEM_EXEC_FAILED), "%s", s->error);
+        r = bg_error_set(err, failed, "%s", s->error);
     else if (c->dead)
         r = dead_error(c, err);
     else
@@ -613,15 +633,57 @@ int bg_agent_exec(struct bg_agent_conn *c, const struct bg_agent_exec_spec *spec
     int r;
 
     if ((r = encode_spec(spec, &payload, &len, err)) < 0 ||
-        (r = session_new(c, spec->tty, &s, err)) < 0)
+        (r = session_new(c, spec->tty, false, &s, err)) < 0)
         return r;
     if ((r = send_frame(c, BG_AGENT_EXEC, 0, s->channel, payload, len, err)) < 0 ||
-        (r = await_started(s, err)) < 0) {
+        (r = await_started(s, BG_ERR(BG_PROBLEM_EXEC_FAILED), err)) < 0) {
         if (r == -ETIMEDOUT)
             (void)send_frame(c, BG_AGENT_CLOSE, 0, s->channel, NULL, 0, NULL);
         session_release(s);
         return r;
     }
+    *ret = s;
+    return 0;
+}
+
+bool bg_agent_conn_has_sshd(struct bg_agent_conn *c)
+{
+    return c->cap_sshd; /* set before the reader thread starts, never changed */
+}
+
+int bg_agent_connect(struct bg_agent_conn *c, const struct bg_agent_connect_spec *spec,
+                     struct bg_agent_session **ret, char ***ret_host_keys, struct bg_error *err)
+{
+    struct bg_agentreq_connect req = {
+        .port = spec->port,
+        .authorized_key = (char *)spec->authorized_key, /* the encoder only reads it */
+        .host_keys = spec->host_keys,
+    };
+    struct bg_agent_session *s = NULL;
+    bg_autofree char *payload = NULL;
+    size_t len = 0;
+    int r;
+
+    /* an agent without "tcp" would take CONNECT for a framing error and hang up */
+    if (!c->cap_tcp)
+        return bg_error_set(err, BG_ERR(BG_PROBLEM_TUNNEL_FAILED),
+                            "the VM's agent is older than this bangerd and cannot open "
+                            "connections (no 'tcp' capability); stop and start the VM to boot "
+                            "the current agent");
+    if ((r = bg_agentreq_connect_encode(&req, &payload, &len, err)) < 0 ||
+        (r = session_new(c, false, true, &s, err)) < 0)
+        return r;
+    if ((r = send_frame(c, BG_AGENT_CONNECT, 0, s->channel, payload, len, err)) < 0 ||
+        (r = await_started(s, BG_ERR(BG_PROBLEM_TUNNEL_FAILED), err)) < 0) {
+        if (r == -ETIMEDOUT)
+            (void)send_frame(c, BG_AGENT_CLOSE, 0, s->channel, NULL, 0, NULL);
+        session_release(s);
+        return r;
+    }
+    pthread_mutex_lock(&c->lock);
+    *ret_host_keys = s->host_keys;
+    s->host_keys = NULL;
+    pthread_mutex_unlock(&c->lock);
     *ret = s;
     return 0;
 }
@@ -867,7 +929,13 @@ struct bg_agent_conn *bg_agent_conn_new_testing(int fd)
 int bg_agent_session_new_testing(struct bg_agent_conn *c, bool tty, struct bg_agent_session **ret,
                                  struct bg_error *err)
 {
-    return session_new(c, tty, ret, err);
+    return session_new(c, tty, false, ret, err);
+}
+
+int bg_agent_tcp_new_testing(struct bg_agent_conn *c, struct bg_agent_session **ret,
+                             struct bg_error *err)
+{
+    return session_new(c, false, true, ret, err);
 }
 
 int bg_agent_conn_feed_testing(struct bg_agent_conn *c, const void *buf, size_t len,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's end of the agent protocol: one connection to a guest's banger-agent, exec
- * sessions multiplexed on it, safe to use from many threads. */
+ * sessions and TCP channels multiplexed on it, safe to use from many threads. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,8 +13,10 @@
 /* A connection to one agent. A reader thread demultiplexes its frames into per-session
  * buffers bounded by the credit window. */
 struct bg_agent_conn;
-/* One command running in the guest. Used by one thread at a time (reads may run in one
- * thread while writes, signals and resizes come from another). */
+/* One command running in the guest, or one TCP connection inside it (a TCP channel: reads
+ * are the bytes from the guest's socket, as stream 1, writes go into it, closing stdin shuts
+ * it down for writing, wait returns once both directions are over). Used by one thread at a
+ * time (reads may run in one thread while writes, signals and resizes come from another). */
 struct bg_agent_session;
 
 /* What to run. Every pointer is borrowed for the call. */
@@ -25,6 +27,14 @@ struct bg_agent_exec_spec {
     bool tty;                /* run under a PTY (stdout carries the terminal, no stderr) */
     bool stdin;              /* attach stdin (without it the command reads /dev/null) */
     uint16_t rows, cols;     /* initial PTY size (0: the kernel default) */
+};
+
+/* A TCP connection to open in the guest. Every pointer is borrowed for the call. */
+struct bg_agent_connect_spec {
+    uint16_t port;              /* 1..65535 on the guest's 127.0.0.1 */
+    const char *authorized_key; /* "TYPE BASE64" to add to root's authorized_keys first, or
+                                 * NULL */
+    bool host_keys;             /* ask for the guest's ssh host keys */
 };
 
 /* Speak HELLO on fd (taken, also on failure) and wait for the agent's HELLO until
@@ -53,6 +63,20 @@ bool bg_agent_conn_dead(struct bg_agent_conn *c);
  * agent does not answer in time. */
 int bg_agent_exec(struct bg_agent_conn *c, const struct bg_agent_exec_spec *spec,
                   struct bg_agent_session **ret, struct bg_error *err);
+
+/* Open a TCP channel to spec's port inside the guest: sends CONNECT, waits for STARTED or
+ * ERROR. Returns 0, *ret (a session, see above; free with bg_agent_session_free, which closes
+ * the connection when it is not over) and *ret_host_keys (the guest's ssh host keys as
+ * "TYPE BASE64", NULL-terminated, empty unless asked; free with bg_strv_free);
+ * BG_ERR(BG_PROBLEM_TUNNEL_FAILED) when the agent cannot open connections (it lacks the "tcp"
+ * capability) or refused (err has its message, e.g. "connect 127.0.0.1:22: Connection
+ * refused"); -EINVAL for a spec the agent would refuse; BG_ERR(BG_PROBLEM_TOO_MANY_EXECS)
+ * with too many sessions; -ECONNRESET; -ETIMEDOUT. */
+int bg_agent_connect(struct bg_agent_conn *c, const struct bg_agent_connect_spec *spec,
+                     struct bg_agent_session **ret, char ***ret_host_keys, struct bg_error *err);
+
+/* True when the agent's HELLO said it started the image's sshd ("sshd"). */
+bool bg_agent_conn_has_sshd(struct bg_agent_conn *c);
 
 /* Read output into buf (up to len bytes, all of one stream): *ret_stream is 1 for stdout
  * (and the PTY), 2 for stderr. Blocks until there is output. Returns the byte count; 0 when
@@ -120,6 +144,9 @@ struct bg_agent_conn *bg_agent_conn_new_testing(int fd);
  * after sending EXEC; tty: one output stream. Errors of bg_agent_exec's session table. */
 int bg_agent_session_new_testing(struct bg_agent_conn *c, bool tty, struct bg_agent_session **ret,
                                  struct bg_error *err);
+/* The same for a TCP channel, as bg_agent_connect leaves it after sending CONNECT. */
+int bg_agent_tcp_new_testing(struct bg_agent_conn *c, struct bg_agent_session **ret,
+                             struct bg_error *err);
 /* Handle len bytes as if the reader had read them from the agent: every whole frame is
  * dispatched, a partial one kept for the next call. Returns 0, or the protocol error that
  * would end the connection (the connection is then dead), with err. */

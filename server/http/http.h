@@ -83,6 +83,11 @@ int bg_http_reply_response(struct bg_http_request *req, unsigned status, struct 
  * before the upgrade happens, free_cls(cls) runs instead, so cls is released exactly once. */
 int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
                           void *cls, void (*free_cls)(void *cls));
+/* bg_http_reply_upgrade with more headers on the 101 answer: headers is NULL or a
+ * NULL-terminated list of name, value, name, value, ... (borrowed for the call). */
+int bg_http_reply_upgrade_headers(struct bg_http_request *req, const char *protocol,
+                                  const char *const *headers, bg_http_upgrade_fn fn, void *cls,
+                                  void (*free_cls)(void *cls));
 /* True when the request asks to upgrade to `protocol` (Upgrade and Connection headers). */
 bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol);
 

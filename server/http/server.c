@@ -615,6 +615,13 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
                           void *cls, void (*free_cls)(void *cls))
 {
+    return bg_http_reply_upgrade_headers(req, protocol, NULL, fn, cls, free_cls);
+}
+
+int bg_http_reply_upgrade_headers(struct bg_http_request *req, const char *protocol,
+                                  const char *const *headers, bg_http_upgrade_fn fn, void *cls,
+                                  void (*free_cls)(void *cls))
+{
     struct bg_http_upgrade *u = bg_calloc(1, sizeof(*u));
     struct MHD_Response *resp;
 
@@ -634,6 +641,8 @@ int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_
     /* the stream may be quiet for as long as it likes: no deadline from here on */
     bg_conns_event(req->http_conn->conns, req->http_conn->slot, BG_CONN_EV_UPGRADE, bg_now_ms());
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, protocol);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        (void)MHD_add_response_header(resp, headers[i], headers[i + 1]);
     return bg_http_reply_response(req, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 }
 

@@ -15,6 +15,7 @@
 #include "rest/vmlist.h"
 #include "root/client.h"
 #include "store/store.h"
+#include "tunnel/tunnel.h"
 #include "vm/runtime.h"
 #include "vm/watch.h"
 
@@ -27,6 +28,7 @@ struct bg_daemon {
     struct bg_vm_runtime *runtime;   /* owned; running VMs and the chosen VMM (vm/runtime.h) */
     struct bg_vm_watch *watch;       /* owned; notices VMMs that end, caps consoles */
     struct bg_exec_registry *execs;  /* owned; recent and running execs */
+    struct bg_tunnels *tunnels;      /* owned; running tunnels (tunnel/tunnel.h) */
     char *db_path;                   /* owned */
     int64_t started_at;              /* seconds since the epoch */
     struct bg_install install;       /* owned; the system install (zeroed in user mode) */

@@ -35,3 +35,4 @@ int bg_handle_execs_get(struct bg_http_request *req);
 int bg_handle_vms_workspace(struct bg_http_request *req);
 int bg_handle_vms_files_put(struct bg_http_request *req);
 int bg_handle_vms_files_get(struct bg_http_request *req);
+int bg_handle_vms_tunnel(struct bg_http_request *req);

@@ -36,6 +36,7 @@ static const struct bg_route routes[] = {
     {"POST", "/v1/vms/{name:vm}/workspace", bg_handle_vms_workspace, BG_ROUTE_BODY, NULL},
     {"PUT", "/v1/vms/{name:vm}/files", bg_handle_vms_files_put, BG_ROUTE_STREAM, q_path},
     {"GET", "/v1/vms/{name:vm}/files", bg_handle_vms_files_get, 0, q_path},
+    {"POST", "/v1/vms/{name:vm}/tunnel", bg_handle_vms_tunnel, BG_ROUTE_BODY, NULL},
 };
 
 void bg_rest_routes(const struct bg_route **ret_table, size_t *ret_n)

@@ -13,7 +13,7 @@ static const char *const features[] = {
     "vms.patch",       "vms.lifecycle", "vms.console",  "vms.exec",
     "vms.exec.stream", "vms.workspace", "execs",        "operations",
     "operations.wait", "events",        "events.since",
-    "vms.files",       "vms.auto_remove",
+    "vms.files",       "vms.auto_remove", "vms.tunnel",
 };
 
 int bg_handle_system_version(struct bg_http_request *req)

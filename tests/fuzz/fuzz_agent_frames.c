@@ -2,9 +2,9 @@
 /* libFuzzer harness for agent frames, as both ends of the agent protocol read them: the input
  * as a byte stream through the header decoder with each payload through the JSON decoder of
  * its type; the whole input through every payload decoder; and the input as what a guest
- * sends, through the daemon's own dispatch (guest/agentconn.c) with two sessions waiting on
- * channels 1 (pipes) and 2 (a PTY). Every refusal's message must be well-formed UTF-8 that
- * JSON takes, since it goes into logs and problem answers. */
+ * sends, through the daemon's own dispatch (guest/agentconn.c) with three sessions waiting on
+ * channels 1 (pipes), 2 (a PTY) and 3 (a TCP channel). Every refusal's message must be
+ * well-formed UTF-8 that JSON takes, since it goes into logs and problem answers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -16,6 +16,8 @@
 
 #include "banger/agentproto.h"
 #include "banger/agentreq.h"
+#include "banger/alloc.h"
+#include "banger/sshkey.h"
 #include "banger/timefmt.h"
 #include "banger/utf8.h"
 #include "guest/agentconn.h"
@@ -84,6 +86,51 @@ static void fuzz_exec(const uint8_t *p, size_t len)
     bg_agentreq_exec_done(&req);
 }
 
+/* A decoded CONNECT is within its limits and survives an encode/decode round trip. */
+static void fuzz_connect(const uint8_t *p, size_t len)
+{
+    struct bg_agentreq_connect req, again;
+    struct bg_error err;
+    char *json = NULL;
+    size_t json_len = 0;
+    int r = bg_agentreq_connect_decode(p, len, &req, &err);
+
+    if (r < 0)
+        return check_refusal(r, &err);
+    CHECK(req.port >= 1);
+    CHECK(!req.authorized_key ||
+          bg_sshkey_validate(req.authorized_key, strlen(req.authorized_key), NULL) == 0);
+    CHECK(bg_agentreq_connect_encode(&req, &json, &json_len, &err) == 0);
+    CHECK(bg_agentreq_connect_decode(json, json_len, &again, &err) == 0);
+    CHECK(again.port == req.port && again.host_keys == req.host_keys);
+    CHECK((!again.authorized_key && !req.authorized_key) ||
+          !strcmp(again.authorized_key, req.authorized_key));
+    bg_agentreq_connect_done(&again);
+    bg_agentreq_connect_done(&req);
+    free(json);
+}
+
+/* What the guest answers CONNECT with: only keys that pass the strict check. */
+static void fuzz_connected(const uint8_t *p, size_t len)
+{
+    struct bg_error err;
+    char **keys = NULL;
+    int r = bg_agentreq_connected_decode(p, len, &keys, &err);
+
+    if (r == 0) {
+        size_t n = 0;
+        for (; keys[n]; n++)
+            CHECK(bg_sshkey_validate(keys[n], strlen(keys[n]), NULL) == 0);
+        CHECK(n <= BG_AGENT_HOST_KEYS_MAX);
+        bg_strv_free(keys);
+    } else {
+        check_refusal(r, &err);
+    }
+    r = bg_agentreq_closed_decode(p, len, &err);
+    if (r < 0)
+        check_refusal(r, &err);
+}
+
 static void fuzz_hello(const uint8_t *p, size_t len)
 {
     struct bg_agentreq_hello hello;
@@ -140,9 +187,12 @@ static void fuzz_payload(const struct bg_agent_header *h, const uint8_t *p)
     switch (h->type) {
     case BG_AGENT_EXEC:
         return fuzz_exec(p, h->length);
+    case BG_AGENT_CONNECT:
+        return fuzz_connect(p, h->length);
     case BG_AGENT_HELLO:
         return fuzz_hello(p, h->length);
     case BG_AGENT_STARTED:
+        fuzz_connected(p, h->length);
         return fuzz_started(p, h->length);
     case BG_AGENT_EXIT:
         return fuzz_exit(p, h->length);
@@ -206,12 +256,13 @@ static void fuzz_dispatch(const uint8_t *data, size_t size)
 {
     int fd = open("/dev/null", O_WRONLY | O_CLOEXEC); /* CLOSE and CREDIT go nowhere */
     struct bg_agent_conn *c = bg_agent_conn_new_testing(fd);
-    struct bg_agent_session *pipes = NULL, *pty = NULL;
+    struct bg_agent_session *pipes = NULL, *pty = NULL, *tcp = NULL;
     struct bg_error err;
 
     CHECK(fd >= 0);
     CHECK(bg_agent_session_new_testing(c, false, &pipes, &err) == 0);
     CHECK(bg_agent_session_new_testing(c, true, &pty, &err) == 0);
+    CHECK(bg_agent_tcp_new_testing(c, &tcp, &err) == 0);
     /* in two pieces, so a frame split between two reads is handled as one */
     size_t half = size / 2;
     int r = bg_agent_conn_feed_testing(c, data, half, &err);
@@ -224,8 +275,10 @@ static void fuzz_dispatch(const uint8_t *data, size_t size)
     }
     drain_session(pipes);
     drain_session(pty);
+    drain_session(tcp);
     bg_agent_session_free(pipes);
     bg_agent_session_free(pty);
+    bg_agent_session_free(tcp);
     bg_agent_conn_free(c);
 }
 
@@ -234,6 +287,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_stream(data, size);
     if (size <= BG_AGENT_PAYLOAD_MAX) {
         fuzz_exec(data, size);
+        fuzz_connect(data, size);
+        fuzz_connected(data, size);
         fuzz_hello(data, size);
         fuzz_started(data, size);
         fuzz_exit(data, size);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for request bodies: JSON parsing, then the VM and image decoders. */
+/* libFuzzer harness for request bodies: JSON parsing, then the VM, image and tunnel decoders. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +8,8 @@
 
 #include "banger/image.h"
 #include "banger/jsonutil.h"
+#include "banger/sshkey.h"
+#include "banger/tunnel.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
 #include "banger/vm.h"
@@ -134,6 +136,21 @@ static void fuzz_image(const json_t *body)
     bg_image_import_done(&req);
 }
 
+/* A decoded tunnel request is in its limits; its key passes the strict check. */
+static void fuzz_tunnel(const json_t *body)
+{
+    struct bg_tunnel_request t;
+    struct bg_field_error f;
+    struct bg_error err;
+    int r = bg_tunnel_request_decode(body, &t, &f, &err);
+
+    if (r < 0)
+        return check_refusal(r, &f, &err);
+    CHECK(t.port >= 1);
+    CHECK(!t.authorized_key[0] ||
+          bg_sshkey_validate(t.authorized_key, strlen(t.authorized_key), NULL) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *body = NULL;
@@ -150,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_spec(body);
     fuzz_patch(body);
     fuzz_image(body);
+    fuzz_tunnel(body);
     json_decref(body);
     return 0;
 }

@@ -72,7 +72,7 @@ static void test_malformed(void **state)
     (void)state;
     const struct bad_case bad[] = {
         {{0, 0, 0, 0, LE32(0), LE32(0)}, -EBADMSG, "unknown frame type 0"},
-        {{13, 0, 0, 0, LE32(1), LE32(0)}, -EBADMSG, "unknown frame type 13"},
+        {{BG_AGENT_TYPE_MAX_ + 1, 0, 0, 0, LE32(1), LE32(0)}, -EBADMSG, "unknown frame type"},
         {{255, 0, 0, 0, LE32(1), LE32(0)}, -EBADMSG, "unknown frame type 255"},
         {{BG_AGENT_HELLO, 0, 1, 0, LE32(0), LE32(2)}, -EBADMSG, "reserved bytes"},
         {{BG_AGENT_DATA, 2, 0, 1, LE32(1), LE32(2)}, -EBADMSG, "reserved bytes"},
@@ -101,6 +101,8 @@ static void test_malformed(void **state)
         {{BG_AGENT_CREDIT, 7, 0, 0, LE32(1), LE32(4)}, -EBADMSG, "exactly one stream"},
         {{BG_AGENT_CREDIT, 0, 0, 0, LE32(1), LE32(4)}, -EBADMSG, "exactly one stream"},
         {{BG_AGENT_RESIZE, 1, 0, 0, LE32(1), LE32(4)}, -EBADMSG, "not allowed"},
+        {{BG_AGENT_CONNECT, 0, 0, 0, LE32(0), LE32(2)}, -EBADMSG, "CONNECT frame on channel 0"},
+        {{BG_AGENT_CONNECT, 1, 0, 0, LE32(1), LE32(2)}, -EBADMSG, "CONNECT frame: flags 0x01"},
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -152,8 +154,9 @@ static void test_type_names(void **state)
     assert_string_equal(bg_agent_type_name(BG_AGENT_HELLO), "HELLO");
     assert_string_equal(bg_agent_type_name(BG_AGENT_CLOSE), "CLOSE");
     assert_string_equal(bg_agent_type_name(BG_AGENT_CREDIT), "CREDIT");
+    assert_string_equal(bg_agent_type_name(BG_AGENT_CONNECT), "CONNECT");
     assert_string_equal(bg_agent_type_name(0), "?");
-    assert_string_equal(bg_agent_type_name(13), "?");
+    assert_string_equal(bg_agent_type_name(BG_AGENT_TYPE_MAX_ + 1), "?");
     assert_string_equal(bg_agent_type_name(255), "?");
 }
 

@@ -317,13 +317,142 @@ static void test_started_exit_error(void **state)
                      -EINVAL);
 }
 
+#define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBYxC0YO5+XzMXWqzjbc20S3LfygbZDupu18tFW6duk"
+
+static void test_hello_tcp_caps(void **state)
+{
+    (void)state;
+    struct bg_agentreq_hello h;
+    struct bg_error err;
+    const char *all = "{\"version\":1,\"caps\":[\"exec\",\"tcp\",\"sshd\"]}";
+    const char *old = "{\"version\":1,\"caps\":[\"exec\",\"pty\"]}";
+
+    assert_int_equal(bg_agentreq_hello_decode(all, strlen(all), &h, &err), 0);
+    assert_true(h.cap_tcp);
+    assert_true(h.cap_sshd);
+    assert_int_equal(bg_agentreq_hello_decode(old, strlen(old), &h, &err), 0);
+    assert_false(h.cap_tcp);
+    assert_false(h.cap_sshd);
+}
+
+static void test_connect(void **state)
+{
+    (void)state;
+    struct bg_agentreq_connect r, again;
+    struct bg_error err;
+    const char *full = "{\"port\":22,\"authorized_key\":\"" KEY "\",\"host_keys\":true}";
+    char *json = NULL;
+    size_t len = 0;
+
+    assert_int_equal(bg_agentreq_connect_decode(full, strlen(full), &r, &err), 0);
+    assert_int_equal(r.port, 22);
+    assert_string_equal(r.authorized_key, KEY);
+    assert_true(r.host_keys);
+    assert_int_equal(bg_agentreq_connect_encode(&r, &json, &len, &err), 0);
+    assert_int_equal(bg_agentreq_connect_decode(json, len, &again, &err), 0);
+    assert_int_equal(again.port, 22);
+    assert_string_equal(again.authorized_key, KEY);
+    assert_true(again.host_keys);
+    free(json);
+    bg_agentreq_connect_done(&again);
+    bg_agentreq_connect_done(&r);
+    assert_null(r.authorized_key);
+
+    const char *max = "{\"port\":65535}";
+    assert_int_equal(bg_agentreq_connect_decode(max, strlen(max), &r, &err), 0);
+    assert_int_equal(r.port, 65535);
+    assert_null(r.authorized_key);
+    assert_false(r.host_keys);
+    bg_agentreq_connect_done(&r);
+
+    const struct bad_case bad[] = {
+        {"{}", "'port' is required"},
+        {"{\"port\":0}", "'port' must be an integer in 1..65535"},
+        {"{\"port\":65536}", "'port' must be an integer in 1..65535"},
+        {"{\"port\":\"22\"}", "'port' must be an integer"},
+        {"{\"port\":22,\"host\":\"10.0.0.1\"}", "unknown field 'host'"},
+        {"{\"port\":22,\"host_keys\":1}", "'host_keys' must be true or false"},
+        {"{\"port\":22,\"authorized_key\":7}", "'authorized_key' must be a string"},
+        {"{\"port\":22,\"authorized_key\":\"ssh-ed25519 AAAA\"}", "'authorized_key': ssh key"},
+        {"{\"port\":22,\"authorized_key\":\"" KEY " me@host\"}", "'authorized_key': ssh key"},
+        {"[22]", "payload must be a JSON object"},
+        {"{\"port\":22", "invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct bg_error e = {0};
+        if (bg_agentreq_connect_decode(bad[i].json, strlen(bad[i].json), &r, &e) != -EINVAL ||
+            !strstr(e.msg, bad[i].fragment))
+            fail_msg("connect case %zu: '%s' lacks '%s'", i, e.msg, bad[i].fragment);
+    }
+    /* the encoder refuses what the agent would, with the same message */
+    char bad_key[] = "ssh-ed25519 !!";
+    struct bg_agentreq_connect badkey = {.port = 22, .authorized_key = bad_key};
+    assert_int_equal(bg_agentreq_connect_encode(&badkey, &json, &len, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "CONNECT: 'authorized_key': ssh key"));
+    struct bg_agentreq_connect noport = {0};
+    assert_int_equal(bg_agentreq_connect_encode(&noport, &json, &len, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "'port'"));
+}
+
+static void test_connected_closed(void **state)
+{
+    (void)state;
+    struct bg_error err;
+    char **keys = NULL;
+    const char *two = "{\"host_keys\":[\"" KEY "\",\"" KEY "\"]}";
+
+    assert_int_equal(bg_agentreq_connected_decode("{}", 2, &keys, &err), 0);
+    assert_null(keys[0]);
+    bg_strv_free(keys);
+    assert_int_equal(bg_agentreq_connected_decode(two, strlen(two), &keys, &err), 0);
+    assert_string_equal(keys[0], KEY);
+    assert_string_equal(keys[1], KEY);
+    assert_null(keys[2]);
+    bg_strv_free(keys);
+
+    char nine[2048] = "{\"host_keys\":[";
+    for (int i = 0; i < 9; i++)
+        strcat(nine, i ? ",\"" KEY "\"" : "\"" KEY "\"");
+    strcat(nine, "]}");
+    const struct bad_case bad[] = {
+        {"{\"pid\":1}", "unknown field 'pid'"},
+        {"{\"host_keys\":\"" KEY "\"}", "'host_keys' must be an array of at most 8"},
+        {nine, "'host_keys' must be an array of at most 8"},
+        {"{\"host_keys\":[1]}", "'host_keys'[0]: must be a string"},
+        {"{\"host_keys\":[\"ssh-ed25519 AAAA\"]}", "'host_keys'[0]: ssh key"},
+        {"[]", "payload must be a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct bg_error e = {0};
+        if (bg_agentreq_connected_decode(bad[i].json, strlen(bad[i].json), &keys, &e) != -EINVAL ||
+            !strstr(e.msg, bad[i].fragment))
+            fail_msg("connected case %zu: '%s' lacks '%s'", i, e.msg, bad[i].fragment);
+    }
+
+    assert_int_equal(bg_agentreq_closed_decode("{}", 2, &err), 0);
+    const char *code = "{\"exit_code\":0}";
+    assert_int_equal(bg_agentreq_closed_decode(code, strlen(code), &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "EXIT: unknown field 'exit_code'"));
+    assert_int_equal(bg_agentreq_closed_decode("0", 1, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "EXIT: invalid JSON"));
+    assert_int_equal(bg_agentreq_closed_decode("[]", 2, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "EXIT: payload must be a JSON object"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exec_full),      cmocka_unit_test(test_exec_minimal),
-        cmocka_unit_test(test_exec_encode),    cmocka_unit_test(test_exec_encode_refusals),
-        cmocka_unit_test(test_exec_malformed), cmocka_unit_test(test_exec_caps),
-        cmocka_unit_test(test_hello),          cmocka_unit_test(test_started_exit_error),
+        cmocka_unit_test(test_exec_full),
+        cmocka_unit_test(test_exec_minimal),
+        cmocka_unit_test(test_exec_encode),
+        cmocka_unit_test(test_exec_encode_refusals),
+        cmocka_unit_test(test_exec_malformed),
+        cmocka_unit_test(test_exec_caps),
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_started_exit_error),
+        cmocka_unit_test(test_hello_tcp_caps),
+        cmocka_unit_test(test_connect),
+        cmocka_unit_test(test_connected_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,6 +101,9 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_TOO_MANY_CONNECTIONS, "too_many_connections", 503},
         {BG_PROBLEM_PATH_NOT_FOUND, "path_not_found", 404},
         {BG_PROBLEM_FILES_FAILED, "files_failed", 500},
+        {BG_PROBLEM_UPGRADE_REQUIRED, "upgrade_required", 426},
+        {BG_PROBLEM_TUNNEL_FAILED, "tunnel_failed", 502},
+        {BG_PROBLEM_SSH_UNAVAILABLE, "ssh_unavailable", 409},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */

@@ -16,7 +16,7 @@
 #define BG_AGENT_PAYLOAD_MAX (64 * 1024)
 /* Bytes of data a receiver grants each direction of a channel before any CREDIT frame. */
 #define BG_AGENT_WINDOW_INITIAL (256 * 1024)
-/* Channel 0 is the control channel; exec sessions use 1..BG_AGENT_CHANNEL_MAX. */
+/* Channel 0 is the control channel; exec sessions and TCP channels use 1..BG_AGENT_CHANNEL_MAX. */
 #define BG_AGENT_CHANNEL_MAX 0xffffu
 #define BG_AGENT_SESSIONS_MAX 64
 #define BG_AGENT_VSOCK_PORT 52 /* the guest port the agent listens on when the channel is vsock */
@@ -36,7 +36,9 @@ enum bg_agent_type {
     BG_AGENT_EXIT = 10,    /* g>h: JSON {"exit_code":N} or {"signal":N}; last on channel */
     BG_AGENT_ERROR = 11,   /* g>h: JSON {"message":"..."}; the request failed, channel ends */
     BG_AGENT_CLOSE = 12,   /* h>g: host gave up the session: kill it, send EXIT */
-    BG_AGENT_TYPE_MAX_ = 12,
+    BG_AGENT_CONNECT = 13, /* h>g: JSON {"port":N,"authorized_key":"..","host_keys":false};
+                            * opens a TCP channel to 127.0.0.1:N in the guest (cap "tcp") */
+    BG_AGENT_TYPE_MAX_ = 13,
 };
 
 /* Frame flags. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON payloads of agent frames: strict decoders for both ends (EXEC for the agent; HELLO,
- * STARTED, EXIT and ERROR for the daemon, which trusts nothing the guest sends). */
+/* JSON payloads of agent frames: strict decoders for both ends (EXEC and CONNECT for the agent;
+ * HELLO, STARTED, EXIT and ERROR for the daemon, which trusts nothing the guest sends). */
 #pragma once
 
 #include <stdbool.h>
@@ -17,6 +17,7 @@
 #define BG_AGENT_NAME_MAX 64      /* bytes of HELLO "agent" and of one capability */
 #define BG_AGENT_MESSAGE_MAX 1024 /* bytes of an ERROR "message" */
 #define BG_AGENT_SIGNAL_MAX 64    /* highest signal number on the wire */
+#define BG_AGENT_HOST_KEYS_MAX 8  /* ssh host keys in the STARTED of a TCP channel */
 
 /* A decoded EXEC request. Owned; release with bg_agentreq_exec_done. */
 struct bg_agentreq_exec {
@@ -54,6 +55,8 @@ struct bg_agentreq_hello {
     char agent[BG_AGENT_NAME_MAX + 1]; /* peer's software version, may be "" */
     bool cap_exec;                     /* "exec" capability */
     bool cap_pty;                      /* "pty" capability */
+    bool cap_tcp;                      /* "tcp": CONNECT opens TCP channels */
+    bool cap_sshd;                     /* "sshd": the agent started the image's sshd */
 };
 
 /* Decode a HELLO payload: {"version":N,"agent":"...","caps":[...]}; "agent" and "caps" are
@@ -77,3 +80,36 @@ BG_PUBLIC int bg_agentreq_exit_decode(const void *payload, size_t len, int *ret_
  * that is safe to log and to put into JSON. -EINVAL with err on failure. */
 BG_PUBLIC int bg_agentreq_error_decode(const void *payload, size_t len, char *buf, size_t size,
                                        struct bg_error *err);
+
+/* A decoded CONNECT request. Owned; release with bg_agentreq_connect_done. */
+struct bg_agentreq_connect {
+    uint16_t port;        /* 1..65535: the guest's 127.0.0.1:port */
+    char *authorized_key; /* "TYPE BASE64" (bg_sshkey_validate) to add to root's
+                           * authorized_keys before connecting, or NULL */
+    bool host_keys;       /* answer STARTED with the guest's ssh host keys */
+};
+
+/* Decode a CONNECT payload {"port":N,"authorized_key":"TYPE BASE64","host_keys":BOOL}; only
+ * "port" is required. Refuses with -EINVAL: invalid JSON, unknown members, wrong types, a
+ * port outside 1..65535, a key bg_sshkey_validate refuses. err says which rule broke. */
+BG_PUBLIC int bg_agentreq_connect_decode(const void *payload, size_t len,
+                                         struct bg_agentreq_connect *ret, struct bg_error *err);
+
+/* Encode r as a CONNECT payload (*ret: a new NUL-terminated string, *ret_len its length),
+ * checked with bg_agentreq_connect_decode: what the agent would refuse is refused here with
+ * the same message (-EINVAL). Only reads r. */
+BG_PUBLIC int bg_agentreq_connect_encode(const struct bg_agentreq_connect *r, char **ret,
+                                         size_t *ret_len, struct bg_error *err);
+
+/* Free what r owns and zero it; accepts a zeroed or half-built request. */
+BG_PUBLIC void bg_agentreq_connect_done(struct bg_agentreq_connect *r);
+
+/* Decode the STARTED of a TCP channel: {} or {"host_keys":["TYPE BASE64",...]} with at most
+ * BG_AGENT_HOST_KEYS_MAX keys, each one bg_sshkey_validate takes. *ret_host_keys is a new
+ * NULL-terminated list (empty without "host_keys"; free with bg_strv_free). -EINVAL with err
+ * on failure. */
+BG_PUBLIC int bg_agentreq_connected_decode(const void *payload, size_t len, char ***ret_host_keys,
+                                           struct bg_error *err);
+
+/* Decode the EXIT of a TCP channel: exactly {}. -EINVAL with err on failure. */
+BG_PUBLIC int bg_agentreq_closed_decode(const void *payload, size_t len, struct bg_error *err);

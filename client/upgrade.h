@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP Upgrade to bangerd over its unix socket: libcurl connects (its errors and socket
+ * handling), the request and the answer's head are written and read by hand, and the socket
+ * then belongs to the protocol switched to (exec frames, a tunnel's raw bytes). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "banger/error.h"
+
+/* A connection after "101 Switching Protocols". */
+struct bg_cli_upgrade {
+    void *curl;       /* the CURL handle that owns fd */
+    int fd;           /* the socket, blocking */
+    char *head;       /* the 101 answer's head, NUL-terminated */
+    uint8_t *extra;   /* bytes that came after the head: the stream's first bytes */
+    size_t extra_len; /* bytes in extra */
+};
+
+/* POST path with body (borrowed) and "Upgrade: protocol" to the daemon at socket. On 101
+ * returns 0 and *ret (free with bg_cli_upgrade_free). Otherwise fails like bg_cli_http_call
+ * (the problem's detail in err, -ENOENT for 404, -EEXIST for 409, ...). */
+int bg_cli_upgrade_open(const char *socket, const char *path, const char *protocol, json_t *body,
+                        struct bg_cli_upgrade **ret, struct bg_error *err);
+
+/* The value of header name in u's 101 answer (case-insensitive, surrounding blanks dropped),
+ * copied into buf (size bytes). False when absent or longer than buf. */
+bool bg_cli_upgrade_header(const struct bg_cli_upgrade *u, const char *name, char *buf,
+                           size_t size);
+
+/* Close the connection. Accepts NULL. */
+void bg_cli_upgrade_free(struct bg_cli_upgrade *u);
