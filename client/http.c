@@ -4,10 +4,12 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "banger/alloc.h"
+#include "banger/timefmt.h"
 
 #define CONNECT_TIMEOUT_S 10L
 #define REQUEST_TIMEOUT_S 360L /* above the longest ?wait= the API allows (300 s) */
@@ -175,6 +177,23 @@ static void add_header(struct curl_slist **l, const char *h)
     *l = n;
 }
 
+CURLcode bg_cli_http_perform(CURL *c)
+{
+    int64_t deadline = bg_now_ms() + CONNECT_TIMEOUT_S * 1000;
+    int delay_ms = 5;
+
+    for (;;) {
+        long os_errno = 0;
+        CURLcode rc = curl_easy_perform(c);
+        (void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+        if (rc != CURLE_COULDNT_CONNECT || (os_errno != 0 && os_errno != EAGAIN) ||
+            bg_now_ms() + delay_ms >= deadline)
+            return rc;
+        (void)poll(NULL, 0, delay_ms);
+        delay_ms = delay_ms < 200 ? delay_ms * 2 : 200;
+    }
+}
+
 /* Run one transfer; the body lands in t (or goes to its line callback). */
 static int perform(const char *socket, const char *method, const char *path, json_t *body,
                    struct transfer *t, long *ret_status, struct bg_error *err)
@@ -204,7 +223,7 @@ static int perform(const char *socket, const char *method, const char *path, jso
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = bg_cli_http_perform(c);
     if (rc == CURLE_OK && streaming_now(t))
         (void)deliver_lines(t, true);
     if (t->line_result < 0)

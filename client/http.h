@@ -52,6 +52,11 @@ char *bg_cli_http_escape(const char *s);
  * bytes) for curl's messages. */
 void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf);
 
+/* curl_easy_perform, except that a unix socket whose accept queue is full (curl: "Couldn't
+ * connect", with no errno, or EAGAIN) is tried again, backing off, until the connect timeout:
+ * bangerd drains the queue as it frees connections, and nothing was sent yet. */
+CURLcode bg_cli_http_perform(CURL *c);
+
 /* Turn a failed curl transfer on c to the daemon at socket into one line that says what to do
  * (-ECONNREFUSED and friends: cannot reach bangerd; -ETIMEDOUT; else -EIO). */
 int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,

@@ -58,7 +58,7 @@ static int connect_raw(struct bg_cli_upgrade *u, const char *socket, struct bg_e
     bg_cli_http_setup(u->curl, socket, errbuf);
     (void)curl_easy_setopt(u->curl, CURLOPT_URL, "http://localhost/");
     (void)curl_easy_setopt(u->curl, CURLOPT_CONNECT_ONLY, 1L);
-    CURLcode rc = curl_easy_perform(u->curl);
+    CURLcode rc = bg_cli_http_perform(u->curl);
     if (rc != CURLE_OK) {
         long os_errno = 0;
         (void)curl_easy_getinfo(u->curl, CURLINFO_OS_ERRNO, &os_errno);

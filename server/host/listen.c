@@ -104,7 +104,9 @@ int bg_listen_unix(const char *path, int *ret_fd, struct bg_error *err)
     umask(old);
     if (r < 0)
         return bg_error_errno(err, "bind '%s'", path);
-    if (chmod(path, 0600) < 0 || listen(fd, 128) < 0)
+    /* The kernel's own bound (net.core.somaxconn): while bangerd waits for room under a
+     * flood, its owner's connect still finds a place in the queue. */
+    if (chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0)
         return bg_error_errno(err, "listen on '%s'", path);
     *ret_fd = bg_steal_fd(&fd);
     return 0;

@@ -12,8 +12,8 @@ static const char *const features[] = {
     "images",          "images.import", "images.build", "vms",
     "vms.patch",       "vms.lifecycle", "vms.console",  "vms.exec",
     "vms.exec.stream", "vms.workspace", "execs",        "operations",
-    "operations.wait", "events",        "events.since",
-    "vms.files",       "vms.auto_remove", "vms.tunnel",
+    "operations.wait", "events",        "events.since", "vms.files",
+    "vms.auto_remove", "vms.tunnel",
 };
 
 int bg_handle_system_version(struct bg_http_request *req)

@@ -30,6 +30,7 @@ expect() {
 good_n=$(grep -c . "$fx/good.jsonl")
 bad_n=$(grep -c . "$fx/bad.jsonl")
 mh_n=$(grep -c . "$fx/missing-headers.jsonl")
+routes_n=$(grep -c '^[A-Z]' "$fx/routes.good")
 
 expect "lint" 0 'valid' ./lint.sh
 expect "good records" 0 "^$good_n passed, 0 failed\$" node validate.mjs "$fx/good.jsonl"
@@ -40,7 +41,6 @@ expect "missing headers tolerated" 0 "^$mh_n passed, 0 failed\$" node validate.m
 expect "missing headers required" 1 "^0 passed, $mh_n failed\$" \
     node validate.mjs --require-headers "$fx/missing-headers.jsonl"
 expect "validate usage" 2 '^usage:' node validate.mjs
-routes_n=$(grep -c '^[A-Z]' "$fx/routes.good")
 expect "good routes" 0 "^routes match: $routes_n routes\$" node routes.mjs "$fx/routes.good"
 expect "bad routes" 1 '^routes differ: 4 difference' node routes.mjs "$fx/routes.bad"
 expect "routes usage" 2 '^usage:' node routes.mjs

@@ -123,12 +123,10 @@ refuse '{"name":"x","kernel":"'"$T"'/adir"}' 400 invalid_field kernel
 refuse '{"name":"x","kernel":"'"$T"'/empty"}' 400 invalid_field kernel
 refuse '{"name":"x","kernel":"vmlinuz"}' 400 invalid_field kernel
 refuse '{"name":"x","kernel":"'"$T"'/../'"${T##*/}"'/vmlinuz"}' 400 invalid_field kernel
-# A FIFO is refused at once: bangerd opens without waiting for a writer and checks what it opened.
+# A FIFO is refused, not waited on: bangerd opens without waiting for a writer (none ever
+# comes, so a blocking open would hang this request) and checks what it opened.
 mkfifo "$T/fifo"
-start=$(date +%s%N)
 refuse '{"name":"x","kernel":"'"$T"'/fifo"}' 400 invalid_field kernel
-elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-((elapsed_ms < 2000)) && pass || fail "the FIFO refusal took ${elapsed_ms} ms"
 expect_contains "$(jq -r .detail <<<"$BODY")" "is not a regular file" "a FIFO is not a regular file"
 refuse '{"name":"x","kernel":"'"$kernel"'","rootfs":"'"$T"'/fifo"}' 400 invalid_field rootfs
 # A symbolic link is refused: the image records the path of the file bangerd hashed.
