@@ -49,6 +49,8 @@ static const struct {
     [BG_PROBLEM_UNEXPECTED_BODY] = {"unexpected_body", 400, "Request body not allowed"},
     [BG_PROBLEM_URI_TOO_LONG] = {"uri_too_long", 414, "Request target too long"},
     [BG_PROBLEM_TOO_MANY_CONNECTIONS] = {"too_many_connections", 503, "Too many connections"},
+    [BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE] = {"image_build_unavailable", 409,
+                                            "This host lacks what the recipe needs"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

@@ -99,6 +99,7 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_UNEXPECTED_BODY, "unexpected_body", 400},
         {BG_PROBLEM_URI_TOO_LONG, "uri_too_long", 414},
         {BG_PROBLEM_TOO_MANY_CONNECTIONS, "too_many_connections", 503},
+        {BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE, "image_build_unavailable", 409},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */
