@@ -207,7 +207,7 @@ char **bg_mmdeb_argv(const struct bg_mmdeb_plan *p)
 
     argv[n++] = bg_strdup("mmdebstrap");
     argv[n++] = bg_strdup("--mode=unshare");
-    argv[n++] = bg_strdup("--variant=apt");
+    argv[n++] = bg_strdup("--variant=minbase");
     argv[n++] = bg_strdup("--format=tar");
     argv[n++] = bg_strdup("--verbose");
     argv[n++] = bg_asprintf("--include=%s", p->include);
@@ -218,10 +218,13 @@ char **bg_mmdeb_argv(const struct bg_mmdeb_plan *p)
     argv[n++] = bg_strdup("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
     argv[n++] = bg_asprintf("--setup-hook=sync-in %s /var/cache/apt/archives/", in);
     argv[n++] = bg_asprintf("--customize-hook=sync-out /var/cache/apt/archives %s", out);
-    /* what would differ between two builds, two hosts or the two ways mmdebstrap runs (apt
-     * gives its partial directories to _apt only in a user namespace) */
+    /* what would differ between two builds, two hosts or the two ways mmdebstrap runs: apt
+     * gives its partial directories to _apt only in a user namespace, and touches them only
+     * when it downloads (not when the cache has every package) */
     argv[n++] = bg_strdup("--customize-hook=chroot \"$1\" chown _apt:root "
-                          "/var/cache/apt/archives/partial /var/lib/apt/lists/partial");
+                          "/var/cache/apt/archives/partial /var/lib/apt/lists/partial && touch -d "
+                          "\"@$SOURCE_DATE_EPOCH\" \"$1\"/var/cache/apt/archives/partial "
+                          "\"$1\"/var/lib/apt/lists/partial");
     argv[n++] = bg_strdup("--customize-hook=rm -f \"$1\"/etc/ssh/ssh_host_*_key "
                           "\"$1\"/etc/ssh/ssh_host_*_key.pub");
     argv[n++] = bg_strdup("--customize-hook=: >\"$1\"/etc/resolv.conf && echo localhost "

@@ -10,8 +10,12 @@
 #include "banger/utf8.h"
 #include "banger/validate.h"
 
+/* What the issue asks for, and the few tools a developer reaches for first in a shell
+ * (ps and top, ip, less). mmdebstrap's minbase variant adds Debian's required packages
+ * (mount, login, ...). */
 const char *const bg_recipe_dev_base[] = {
-    "build-essential", "ca-certificates", "curl", "git", "make", "openssh-server", "python3", NULL,
+    "build-essential", "ca-certificates", "curl",    "git", "iproute2", "less", "make",
+    "openssh-server",  "procps",          "python3", NULL,
 };
 
 static const char *const names[BG_RECIPE_COUNT_] = {

@@ -122,7 +122,7 @@ static void test_argv(void **state)
     static const char *const want[] = {
         "mmdebstrap",
         "--mode=unshare",
-        "--variant=apt",
+        "--variant=minbase",
         "--format=tar",
         "--verbose",
         "--include=build-essential,git",
@@ -133,7 +133,8 @@ static void test_argv(void **state)
         "--setup-hook=sync-in '/c/rootfs-debs' /var/cache/apt/archives/",
         "--customize-hook=sync-out /var/cache/apt/archives '/t/it'\"'\"'s here'",
         "--customize-hook=chroot \"$1\" chown _apt:root /var/cache/apt/archives/partial "
-        "/var/lib/apt/lists/partial",
+        "/var/lib/apt/lists/partial && touch -d \"@$SOURCE_DATE_EPOCH\" "
+        "\"$1\"/var/cache/apt/archives/partial \"$1\"/var/lib/apt/lists/partial",
         "--customize-hook=rm -f \"$1\"/etc/ssh/ssh_host_*_key \"$1\"/etc/ssh/ssh_host_*_key.pub",
         "--customize-hook=: >\"$1\"/etc/resolv.conf && echo localhost >\"$1\"/etc/hostname && "
         "printf '127.0.0.1 localhost\\n::1 localhost ip6-localhost ip6-loopback\\n' "

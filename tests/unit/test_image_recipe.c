@@ -44,14 +44,14 @@ static void test_dev_packages(void **state)
 
     assert_int_equal(bg_recipe_dev_packages(NULL, NULL, 0, &l, &err), 0);
     bg_autofree char *base = bg_pkglist_join(&l, ",");
-    assert_string_equal(base, "build-essential,ca-certificates,curl,git,make,openssh-server,"
-                              "python3");
+    assert_string_equal(base, "build-essential,ca-certificates,curl,git,iproute2,less,make,"
+                              "openssh-server,procps,python3");
     bg_pkglist_done(&l);
     /* config and request add to the base; the same set in any order gives the same list */
     assert_int_equal(bg_recipe_dev_packages("jq, vim\tgdb", request, 3, &l, &err), 0);
     bg_autofree char *all = bg_pkglist_join(&l, " ");
-    assert_string_equal(all, "build-essential ca-certificates curl gdb git jq make openssh-server "
-                             "python3 strace vim");
+    assert_string_equal(all, "build-essential ca-certificates curl gdb git iproute2 jq less make "
+                             "openssh-server procps python3 strace vim");
     assert_true(bg_pkglist_has(&l, "gdb"));
     assert_false(bg_pkglist_has(&l, "emacs"));
     bg_pkglist_done(&l);
