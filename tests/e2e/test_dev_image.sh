@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The development image boots and does development work: gcc, git, make and python3 run, a C
-# program builds and runs, sshd is installed, the guest's apt points at the host's mirror, the
-# image is read-only beneath the VM's overlay, and vm run and vm create without --image take
-# vm_default_image.
+# The development image boots and does development work: cc, git, make and python3 run, a C
+# program builds and runs, a small C project's `make test` (examples/hello-c) passes and fails
+# through `vm run --rm ./proj` with make's exit code, sshd is installed, the guest's apt points
+# at the host's mirror, the image is read-only beneath the VM's overlay, and vm run and vm
+# create without --image take vm_default_image.
 #
 # uses: dev_image
 #
@@ -45,6 +46,24 @@ expect_contains "$OUT" "Python 3.11" "python3"
 expect_contains "$OUT" "42" "python3 runs code"
 expect_contains "$OUT" "/usr/sbin/sshd" "sshd is installed"
 expect_contains "$OUT" "Debian GNU/Linux 12 (bookworm)" "Debian 12"
+
+# --- the main job: vm run --rm ./proj -- make test on a small C project (examples/hello-c)
+# prints the tests' output and returns make's exit code, passing and failing ---
+proj=$T/proj
+cp -r "$(dirname "$0")/../../examples/hello-c" "$proj"
+git -C "$proj" init -q && git -C "$proj" add . &&
+  git -C "$proj" -c user.name=t -c user.email=t@t commit -qm hello
+cd "$T"
+run_cli 0 vm run --rm ./proj -- make test
+expect_contains "$OUT" "PASS cut to fit: 'hello, '" "make test prints the tests' output"
+expect_contains "$OUT" "0 test(s) failed" "make test passes"
+sed -i 's/"hello, banger!"/"hi, banger!"/' "$proj/greet_test.c"
+git -C "$proj" -c user.name=t -c user.email=t@t commit -qam "a failing test"
+run_cli 2 vm run --rm ./proj -- make test
+expect_contains "$OUT" "FAIL a name: 'hello, banger!'" "the failing test's output"
+expect_contains "$OUT" "1 test(s) failed" "one test fails"
+expect_contains "$ERR" "Error 1" "make says the test failed"
+cd - >/dev/null
 
 # --- a long-lived VM made without --image: a C program built and run, the overlay, apt ---
 run_cli 0 vm create d1 --start
