@@ -2,7 +2,8 @@
 # Shared by the benchmarks that boot real VMs (vm-run.sh, vm-create.sh, workspace.sh):
 # a Release build, a bangerd of their own in a temp dir (TCG forced), the default image,
 # and a cleanup that leaves no QEMU behind. Source it from the repository root.
-#   bench_setup [image]   build, start the daemon; with "image", also `banger image build`
+#   bench_setup [image]   build, start the daemon; with "image", also `banger image build
+#                         --recipe minimal` (the busybox image, as the figures in RESULTS.md)
 # Sets T (temp dir), sock, BUILD, BANGER (the CLI with --socket), BANGERD_BIN.
 
 # Downloads of `banger image build` are cached here across runs (<cache_dir>/debs).
@@ -85,7 +86,7 @@ bench_setup() {
     sleep 0.05
   done
   if [[ "${1:-}" == image ]]; then
-    $BANGER image build >"$T/image-build.out" ||
+    $BANGER image build --recipe minimal >"$T/image-build.out" ||
       { cat "$T/image-build.out" "$T/bangerd.log" >&2; exit 1; }
   fi
 }

@@ -52,11 +52,11 @@ static const struct bg_cli_command commands[] = {
      BG_CLI_FLAG_KERNEL},
     {BG_CLI_CMD_IMAGE_RM, "image", "rm", "Delete an image no VM uses", true, 0, 0},
     {BG_CLI_CMD_IMAGE_BUILD, "image", "build",
-     "Build the default image from Debian's packages (NAME defaults to 'default')", false,
-     BG_CLI_FLAG_NO_WAIT, 0},
+     "Build an image from Debian's packages (NAME defaults to 'default', recipe to dev)", false,
+     BG_CLI_FLAG_NO_WAIT | BG_CLI_FLAG_RECIPE | BG_CLI_FLAG_PACKAGES, 0},
     {BG_CLI_CMD_VM_LS, "vm", "ls", "List VMs", false, BG_CLI_FLAG_STATE, 0},
     {BG_CLI_CMD_VM_CREATE, "vm", "create", "Create a VM from an image", true,
-     BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT | BG_CLI_FLAG_START, BG_CLI_FLAG_IMAGE},
+     BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT | BG_CLI_FLAG_START, 0},
     {BG_CLI_CMD_VM_SHOW, "vm", "show", "Show one VM", true, 0, 0},
     {BG_CLI_CMD_VM_SET, "vm", "set", "Change a VM's size or NAT", true,
      VM_SIZE_FLAGS | BG_CLI_FLAG_NAT | BG_CLI_FLAG_NO_NAT, 0},
@@ -100,7 +100,8 @@ static const struct bg_cli_command commands[] = {
 static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_STATE, "--state", "S", 0, 0,
      "only VMs in state S (created, starting, running, stopping, stopped, failed)"},
-    {BG_CLI_FLAG_IMAGE, "--image", "IMG", 0, 0, "the image to boot"},
+    {BG_CLI_FLAG_IMAGE, "--image", "IMG", 0, 0,
+     "the image to boot (default: the daemon's vm_default_image, 'default')"},
     {BG_CLI_FLAG_VCPUS, "--vcpus", "N", BG_CLI_VCPUS_MIN, BG_CLI_VCPUS_MAX,
      "virtual CPUs, 1..32 (default 2)"},
     {BG_CLI_FLAG_MEMORY, "--memory", "MIB", BG_CLI_MEMORY_MIN, BG_CLI_MEMORY_MAX,
@@ -115,6 +116,11 @@ static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_VMLINUX, "--vmlinux", "PATH", 0, 0,
      "an ELF vmlinux for Firecracker, when --kernel is a bzImage"},
     {BG_CLI_FLAG_NO_WAIT, "--no-wait", NULL, 0, 0, "print the operation and return at once"},
+    {BG_CLI_FLAG_RECIPE, "--recipe", "R", 0, 0,
+     "dev (Debian 12 rootfs with a toolchain, git, sshd; default) or minimal (busybox "
+     "initramfs only)"},
+    {BG_CLI_FLAG_PACKAGES, "--packages", "A,B", 0, 0,
+     "dev: Debian packages to add to the recipe's (and to image_dev_packages)"},
     {BG_CLI_FLAG_SINCE, "--since", "SEQ", 0, INT64_MAX, "replay events after SEQ, then follow"},
     {BG_CLI_FLAG_TIMEOUT, "--timeout", "S", 1, 300,
      "seconds to wait for the guest to power off before forcing it, 1..300 (default 30)"},
@@ -328,6 +334,25 @@ static int store_exec_flag(const struct flag_spec *f, const char *v, struct bg_c
     }
 }
 
+/* --packages: names separated by commas or blanks, each a Debian package name. */
+static int check_packages(const char *v, struct bg_error *err)
+{
+    size_t count = 0;
+
+    for (const char *p = v;;) {
+        p += strspn(p, ", \t");
+        if (!*p)
+            return count ? 0 : bg_error_set(err, -EINVAL, "flag '--packages': no package named");
+        size_t n = strcspn(p, ", \t");
+        bg_autofree char *name = bg_strndup(p, n);
+        int r = bg_package_validate(name, err);
+        if (r < 0)
+            return bg_error_prefix(err, r, "flag '--packages'");
+        count++;
+        p += n;
+    }
+}
+
 /* Check and store the value v of flag f. */
 static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_args *a,
                       struct bg_error *err)
@@ -360,6 +385,15 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
     case BG_CLI_FLAG_VMLINUX:
         a->vmlinux = v;
         break;
+    case BG_CLI_FLAG_RECIPE:
+        a->recipe = v;
+        if (strcmp(v, "dev") != 0 && strcmp(v, "minimal") != 0)
+            return bg_error_set(err, -EINVAL, "flag '--recipe': '%s' is not one of dev, minimal",
+                                BG_QUOTE(v));
+        break;
+    case BG_CLI_FLAG_PACKAGES:
+        a->packages = v;
+        return check_packages(v, err);
     case BG_CLI_FLAG_VCPUS:
         a->vcpus = n;
         break;

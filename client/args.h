@@ -58,6 +58,9 @@ enum bg_cli_flag {
     BG_CLI_FLAG_FORCE = 1u << 14,
     BG_CLI_FLAG_START = 1u << 15,
     BG_CLI_FLAG_VMLINUX = 1u << 16,
+    /* image build flags */
+    BG_CLI_FLAG_RECIPE = 1u << 20,
+    BG_CLI_FLAG_PACKAGES = 1u << 21,
     /* exec, run and workspace flags take the high bits */
     BG_CLI_FLAG_INTERACTIVE = 1u << 22,
     BG_CLI_FLAG_TTY = 1u << 23,
@@ -101,6 +104,8 @@ struct bg_cli_args {
     const char *rootfs;               /* --rootfs */
     const char *initrd;               /* --initrd */
     const char *vmlinux;              /* --vmlinux */
+    const char *recipe;               /* image build --recipe dev|minimal */
+    const char *packages;             /* image build --packages a,b (names checked) */
     uint64_t vcpus;                   /* --vcpus */
     uint64_t memory_mib;              /* --memory */
     uint64_t disk_mib;                /* --disk */

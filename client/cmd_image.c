@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "banger/alloc.h"
+#include "banger/timefmt.h"
 #include "http.h"
 #include "output.h"
 #include "progress.h"
@@ -107,6 +108,28 @@ static void print_file_field(const char *key, const json_t *file)
     bg_cli_output_field(stdout, key, line);
 }
 
+/* "recipe:  dev (build-essential, ca-certificates, ...)"; nothing for an imported image. */
+static void print_recipe(const json_t *recipe)
+{
+    bg_autofree char *line = NULL;
+    size_t i;
+    json_t *v;
+
+    if (!json_is_object(recipe))
+        return;
+    line = bg_asprintf("%s (", bg_cli_json_str(recipe, "name"));
+    json_array_foreach (json_object_get(recipe, "packages"), i, v) {
+        char *next = bg_asprintf("%s%s%s", line, i ? ", " : "",
+                                 json_string_value(v) ? json_string_value(v) : "?");
+        free(line);
+        line = next;
+    }
+    char *next = bg_asprintf("%s)", line);
+    free(line);
+    line = next;
+    bg_cli_output_field(stdout, "recipe", line);
+}
+
 static void print_image(const json_t *img)
 {
     char vmms[BG_CLI_TEXT_MAX];
@@ -120,6 +143,7 @@ static void print_image(const json_t *img)
     print_file_field("initrd", json_object_get(img, "initrd"));
     print_file_field("vmlinux", json_object_get(img, "vmlinux"));
     bg_cli_output_field(stdout, "source", bg_cli_json_str(img, "source"));
+    print_recipe(json_object_get(img, "recipe"));
     if (json_is_string(json_object_get(img, "error")))
         bg_cli_output_field(stdout, "error", bg_cli_json_str(img, "error"));
     bg_cli_output_created(stdout, img);
@@ -154,28 +178,32 @@ static int add_path(json_t *body, const char *key, const char *path, struct bg_e
     return 0;
 }
 
-/* One progress update: bytes as a bar-like line; steps as "[3/7] unpack" (on a terminal),
- * or one stderr line per new step elsewhere, so logs show how far a build got. */
+/* One progress update. On a terminal the line is redrawn in place: the step, a bar of what
+ * the step (or, for bytes, the whole operation) counts, and the time so far. Elsewhere one line
+ * per new step, so logs show how far a build got. */
 static void draw_progress(struct bg_cli_progress *p, const char *verb, const char *name,
-                          const json_t *prog, char last_step[BG_CLI_PROGRESS_MAX])
+                          const json_t *prog, int64_t t0, char last_step[BG_CLI_PROGRESS_MAX])
 {
-    const char *unit = json_string_value(json_object_get(prog, "unit"));
-    const char *step = json_string_value(json_object_get(prog, "step"));
+    struct bg_cli_progress_state s = {
+        .done = bg_cli_json_u64(prog, "done"),
+        .total = bg_cli_json_u64(prog, "total"),
+        .unit = json_string_value(json_object_get(prog, "unit")),
+        .step = json_string_value(json_object_get(prog, "step")),
+        .step_done = bg_cli_json_u64(prog, "step_done"),
+        .step_total = bg_cli_json_u64(prog, "step_total"),
+        .step_unit = json_string_value(json_object_get(prog, "step_unit")),
+    };
     char line[BG_CLI_PROGRESS_MAX];
 
-    if (!unit || strcmp(unit, "steps") != 0) {
-        bg_cli_progress_update(p, verb, name, bg_cli_json_u64(prog, "done"),
-                               bg_cli_json_u64(prog, "total"));
+    if (p->tty) {
+        bg_cli_progress_update_text(
+            p, bg_cli_progress_line(verb, name, &s, (bg_now_ms() - t0) / 1000, p->width, line));
         return;
     }
-    snprintf(line, sizeof(line), "%s %s  [%llu/%llu] %s", verb, name,
-             (unsigned long long)bg_cli_json_u64(prog, "done") + 1,
-             (unsigned long long)bg_cli_json_u64(prog, "total"), step ? step : "");
-    if (p->tty)
-        bg_cli_progress_update_text(p, line);
-    else if (step && strcmp(step, last_step) != 0)
-        fprintf(p->f, "%s\n", line);
-    snprintf(last_step, BG_CLI_PROGRESS_MAX, "%s", step ? step : "");
+    if (!s.step || !strcmp(s.step, last_step))
+        return;
+    fprintf(p->f, "%s\n", bg_cli_progress_line(verb, name, &s, -1, 0, line));
+    snprintf(last_step, BG_CLI_PROGRESS_MAX, "%s", s.step);
 }
 
 /* Poll the operation *op until it leaves "running", drawing progress on stderr. */
@@ -186,13 +214,14 @@ static int wait_operation(const char *socket, const char *verb, const char *name
     bg_autofree char *path = bg_asprintf("/v1/operations/%s" WAIT_POLL, id);
     char last_step[BG_CLI_PROGRESS_MAX] = "";
     struct bg_cli_progress p;
+    int64_t t0 = bg_now_ms();
     int r = 0;
 
     bg_cli_progress_init(&p, stderr);
     while (r >= 0 && !strcmp(bg_cli_json_str(*op, "state"), "running")) {
         const json_t *prog = json_object_get(*op, "progress");
         json_t *next = NULL;
-        draw_progress(&p, verb, name, prog, last_step);
+        draw_progress(&p, verb, name, prog, t0, last_step);
         r = bg_cli_http_call(socket, "GET", path, NULL, &next, err);
         if (r >= 0) {
             json_decref(*op);
@@ -200,6 +229,8 @@ static int wait_operation(const char *socket, const char *verb, const char *name
         }
     }
     bg_cli_progress_done(&p);
+    if (r >= 0 && !p.tty && !strcmp(bg_cli_json_str(*op, "state"), "succeeded"))
+        fprintf(p.f, "%s %s  done in %.1f s\n", verb, name, (double)(bg_now_ms() - t0) / 1000);
     return r;
 }
 
@@ -256,6 +287,21 @@ static int image_import(const char *socket, const struct bg_cli_args *a, struct 
     return follow_operation(socket, a, &op, "import", "importing", err);
 }
 
+/* --packages "a,b c" as the JSON array ["a", "b", "c"] (names checked by the parser). */
+static json_t *package_array(const char *text)
+{
+    json_t *list = json_array();
+
+    for (const char *p = text;;) {
+        p += strspn(p, ", \t");
+        if (!*p)
+            return list;
+        size_t n = strcspn(p, ", \t");
+        json_array_append_new(list, json_stringn(p, n));
+        p += n;
+    }
+}
+
 static int image_build(const char *socket, const struct bg_cli_args *a, struct bg_error *err)
 {
     struct bg_cli_args shown = *a;
@@ -266,6 +312,10 @@ static int image_build(const char *socket, const struct bg_cli_args *a, struct b
     shown.name = a->name ? a->name : "default"; /* the daemon's default too */
     if (a->name)
         json_object_set_new(body, "name", json_string(a->name));
+    if (a->recipe)
+        json_object_set_new(body, "recipe", json_string(a->recipe));
+    if (a->packages)
+        json_object_set_new(body, "packages", package_array(a->packages));
     r = bg_cli_http_call(socket, "POST", "/v1/images/build", body, &op, err);
     if (r < 0)
         return r;

@@ -45,12 +45,12 @@ static void random_name(char buf[16])
     buf[10] = '\0';
 }
 
+/* Without --image the daemon picks its vm_default_image, named in its answer. */
 static int create_vm(const char *socket, const struct bg_cli_args *a, const char *name,
                      struct bg_error *err)
 {
-    const char *image = a->image ? a->image : BG_CLI_RUN_DEFAULT_IMAGE;
-    bg_auto(bg_cli_json_decrefp) json_t *body =
-        json_pack("{s:s, s:s}", "name", name, "image", image);
+    bg_auto(bg_cli_json_decrefp) json_t *body = json_pack("{s:s}", "name", name);
+    bg_auto(bg_cli_json_decrefp) json_t *vm = NULL;
 
     /* json_object_set_new steals the new value's reference */
     if (a->given & BG_CLI_FLAG_VCPUS)
@@ -63,8 +63,12 @@ static int create_vm(const char *socket, const struct bg_cli_args *a, const char
         (void)json_object_set_new(body, "nat", json_true());
     if (a->given & BG_CLI_FLAG_RM)
         (void)json_object_set_new(body, "auto_remove", json_true());
-    fprintf(stderr, "creating vm '%s' (image %s)\n", name, image);
-    return bg_cli_http_call(socket, "POST", "/v1/vms", body, NULL, err);
+    if (a->image)
+        (void)json_object_set_new(body, "image", json_string(a->image));
+    int r = bg_cli_http_call(socket, "POST", "/v1/vms", body, &vm, err);
+    if (r >= 0)
+        fprintf(stderr, "created vm '%s' (image %s)\n", name, bg_cli_json_str(vm, "image"));
+    return r;
 }
 
 static int start_vm(const char *socket, const char *name, struct run_times *t, struct bg_error *err)

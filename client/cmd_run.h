@@ -6,7 +6,6 @@
 #include "args.h"
 #include "banger/error.h"
 
-#define BG_CLI_RUN_DEFAULT_IMAGE "default"
 #define BG_CLI_RUN_INTERRUPTED 130 /* exit code after Ctrl-C, as a shell reports SIGINT */
 
 /* Returns the command's status (>= 0) for the process exit code, 130 when interrupted (the

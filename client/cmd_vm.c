@@ -150,7 +150,9 @@ static int vm_send(const char *socket, const struct bg_cli_args *a, bool create,
 
     if (create) {
         (void)json_object_set_new(body, "name", json_string(a->name));
-        (void)json_object_set_new(body, "image", json_string(a->image));
+        /* without --image the daemon picks its vm_default_image */
+        if (a->image)
+            (void)json_object_set_new(body, "image", json_string(a->image));
     }
     if (start)
         (void)json_object_set_new(body, "start", json_true());

@@ -80,7 +80,9 @@ void bg_image_done(struct bg_image *img)
     }
     free(img->source);
     free(img->error);
-    img->source = img->error = NULL;
+    free(img->recipe);
+    free(img->packages);
+    img->source = img->error = img->recipe = img->packages = NULL;
 }
 
 static json_t *file_to_json(const struct bg_image_file *file)
@@ -90,6 +92,24 @@ static json_t *file_to_json(const struct bg_image_file *file)
     return json_pack("{s:s, s:I, s:o}", "path", file->path, "size_bytes",
                      (json_int_t)file->size_bytes, "sha256",
                      file->sha256[0] ? json_string(file->sha256) : json_null());
+}
+
+/* {"name": "dev", "packages": [...]} of a built image, null for an imported one. */
+static json_t *recipe_to_json(const struct bg_image *img)
+{
+    json_t *pkgs = json_array();
+
+    if (!img->recipe) {
+        json_decref(pkgs);
+        return json_null();
+    }
+    for (const char *p = img->packages ? img->packages : ""; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n)
+            json_array_append_new(pkgs, json_stringn(p, n));
+        p += n + (p[n] == ' ');
+    }
+    return json_pack("{s:s, s:o}", "name", img->recipe, "packages", pkgs);
 }
 
 json_t *bg_image_to_json(const struct bg_image *img)
@@ -108,12 +128,12 @@ json_t *bg_image_to_json(const struct bg_image *img)
         json_array_append_new(unproven, json_string("firecracker"));
     /* "o" steals each new reference into the object. */
     return json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:s}", "name", img->name, "state",
-        bg_image_state_name(img->state), "arch", img->arch, "vmms", vmms, "vmms_unproven", unproven,
-        "kernel", file_to_json(&img->files[BG_IMAGE_KERNEL]), "rootfs",
+        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:s}", "name", img->name,
+        "state", bg_image_state_name(img->state), "arch", img->arch, "vmms", vmms, "vmms_unproven",
+        unproven, "kernel", file_to_json(&img->files[BG_IMAGE_KERNEL]), "rootfs",
         file_to_json(&img->files[BG_IMAGE_ROOTFS]), "initrd",
         file_to_json(&img->files[BG_IMAGE_INITRD]), "vmlinux",
         file_to_json(&img->files[BG_IMAGE_VMLINUX]), "source", img->source ? img->source : "import",
-        "error", img->error ? json_string(img->error) : json_null(), "created_at",
-        bg_time_format(img->created_at, created));
+        "recipe", recipe_to_json(img), "error", img->error ? json_string(img->error) : json_null(),
+        "created_at", bg_time_format(img->created_at, created));
 }

@@ -59,7 +59,14 @@ json_t *bg_operation_to_json(const struct bg_operation *op)
         bg_time_format(op->updated_at, updated));
 
     /* step is optional: present only when the job says what it is doing */
+    json_t *progress = json_object_get(j, "progress");
     if (op->step[0])
-        json_object_set_new(json_object_get(j, "progress"), "step", json_string(op->step));
+        json_object_set_new(progress, "step", json_string(op->step));
+    /* and so is what the step itself counts (bytes downloaded, packages set up) */
+    if (op->step_unit[0]) {
+        json_object_set_new(progress, "step_done", json_integer((json_int_t)op->step_done));
+        json_object_set_new(progress, "step_total", json_integer((json_int_t)op->step_total));
+        json_object_set_new(progress, "step_unit", json_string(op->step_unit));
+    }
     return j;
 }

@@ -54,6 +54,8 @@ static const struct {
     [BG_PROBLEM_UPGRADE_REQUIRED] = {"upgrade_required", 426, "This route only streams"},
     [BG_PROBLEM_TUNNEL_FAILED] = {"tunnel_failed", 502, "The guest refused the connection"},
     [BG_PROBLEM_SSH_UNAVAILABLE] = {"ssh_unavailable", 409, "No ssh server in the VM"},
+    [BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE] = {"image_build_unavailable", 409,
+                                            "This host lacks what the recipe needs"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

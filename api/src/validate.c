@@ -33,6 +33,28 @@ int bg_name_validate(const char *name, struct bg_error *err)
     return 0;
 }
 
+int bg_package_validate(const char *name, struct bg_error *err)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0)
+        return bg_error_set(err, -EINVAL, "package name is empty");
+    if (n > BG_PACKAGE_MAX)
+        return bg_error_set(err, -EINVAL, "package name is %zu characters long; the limit is %d", n,
+                            BG_PACKAGE_MAX);
+    if (n < 2)
+        return bg_error_set(err, -EINVAL, "package name '%s' is shorter than 2 characters", name);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!is_lower_alnum(c) && (i == 0 || !strchr("+.-", c)))
+            return bg_error_set(err, -EINVAL,
+                                "package name may contain only a-z, 0-9, '+', '.' and '-', and "
+                                "starts with a letter or digit (found '%c' at %zu)",
+                                (c >= 0x20 && c < 0x7f) ? c : '?', i + 1);
+    }
+    return 0;
+}
+
 int bg_path_validate(const char *path, struct bg_error *err)
 {
     size_t n = path ? strlen(path) : 0;

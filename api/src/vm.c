@@ -3,6 +3,7 @@
 #include "banger/vm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "banger/jsonutil.h"
@@ -75,7 +76,9 @@ int bg_vm_spec_decode(const json_t *body, const struct bg_vm_defaults *def, stru
         return r;
     if ((r = bg_json_get_name(body, "name", true, s.name, f, err)) < 0)
         return r;
-    if ((r = bg_json_get_name(body, "image", true, s.image, f, err)) < 0)
+    if (def->image)
+        snprintf(s.image, sizeof(s.image), "%s", def->image);
+    if ((r = bg_json_get_name(body, "image", !def->image, s.image, f, err)) < 0)
         return r;
     if ((r = decode_sizing(body, &s.vcpus, &s.memory_mib, &s.disk_mib, &s.nat, f, err)) < 0)
         return r;

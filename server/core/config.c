@@ -31,6 +31,9 @@ enum kind {
     KIND_U64,       /* bg_parse_u64 within [min, max] */
     KIND_CHOICE,    /* one of choices[key], stored in a char[16] at offset */
     KIND_BOOL,      /* true | false */
+    KIND_NAME,      /* bg_name_validate, stored in a char[BG_NAME_MAX + 1] at offset */
+    KIND_PACKAGES,  /* Debian package names (bg_package_validate) separated by commas or blanks,
+                     * stored space-separated in a char * at offset */
 };
 
 #define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
@@ -97,7 +100,14 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
     U64_KEY(BG_CONFIG_KEY_OPERATION_HISTORY, operation_history, "BANGERD_OPERATION_HISTORY", 10,
             1000000, 1000),
     PATH_KEY(BG_CONFIG_KEY_INSTALL_FILE, install_file, "BANGERD_INSTALL_FILE"),
+    [BG_CONFIG_KEY_VM_DEFAULT_IMAGE] = {"vm_default_image", "BANGERD_VM_DEFAULT_IMAGE", KIND_NAME,
+                                        offsetof(struct bg_config, vm_default_image), 0, 0, 0},
+    [BG_CONFIG_KEY_IMAGE_DEV_PACKAGES] = {"image_dev_packages", "BANGERD_IMAGE_DEV_PACKAGES",
+                                          KIND_PACKAGES,
+                                          offsetof(struct bg_config, image_dev_packages), 0, 0, 0},
 };
+
+#define PACKAGES_MAX 64 /* names in image_dev_packages */
 
 #define NO_KEY (-1)
 
@@ -187,6 +197,32 @@ static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char 
                         c[2]);
 }
 
+/* "a, b c" as "a b c", every name checked, at most PACKAGES_MAX of them. */
+static int packages_parse(const char *text, char **ret, struct bg_error *err)
+{
+    bg_autofree char *out = bg_strdup("");
+    size_t count = 0;
+
+    for (const char *p = text;;) {
+        p += strspn(p, ", \t");
+        if (!*p)
+            break;
+        size_t n = strcspn(p, ", \t");
+        bg_autofree char *name = bg_strndup(p, n);
+        int r = bg_package_validate(name, err);
+        if (r < 0)
+            return r;
+        if (++count > PACKAGES_MAX)
+            return bg_error_set(err, -EINVAL, "more than %d packages", PACKAGES_MAX);
+        char *next = bg_asprintf("%s%s%s", out, *out ? " " : "", name);
+        free(out);
+        out = next;
+        p += n;
+    }
+    *ret = bg_steal_ptr(&out);
+    return 0;
+}
+
 /* Parse text as key k's kind and store it; the caller records the source. */
 static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
                      struct bg_error *err)
@@ -222,6 +258,19 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
             return bg_error_set(err, -EINVAL, "'%s' is not true or false", BG_QUOTE(text));
         *(bool *)((char *)cfg + d->offset) = text[0] == 't';
         return 0;
+    case KIND_NAME:
+        if ((r = bg_name_validate(text, err)) < 0)
+            return r;
+        snprintf((char *)cfg + d->offset, BG_NAME_MAX + 1, "%s", text);
+        return 0;
+    case KIND_PACKAGES: {
+        char *list = NULL;
+        if ((r = packages_parse(text, &list, err)) < 0)
+            return r;
+        free(*path_slot(cfg, k));
+        *path_slot(cfg, k) = list;
+        return 0;
+    }
     }
     return bg_error_set(err, -EINVAL, "key '%s' has no kind", d->name);
 }
@@ -555,6 +604,7 @@ static void defaults_set(struct bg_config *cfg)
 {
     cfg->mode = BG_CONFIG_MODE_USER;
     cfg->log_level = BG_LOG_INFO;
+    snprintf(cfg->vm_default_image, sizeof(cfg->vm_default_image), "default");
     for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
         if (keys[k].kind == KIND_U64)
             *u64_slot(cfg, (enum bg_config_key)k) = keys[k].value;
@@ -562,6 +612,8 @@ static void defaults_set(struct bg_config *cfg)
             snprintf((char *)cfg + keys[k].offset, CHOICE_MAX, "%s", choices[k][0]);
         if (keys[k].kind == KIND_BOOL)
             *(bool *)((char *)cfg + keys[k].offset) = keys[k].value != 0;
+        if (keys[k].kind == KIND_PACKAGES)
+            *path_slot(cfg, (enum bg_config_key)k) = bg_strdup("");
         cfg->source[k] = bg_strdup("default");
     }
 }
@@ -628,7 +680,7 @@ void bg_config_done(struct bg_config *cfg)
     if (!cfg)
         return;
     for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
-        if (keys[k].kind == KIND_PATH)
+        if (keys[k].kind == KIND_PATH || keys[k].kind == KIND_PACKAGES)
             free(*path_slot(cfg, (enum bg_config_key)k));
         free(cfg->source[k]);
     }
@@ -656,6 +708,11 @@ static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
         return json_string(base);
     case KIND_BOOL:
         return json_boolean(*(const bool *)base);
+    case KIND_NAME:
+        return json_string(base);
+    case KIND_PACKAGES:
+        memcpy(&s, base, sizeof(s));
+        return json_string(s ? s : "");
     }
     return json_null();
 }

@@ -9,6 +9,7 @@
 
 #include "banger/error.h"
 #include "banger/log.h"
+#include "banger/validate.h"
 
 /* Which set of default directories applies. */
 enum bg_config_mode {
@@ -52,6 +53,8 @@ enum bg_config_key {
     BG_CONFIG_KEY_CONSOLE_MAX_BYTES,
     BG_CONFIG_KEY_OPERATION_HISTORY,
     BG_CONFIG_KEY_INSTALL_FILE,
+    BG_CONFIG_KEY_VM_DEFAULT_IMAGE,
+    BG_CONFIG_KEY_IMAGE_DEV_PACKAGES,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -100,17 +103,21 @@ struct bg_config {
                                      * true); false where Firecracker reaches a KVM that
                                      * bangerd itself may not open */
     uint64_t http_connections_max;  /* open API connections, 4..65536, default 256 */
-    uint64_t http_client_connections_max; /* per client (peer process or address), 1..65536,
-                                           * default 32 */
-    uint64_t http_header_timeout_s;       /* to send a request's headers, 1..300, default 10 */
-    uint64_t http_idle_timeout_s;         /* a kept-alive connection idles, 1..3600, default 60 */
-    uint64_t console_max_bytes;           /* console log kept per VM, 65536..1073741824, 4 MiB */
-    uint64_t operation_history;           /* ended operations kept, 10..1000000, default 1000 */
-    char *install_file;                   /* the system install's install.toml (default
-                                           * /etc/banger/install.toml): when it exists bangerd
-                                           * uses the root helper it names (system mode) */
-    char *source[BG_CONFIG_KEY_COUNT];    /* per key: "default", "file:PATH:LINE", "env:NAME"
-                                           * or "flag:--name"; owned */
+    uint64_t http_client_connections_max;   /* per client (peer process or address), 1..65536,
+                                             * default 32 */
+    uint64_t http_header_timeout_s;         /* to send a request's headers, 1..300, default 10 */
+    uint64_t http_idle_timeout_s;           /* a kept-alive connection idles, 1..3600, default 60 */
+    uint64_t console_max_bytes;             /* console log kept per VM, 65536..1073741824, 4 MiB */
+    uint64_t operation_history;             /* ended operations kept, 10..1000000, default 1000 */
+    char *install_file;                     /* the system install's install.toml (default
+                                             * /etc/banger/install.toml): when it exists bangerd
+                                             * uses the root helper it names (system mode) */
+    char vm_default_image[BG_NAME_MAX + 1]; /* the image of a VM created without one, default
+                                             * "default" */
+    char *image_dev_packages;          /* packages the dev recipe adds to its own, space-separated
+                                        * (the file may separate them with commas too); "" default */
+    char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
+                                        * or "flag:--name"; owned */
 };
 
 /* Build the effective configuration from, lowest to highest: built-in defaults, the config

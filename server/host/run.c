@@ -181,6 +181,8 @@ static int collect(const struct bg_run_opts *o, pid_t pid, int out_fd, int err_f
                 p[i].fd = -1;
                 continue;
             }
+            if (o->on_output)
+                o->on_output(o->cls, i == 0 ? 2 : 1, buf, (size_t)n);
             if (i == 0)
                 keep_err(r, buf, (size_t)n);
             else

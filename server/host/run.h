@@ -27,10 +27,14 @@ struct bg_run_opts {
     char *const *env;             /* the environment; NULL: bg_run_clean_env */
     int timeout_ms;               /* > 0: past it the group gets SIGKILL and bg_run -ETIMEDOUT */
     bool (*cancelled)(void *cls); /* NULL: never; true: the group gets SIGKILL, -ECANCELED */
-    void *cls;                    /* for cancelled */
-    int out_fd;                   /* >= 0: stdout goes to this fd instead of being kept */
-    size_t out_max;               /* bytes of stdout kept (0: BG_RUN_OUT_DEFAULT); the rest is
-                                   * read and dropped, and out_truncated set */
+    void *cls;                    /* for cancelled and on_output */
+    void (*on_output)(void *cls, int stream, const char *buf,
+                      size_t n); /* NULL: none; else
+                                  * called with each chunk read from stdout (stream 1, when
+                                  * out_fd < 0) or stderr (2), as it arrives */
+    int out_fd;                  /* >= 0: stdout goes to this fd instead of being kept */
+    size_t out_max;              /* bytes of stdout kept (0: BG_RUN_OUT_DEFAULT); the rest is
+                                  * read and dropped, and out_truncated set */
 };
 
 /* What a program that ran to its end left behind. Release with bg_run_result_done. */

@@ -24,6 +24,7 @@
 #include "image/files.h"
 #include "image/kmod.h"
 #include "image/record.h"
+#include "image/rootfs.h"
 #include "image/vmlinux.h"
 
 /* ---- unpack ---- */
@@ -255,11 +256,16 @@ static int build_run(struct bg_imagebuild *b, struct bg_error *err)
     bg_imagebuild_step(b, 3, "unpack");
     if ((r = unpack(b, err)) < 0 || (r = find_kernel(b, err)) < 0 || (r = make_files(b, err)) < 0)
         return r;
-    bg_imagebuild_step(b, 6,
+    /* the dev recipe's rootfs: its steps come between the initramfs and the register step */
+    if (b->recipe == BG_RECIPE_DEV && (r = bg_imagebuild_rootfs(b, 6, err)) < 0)
+        return r;
+    bg_imagebuild_step(b, (unsigned)b->op.total - 1,
                        "register (vmlinux for firecracker: not yet proven on a real Firecracker)");
     for (int k = BG_IMAGE_KERNEL; k < BG_IMAGE_FILE_COUNT_; k++) {
         struct bg_image_file *f = &b->img.files[k];
-        if (f->path && (r = bg_sha256_file(f->path, f->sha256, &f->size_bytes, err)) < 0)
+        /* the rootfs was hashed when it was made (it may be a large file from the cache) */
+        if (f->path && !f->sha256[0] &&
+            (r = bg_sha256_file(f->path, f->sha256, &f->size_bytes, err)) < 0)
             return r;
     }
     return 0;
@@ -288,13 +294,22 @@ static void build_free(struct bg_imagebuild *b)
     free(b->debs_meta);
     free(b->debs_kernel);
     free(b->debs_busybox);
+    bg_pkglist_done(&b->packages);
     free(b);
 }
 
 void bg_imagebuild_remove_files(const char *state_dir, const char *name)
 {
-    static const char *const files[] = {"vmlinuz", "vmlinux", "initrd.img", "vmlinuz.tmp",
-                                        "initrd.img.tmp"};
+    static const char *const files[] = {"vmlinuz",
+                                        "vmlinux",
+                                        "initrd.img",
+                                        "vmlinuz.tmp",
+                                        "initrd.img.tmp",
+                                        BG_ROOTFS_FILE,
+                                        BG_ROOTFS_FILE ".tmp",
+                                        BG_ROOTFS_PACKAGES_FILE,
+                                        BG_ROOTFS_PACKAGES_FILE ".tmp",
+                                        BG_ROOTFS_LOG_FILE};
     bg_autofree char *dir = bg_asprintf("%s/images/%s", state_dir, name);
 
     for (size_t i = 0; i < BG_ARRAY_SIZE(files); i++) {
@@ -308,7 +323,8 @@ void bg_imagebuild_remove_files(const char *state_dir, const char *name)
 
 static void remove_partial(struct bg_imagebuild *b)
 {
-    static const char *const leftovers[] = {"initrd.img.tmp", "vmlinuz.tmp"};
+    static const char *const leftovers[] = {"initrd.img.tmp", "vmlinuz.tmp", BG_ROOTFS_FILE ".tmp",
+                                            BG_ROOTFS_PACKAGES_FILE ".tmp"};
 
     for (size_t i = 0; i < BG_ARRAY_SIZE(leftovers); i++) {
         bg_autofree char *p = bg_asprintf("%s/%s", b->imgdir, leftovers[i]);
@@ -330,11 +346,22 @@ static void build_main(void *arg)
     build_free(b);
 }
 
-static struct bg_imagebuild *build_new(const struct bg_image_ctx *ctx, const char *name)
+/* The build of req; pkgs (dev: the rootfs's packages) is taken. */
+static struct bg_imagebuild *build_new(const struct bg_image_ctx *ctx,
+                                       const struct bg_imagebuild_request *req,
+                                       struct bg_pkglist *pkgs)
 {
     struct bg_imagebuild *b = bg_calloc(1, sizeof(*b));
+    const char *name = req->name;
+    bool dev = req->recipe == BG_RECIPE_DEV;
 
     b->ctx = *ctx;
+    b->recipe = req->recipe;
+    b->packages = *pkgs;
+    *pkgs = (struct bg_pkglist){0};
+    b->img.recipe = bg_strdup(bg_recipe_name(req->recipe));
+    b->img.packages = dev ? bg_pkglist_join(&b->packages, " ")
+                          : bg_strdup(BG_IMAGEBUILD_META_PACKAGE " " BG_IMAGEBUILD_BUSYBOX_PACKAGE);
     snprintf(b->img.name, sizeof(b->img.name), "%s", name);
     snprintf(b->img.arch, sizeof(b->img.arch), "x86_64");
     b->img.state = BG_IMAGE_STATE_IMPORTING;
@@ -347,17 +374,32 @@ static struct bg_imagebuild *build_new(const struct bg_image_ctx *ctx, const cha
     b->img.files[BG_IMAGE_KERNEL].path = bg_asprintf("%s/vmlinuz", b->imgdir);
     b->img.files[BG_IMAGE_VMLINUX].path = bg_asprintf("%s/vmlinux", b->imgdir);
     b->debs = bg_asprintf("%s/debs", ctx->cache_dir);
-    bg_image_op_init(&b->op, "image_build", name, "steps", BG_IMAGEBUILD_STEPS);
+    bg_image_op_init(&b->op, "image_build", name, "steps",
+                     dev ? BG_IMAGEBUILD_DEV_STEPS : BG_IMAGEBUILD_STEPS);
     snprintf(b->op.step, sizeof(b->op.step), "queued");
     return b;
 }
 
-int bg_imagebuild_start(const struct bg_image_ctx *ctx, const char *name,
-                        struct bg_operation *ret_op, struct bg_error *err)
+int bg_imagebuild_check(const struct bg_imagebuild_request *req, struct bg_error *err)
 {
-    struct bg_imagebuild *b = build_new(ctx, name);
     int r;
 
+    if (req->recipe != BG_RECIPE_DEV || (r = bg_imagebuild_rootfs_check(err)) >= 0)
+        return 0;
+    return bg_error_prefix(err, BG_ERR(BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE), "recipe dev");
+}
+
+int bg_imagebuild_start(const struct bg_image_ctx *ctx, const struct bg_imagebuild_request *req,
+                        struct bg_operation *ret_op, struct bg_error *err)
+{
+    struct bg_pkglist pkgs = {0};
+    struct bg_imagebuild *b;
+    int r;
+
+    if (req->recipe == BG_RECIPE_DEV &&
+        bg_recipe_dev_packages(ctx->dev_packages, req->packages, req->n_packages, &pkgs, err) < 0)
+        return bg_error_prefix(err, BG_ERR(BG_PROBLEM_INVALID_FIELD), "recipe dev");
+    b = build_new(ctx, req, &pkgs);
     if ((r = bg_image_op_record(ctx->store, &b->img, &b->op, err)) < 0)
         goto fail;
     *ret_op = b->op; /* plain data while running: error and result are NULL */

@@ -22,19 +22,39 @@ void bg_imagebuild_step(struct bg_imagebuild *b, unsigned done, const char *fmt,
     vsnprintf(b->op.step, sizeof(b->op.step), fmt, ap);
     va_end(ap);
     b->op.done = done;
+    b->op.step_done = b->op.step_total = 0;
+    b->op.step_unit[0] = '\0';
     bg_log_debug("build image '%s': %s", b->img.name, b->op.step);
     bg_image_op_update(b->ctx.store, &b->op);
 }
 
-/* The clean environment plus the proxy settings apt honours. */
-static char **build_env(void)
+void bg_imagebuild_step_count(struct bg_imagebuild *b, uint64_t done, uint64_t total,
+                              const char *unit, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(b->op.step, sizeof(b->op.step), fmt, ap);
+        va_end(ap);
+    }
+    b->op.step_done = done;
+    b->op.step_total = total;
+    snprintf(b->op.step_unit, sizeof(b->op.step_unit), "%s", unit);
+    bg_image_op_update(b->ctx.store, &b->op);
+}
+
+/* The clean environment plus the proxy settings apt honours, and extra. */
+static char **build_env(const char *const *extra)
 {
     static const char *const pass[] = {"http_proxy", "https_proxy", "no_proxy", NULL};
-    size_t n = 0;
+    size_t n = 0, n_extra = 0;
 
     while (bg_run_clean_env[n])
         n++;
-    char **env = bg_calloc(n + BG_ARRAY_SIZE(pass) + 1, sizeof(char *));
+    while (extra && extra[n_extra])
+        n_extra++;
+    char **env = bg_calloc(n + BG_ARRAY_SIZE(pass) + n_extra + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
         env[i] = bg_strdup(bg_run_clean_env[i]);
     for (const char *const *p = pass; *p; p++) {
@@ -42,6 +62,8 @@ static char **build_env(void)
         if (v && *v)
             env[n++] = bg_asprintf("%s=%s", *p, v);
     }
+    for (size_t i = 0; i < n_extra; i++)
+        env[n++] = bg_strdup(extra[i]);
     return env;
 }
 
@@ -78,13 +100,24 @@ int bg_imagebuild_run_ok(struct bg_imagebuild *b, const char *const argv[], cons
                          int out_fd, struct bg_run_result *ret, const char *hint,
                          struct bg_error *err)
 {
-    char **env = build_env();
+    struct bg_imagebuild_cmd c = {.argv = argv, .cwd = cwd, .out_fd = out_fd, .hint = hint};
+
+    return bg_imagebuild_run(b, &c, ret, err);
+}
+
+int bg_imagebuild_run(struct bg_imagebuild *b, const struct bg_imagebuild_cmd *c,
+                      struct bg_run_result *ret, struct bg_error *err)
+{
+    const char *const *argv = c->argv;
+    const char *hint = c->hint;
+    char **env = build_env(c->env);
     struct bg_run_opts o = {.argv = argv,
-                            .cwd = cwd,
+                            .cwd = c->cwd,
                             .env = env,
                             .cancelled = build_cancelled,
                             .cls = b,
-                            .out_fd = out_fd};
+                            .out_fd = c->out_fd,
+                            .on_output = c->on_output};
     int r = bg_run(&o, ret, err);
 
     bg_strv_free(env);

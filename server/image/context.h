@@ -10,8 +10,9 @@ struct bg_jobs;
  * must outlive every job (bg_jobs_cancel_wait on jobs before the store and the configuration
  * go). */
 struct bg_image_ctx {
-    struct bg_store *store; /* images and operations */
-    struct bg_jobs *jobs;   /* runs the jobs; its cancel flag stops them at the next step */
-    const char *state_dir;  /* built images are written to <state_dir>/images/<name>/ */
-    const char *cache_dir;  /* the package cache <cache_dir>/debs and builds' scratch dirs */
+    struct bg_store *store;   /* images and operations */
+    struct bg_jobs *jobs;     /* runs the jobs; its cancel flag stops them at the next step */
+    const char *state_dir;    /* built images are written to <state_dir>/images/<name>/ */
+    const char *cache_dir;    /* the package cache <cache_dir>/debs and builds' scratch dirs */
+    const char *dev_packages; /* image_dev_packages: what every dev image adds (may be NULL) */
 };

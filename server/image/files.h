@@ -11,3 +11,6 @@ int bg_imagebuild_read_text(const char *path, char **ret, struct bg_error *err);
 
 /* Copy src to dst (created 0644, replaced) and fsync it. */
 int bg_imagebuild_copy_file(const char *src, const char *dst, struct bg_error *err);
+
+/* Copy src to dst (created 0644, replaced) keeping its holes, and fsync it. */
+int bg_imagebuild_copy_sparse(const char *src, const char *dst, struct bg_error *err);

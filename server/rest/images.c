@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* /v1/images: list, get, import and build (202 + operation), delete. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "banger/jsonutil.h"
 #include "image/build.h"
@@ -18,13 +20,17 @@ static struct bg_image_ctx image_ctx(const struct bg_http_request *req)
     return (struct bg_image_ctx){.store = d->store,
                                  .jobs = d->jobs,
                                  .state_dir = d->cfg->state_dir,
-                                 .cache_dir = d->cfg->cache_dir};
+                                 .cache_dir = d->cfg->cache_dir,
+                                 .dev_packages = d->cfg->image_dev_packages};
 }
 
-/* A failure to start an image job: a taken name is about the request's "name". */
+/* A failure to start an image job: a taken name is about the request's "name", a bad
+ * package list about "packages". */
 static int reply_start_error(struct bg_http_request *req, const struct bg_error *err)
 {
-    const char *field = err->code == BG_ERR(BG_PROBLEM_IMAGE_EXISTS) ? "name" : NULL;
+    const char *field = err->code == BG_ERR(BG_PROBLEM_IMAGE_EXISTS)    ? "name"
+                        : err->code == BG_ERR(BG_PROBLEM_INVALID_FIELD) ? "packages"
+                                                                        : NULL;
 
     return bg_rest_reply_error(req, err, BG_REST_IMAGE, BG_PROBLEM_INTERNAL, field);
 }
@@ -92,23 +98,71 @@ int bg_handle_images_create(struct bg_http_request *req)
     return reply_operation(req, &op);
 }
 
-/* {"name": NAME} with name optional (BG_IMAGEBUILD_DEFAULT_NAME), nothing else. */
-static int build_decode(const json_t *body, char name[BG_NAME_MAX + 1], struct bg_field_error *f,
+/* A decoded build body; the package names are the body's (valid while it lives). */
+struct build_body {
+    struct bg_imagebuild_request req;
+    const char *names[BG_RECIPE_PACKAGES_MAX];
+};
+
+/* "packages": an array of package names, for recipe dev only. */
+static int build_packages(const json_t *body, struct build_body *b, struct bg_field_error *f,
+                          struct bg_error *err)
+{
+    json_t *list = json_object_get(body, "packages"), *v;
+    struct bg_error e;
+    size_t i;
+
+    if (!list)
+        return 0;
+    if (b->req.recipe != BG_RECIPE_DEV) {
+        bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "packages");
+        return bg_error_set(err, -EINVAL, "packages is for recipe dev (recipe %s installs none)",
+                            bg_recipe_name(b->req.recipe));
+    }
+    if (!json_is_array(list) || json_array_size(list) > BG_RECIPE_PACKAGES_MAX) {
+        bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "packages");
+        return bg_error_set(err, -EINVAL, "packages must be an array of at most %d package names",
+                            BG_RECIPE_PACKAGES_MAX);
+    }
+    json_array_foreach (list, i, v) {
+        const char *name = json_string_value(v);
+        if (!name || strlen(name) != json_string_length(v) || bg_package_validate(name, &e) < 0) {
+            bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "packages");
+            return bg_error_set(err, -EINVAL, "packages[%zu]: %s", i,
+                                name ? e.msg : "not a string");
+        }
+        b->names[i] = name;
+    }
+    b->req.packages = b->names;
+    b->req.n_packages = json_array_size(list);
+    return 0;
+}
+
+/* {"name": NAME, "recipe": "dev"|"minimal", "packages": [...]}, each optional (name
+ * BG_IMAGEBUILD_DEFAULT_NAME, recipe BG_RECIPE_DEFAULT), nothing else. */
+static int build_decode(const json_t *body, struct build_body *b, struct bg_field_error *f,
                         struct bg_error *err)
 {
-    static const char *const allowed[] = {"name", NULL};
+    static const char *const allowed[] = {"name", "recipe", "packages", NULL};
+    json_t *recipe = json_object_get(body, "recipe");
     int r = bg_json_check_members(body, allowed, f, err);
 
-    snprintf(name, BG_NAME_MAX + 1, "%s", BG_IMAGEBUILD_DEFAULT_NAME);
+    memset(b, 0, sizeof(*b));
+    snprintf(b->req.name, sizeof(b->req.name), "%s", BG_IMAGEBUILD_DEFAULT_NAME);
+    b->req.recipe = BG_RECIPE_DEFAULT;
     if (r >= 0)
-        r = bg_json_get_name(body, "name", false, name, f, err);
+        r = bg_json_get_name(body, "name", false, b->req.name, f, err);
+    if (r >= 0 && recipe && bg_recipe_parse(json_string_value(recipe), &b->req.recipe, err) < 0)
+        r = bg_field_error_set(f, BG_PROBLEM_INVALID_FIELD, "recipe");
+    if (r >= 0)
+        r = build_packages(body, b, f, err);
     return r < 0 ? r : 0;
 }
 
 int bg_handle_images_build(struct bg_http_request *req)
 {
     struct bg_image_ctx ctx = image_ctx(req);
-    char name[BG_NAME_MAX + 1];
+    struct build_body b;
     struct bg_operation op;
     struct bg_field_error f;
     struct bg_error err;
@@ -117,11 +171,15 @@ int bg_handle_images_build(struct bg_http_request *req)
 
     if (bg_http_body_object(req, &body, &mhd) < 0)
         return mhd;
-    r = build_decode(body, name, &f, &err);
+    if (build_decode(body, &b, &f, &err) < 0) {
+        json_decref(body);
+        return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
+    }
+    r = bg_imagebuild_check(&b.req, &err);
+    if (r >= 0)
+        r = bg_imagebuild_start(&ctx, &b.req, &op, &err);
     json_decref(body);
     if (r < 0)
-        return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
-    if (bg_imagebuild_start(&ctx, name, &op, &err) < 0)
         return reply_start_error(req, &err);
     return reply_operation(req, &op);
 }

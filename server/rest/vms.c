@@ -155,6 +155,7 @@ static int hold_for_connection(struct bg_http_request *req, const char *name, in
 
 static void vm_defaults(const struct bg_config *cfg, struct bg_vm_defaults *def)
 {
+    def->image = cfg->vm_default_image;
     def->vcpus = (uint32_t)cfg->vm_default_vcpus;
     def->memory_mib = (uint32_t)cfg->vm_default_memory_mib;
     def->disk_mib = cfg->vm_default_disk_mib;
@@ -175,6 +176,7 @@ int bg_handle_vms_create(struct bg_http_request *req)
     if (bg_http_body_object(req, &body, &mhd) < 0)
         return mhd;
     vm_defaults(d->cfg, &def);
+    bool default_image = !json_object_get(body, "image");
     /* "start" asks for a boot right after the record exists; it is not part of the VM */
     int r = bg_json_get_bool(body, "start", false, &start, &f, &err);
     if (r >= 0) {
@@ -185,8 +187,17 @@ int bg_handle_vms_create(struct bg_http_request *req)
     if (r < 0)
         return bg_http_reply_problem(req, f.problem, f.field, "%s", err.msg);
     vm.created_at = vm.updated_at = time(NULL);
-    if (bg_vm_create(d->runtime, &vm, &field, &err) < 0)
+    if (bg_vm_create(d->runtime, &vm, &field, &err) < 0) {
+        /* the default image that is not there yet: say which command makes it */
+        if (default_image && err.code == BG_ERR(BG_PROBLEM_IMAGE_NOT_FOUND))
+            return bg_http_reply_problem(
+                req, BG_PROBLEM_IMAGE_NOT_FOUND, "image",
+                "no image '%s' (the default image, vm_default_image): make it with 'banger image "
+                "build%s%s' (a Debian 12 development image), or name another with --image",
+                vm.spec.image, strcmp(vm.spec.image, "default") ? " " : "",
+                strcmp(vm.spec.image, "default") ? vm.spec.image : "");
         return bg_rest_reply_error(req, &err, BG_REST_VM, BG_PROBLEM_INTERNAL, field);
+    }
     if (vm.spec.auto_remove && hold_for_connection(req, vm.spec.name, &mhd) < 0)
         return mhd;
     if (start)

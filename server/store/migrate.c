@@ -117,9 +117,23 @@ static const char schema_v4[] =
 static const char schema_v5[] =
     "ALTER TABLE vms ADD COLUMN auto_remove INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 6: a built image records its recipe and the packages it asked for; an operation's
+ * step may count something of its own (bytes downloaded, packages set up). */
+static const char schema_v6[] = "ALTER TABLE images ADD COLUMN recipe TEXT;"
+                                "ALTER TABLE images ADD COLUMN packages TEXT;"
+                                "UPDATE images SET recipe = 'minimal', packages = "
+                                "'linux-image-cloud-amd64 busybox-static' "
+                                "WHERE source = 'build:debian';"
+                                "ALTER TABLE operations ADD COLUMN step_done INTEGER NOT NULL "
+                                "DEFAULT 0;"
+                                "ALTER TABLE operations ADD COLUMN step_total INTEGER NOT NULL "
+                                "DEFAULT 0;"
+                                "ALTER TABLE operations ADD COLUMN step_unit TEXT NOT NULL "
+                                "DEFAULT '';";
+
 /* Ordered by version, contiguous from 1 to BG_STORE_SCHEMA_VERSION. */
 static const struct bg_migration migrations[] = {
-    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5}, {6, schema_v6},
 };
 
 _Static_assert(BG_ARRAY_SIZE(migrations) == BG_STORE_SCHEMA_VERSION,

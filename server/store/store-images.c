@@ -9,16 +9,18 @@
 #include "banger/alloc.h"
 #include "store/store-internal.h"
 
-/* The column list shared by every statement; ?1..?19 bind in this order (bind_image): four
+/* The column list shared by every statement; ?1..?21 bind in this order (bind_image): four
  * fixed columns, three per file in enum bg_image_file_kind order, then COL_SOURCE.. */
 #define IMAGE_COLUMNS                                                                              \
     "name, state, arch, vmms, kernel_path, kernel_size, kernel_sha256, rootfs_path, rootfs_size, " \
     "rootfs_sha256, initrd_path, initrd_size, initrd_sha256, vmlinux_path, vmlinux_size, "         \
-    "vmlinux_sha256, source, error, created_at"
+    "vmlinux_sha256, source, error, created_at, recipe, packages"
 #define COL_FILES 4 /* 0-based column of the first file's path */
 #define COL_SOURCE (COL_FILES + 3 * BG_IMAGE_FILE_COUNT_)
 #define COL_ERROR (COL_SOURCE + 1)
 #define COL_CREATED (COL_SOURCE + 2)
+#define COL_RECIPE (COL_SOURCE + 3)
+#define COL_PACKAGES (COL_SOURCE + 4)
 
 /* How many VM names an -EBUSY message lists before "...". */
 #define IMAGE_USERS_LISTED 10
@@ -39,8 +41,10 @@ static void bind_image(sqlite3_stmt *stmt, const struct bg_image *img)
     }
     (void)bg_store_bind_text(stmt, COL_SOURCE + 1, img->source);
     (void)bg_store_bind_text(stmt, COL_ERROR + 1, img->error);
-    /* The update statement has no ?19 (created_at is fixed at insert): SQLITE_RANGE, ignored. */
+    /* The update statement leaves ?19 unused (created_at is fixed at insert). */
     (void)sqlite3_bind_int64(stmt, COL_CREATED + 1, img->created_at);
+    (void)bg_store_bind_text(stmt, COL_RECIPE + 1, img->recipe);
+    (void)bg_store_bind_text(stmt, COL_PACKAGES + 1, img->packages);
 }
 
 static int load_files(struct bg_store *s, sqlite3_stmt *stmt, struct bg_image *img,
@@ -79,6 +83,8 @@ static int load_image(struct bg_store *s, sqlite3_stmt *stmt, struct bg_image *r
         return r;
     img.source = bg_store_col_strdup(stmt, COL_SOURCE);
     img.error = bg_store_col_strdup(stmt, COL_ERROR);
+    img.recipe = bg_store_col_strdup(stmt, COL_RECIPE);
+    img.packages = bg_store_col_strdup(stmt, COL_PACKAGES);
     if ((r = load_files(s, stmt, &img, what, err)) < 0) {
         bg_image_done(&img);
         return r;
@@ -102,9 +108,10 @@ static int get_locked(struct bg_store *s, const char *name, struct bg_image *ret
 static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
-    static const char sql[] =
-        "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+    static const char sql[] = "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                              "?16, ?17, ?18, ?19, ?20, "
+                              "?21)";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_image *img = arg;
     int r, rc;
@@ -127,8 +134,8 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
         "UPDATE images SET state = ?2, arch = ?3, vmms = ?4, kernel_path = ?5, kernel_size = ?6, "
         "kernel_sha256 = ?7, rootfs_path = ?8, rootfs_size = ?9, rootfs_sha256 = ?10, "
         "initrd_path = ?11, initrd_size = ?12, initrd_sha256 = ?13, vmlinux_path = ?14, "
-        "vmlinux_size = ?15, vmlinux_sha256 = ?16, source = ?17, error = ?18 "
-        "WHERE name = ?1";
+        "vmlinux_size = ?15, vmlinux_sha256 = ?16, source = ?17, error = ?18, recipe = ?20, "
+        "packages = ?21 WHERE name = ?1";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     const struct bg_image *img = arg;
     struct bg_image stored;

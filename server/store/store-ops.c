@@ -9,9 +9,10 @@
 #include "banger/alloc.h"
 #include "store/store-internal.h"
 
-/* The column list shared by every statement; ?1..?12 bind in this order (bind_op). */
+/* The column list shared by every statement; ?1..?15 bind in this order (bind_op). */
 #define OP_COLUMNS                                                                                 \
-    "id, kind, target, state, done, total, unit, error, result, created_at, updated_at, step"
+    "id, kind, target, state, done, total, unit, error, result, created_at, updated_at, step, "    \
+    "step_done, step_total, step_unit"
 
 /* JSON text of op->error and op->result, kept alive while the statement runs. */
 struct op_json {
@@ -47,6 +48,9 @@ static void bind_op(sqlite3_stmt *stmt, const struct bg_operation *op, struct op
     (void)sqlite3_bind_int64(stmt, 10, op->created_at);
     (void)sqlite3_bind_int64(stmt, 11, op->updated_at);
     (void)bg_store_bind_text(stmt, 12, op->step);
+    (void)sqlite3_bind_int64(stmt, 13, (int64_t)op->step_done);
+    (void)sqlite3_bind_int64(stmt, 14, (int64_t)op->step_total);
+    (void)bg_store_bind_text(stmt, 15, op->step_unit);
 }
 
 /* A nullable JSON column; *ret stays NULL for SQL NULL. */
@@ -77,7 +81,9 @@ static int load_strings(struct bg_store *s, sqlite3_stmt *stmt, struct bg_operat
         return bg_store_bad_row(s, what, "state", err);
     if ((r = bg_store_col_text(s, stmt, 6, op->unit, sizeof(op->unit), what, err)) < 0)
         return r;
-    return bg_store_col_text(s, stmt, 11, op->step, sizeof(op->step), what, err);
+    if ((r = bg_store_col_text(s, stmt, 11, op->step, sizeof(op->step), what, err)) < 0)
+        return r;
+    return bg_store_col_text(s, stmt, 14, op->step_unit, sizeof(op->step_unit), what, err);
 }
 
 /* A row of OP_COLUMNS into *ret, checked like any input. */
@@ -86,6 +92,8 @@ static int load_op(struct bg_store *s, sqlite3_stmt *stmt, struct bg_operation *
 {
     struct bg_operation op = {.done = (uint64_t)sqlite3_column_int64(stmt, 4),
                               .total = (uint64_t)sqlite3_column_int64(stmt, 5),
+                              .step_done = (uint64_t)sqlite3_column_int64(stmt, 12),
+                              .step_total = (uint64_t)sqlite3_column_int64(stmt, 13),
                               .created_at = sqlite3_column_int64(stmt, 9),
                               .updated_at = sqlite3_column_int64(stmt, 10)};
     char what[BG_OPERATION_ID_MAX + 16] = "an operation";
@@ -138,7 +146,7 @@ static int apply_insert(struct bg_store *s, const void *arg, json_t **ret_data,
                         struct bg_error *err)
 {
     static const char sql[] = "INSERT INTO operations (" OP_COLUMNS ") VALUES "
-                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     bg_auto(op_json_done) struct op_json j = {0};
     const struct bg_operation *op = arg;
@@ -161,7 +169,8 @@ static int apply_update(struct bg_store *s, const void *arg, json_t **ret_data,
 {
     static const char sql[] = "UPDATE operations SET kind = ?2, target = ?3, state = ?4, "
                               "done = ?5, total = ?6, unit = ?7, error = ?8, result = ?9, "
-                              "updated_at = ?11, step = ?12 WHERE id = ?1";
+                              "updated_at = ?11, step = ?12, step_done = ?13, "
+                              "step_total = ?14, step_unit = ?15 WHERE id = ?1";
     bg_auto(bg_store_stmt_finalizep) sqlite3_stmt *stmt = NULL;
     bg_auto(op_json_done) struct op_json j = {0};
     const struct bg_operation *op = arg;

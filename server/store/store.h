@@ -11,7 +11,7 @@
 #include "banger/vm.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BG_STORE_SCHEMA_VERSION 5
+#define BG_STORE_SCHEMA_VERSION 6
 /* Events kept by default; older ones are pruned as new ones arrive. */
 #define BG_STORE_EVENT_HISTORY_DEFAULT 10000
 /* Ended operations kept by default; older ones are pruned as new operations start. */

@@ -36,8 +36,8 @@ trap teardown EXIT
 start_daemon
 t0=$SECONDS
 
-# --- the default image: its kernel and initrd boot the rootfs ---
-api POST /v1/images/build '{}'
+# --- the minimal image: its kernel and initrd boot the rootfs ---
+api POST /v1/images/build '{"recipe":"minimal"}'
 expect_status 202 "image build"
 op=$(jq -r .id <<<"$BODY")
 api GET "/v1/operations/$op?wait=300"

@@ -8,11 +8,12 @@
 # no host-key warning, while a wrong key is still refused; the busybox image says it has no
 # ssh; `banger vm forward` reaches a guest HTTP server from the host.
 #
-# Needs: qemu-system-x86_64, the default image (`banger image build`), ssh and scp, and an
-# image with sshd (ssh_image.sh: for now mmdebstrap, as root). Exits 77 (skipped) with the
+# uses: dev_image
+#
+# Needs: qemu-system-x86_64, the default (busybox) image (`banger image build --recipe
+# minimal`), ssh and scp, and the e2e/dev_image fixture (its sshd). Exits 77 (skipped) with the
 # reason when something is missing. BANGER_E2E_CACHE as in test_vm_run.sh.
 source "$(dirname "$0")/../integration/lib.sh"
-source "$(dirname "$0")/ssh_image.sh"
 
 need_vm
 command -v ssh >/dev/null && command -v scp >/dev/null || skip "ssh and scp are not installed"
@@ -36,7 +37,7 @@ trap teardown EXIT
 start_daemon
 t0=$SECONDS
 build_default_image
-ssh_image dev
+use_dev_image dev
 echo "images: $((SECONDS - t0)) s"
 
 # ssh reads the ~/.ssh/config of the passwd entry, not $HOME's: point it at the test's.

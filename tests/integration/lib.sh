@@ -228,13 +228,31 @@ expect_no_vm_left() {
   expect_eq "$left" "" "overlays left"
 }
 
-# build_default_image: `banger image build`; a failure ends the test with the CLI's output.
+# build_default_image: `banger image build --recipe minimal` (the busybox image, named
+# "default"); a failure ends the test with the CLI's output.
 build_default_image() {
-  if ! "$BANGER" image build >"$T/build.out" 2>&1; then
+  if ! "$BANGER" image build --recipe minimal >"$T/build.out" 2>&1; then
     cat "$T/build.out" >&2
-    fail "banger image build"
+    fail "banger image build --recipe minimal"
     finish
     exit 1
   fi
   pass
+}
+
+# use_dev_image [NAME]: import the Debian 12 development image that the e2e fixture
+# (tests/e2e/fixture_dev_image.sh, ctest e2e/dev_image) built into BANGER_DEV_IMAGE_DIR, as
+# NAME (default "dev"), and wait until it is ready. Instant: nothing is built or downloaded. A
+# test that calls it says "# uses: dev_image" on a line of its own, so ctest runs the fixture
+# first. Skips (77) when the fixture left no image.
+use_dev_image() {
+  local name=${1:-dev} dir=${BANGER_DEV_IMAGE_DIR:-}
+  [[ -n "$dir" && -f "$dir/rootfs.ext4" && -f "$dir/vmlinuz" && -f "$dir/initrd.img" ]] ||
+    skip "no dev image in BANGER_DEV_IMAGE_DIR='$dir' (the e2e/dev_image fixture did not run or was skipped)"
+  api POST /v1/images "{\"name\":\"$name\",\"kernel\":\"$dir/vmlinuz\",\"initrd\":\"$dir/initrd.img\",\"rootfs\":\"$dir/rootfs.ext4\"}"
+  expect_status 202 "import the dev image as $name"
+  local id
+  id=$(jq -r .id <<<"$BODY")
+  api GET "/v1/operations/$id?wait=120"
+  expect_json .state succeeded "import the dev image as $name"
 }

@@ -99,6 +99,29 @@ static void test_image_import_and_events(void **state)
     assert_string_equal(a.state, "running");
 }
 
+/* image build: recipe and packages; vm create without --image (the daemon's default). */
+static void test_image_build_and_default_image(void **state)
+{
+    (void)state;
+    struct bg_cli_args a;
+    struct bg_error err = {0};
+
+    assert_int_equal(
+        PARSE(&a, &err, "image", "build", "dev2", "--recipe", "dev", "--packages", "vim,strace jq"),
+        0);
+    assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_IMAGE_BUILD);
+    assert_string_equal(a.name, "dev2");
+    assert_string_equal(a.recipe, "dev");
+    assert_string_equal(a.packages, "vim,strace jq");
+    assert_int_equal(PARSE(&a, &err, "image", "build", "--recipe=minimal"), 0);
+    assert_null(a.name);
+    assert_string_equal(a.recipe, "minimal");
+    assert_null(a.packages);
+    assert_int_equal(PARSE(&a, &err, "vm", "create", "web1"), 0);
+    assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_VM_CREATE);
+    assert_null(a.image);
+}
+
 static void test_lifecycle_commands(void **state)
 {
     (void)state;
@@ -241,7 +264,19 @@ static const struct refusal refusals[] = {
      0},
     {{"vm", "create", "--image", "b"}, "vm create", "'banger vm create' needs a NAME", 0},
     {{"vm", "show"}, "vm show", "needs a NAME", 0},
-    {{"vm", "create", "web1"}, "vm create", "'banger vm create' needs --image IMG", 0},
+    {{"image", "build", "--recipe", "big"},
+     "image build",
+     "flag '--recipe': 'big' is not one of dev, minimal",
+     0},
+    {{"image", "build", "--packages", "vim,Emacs"},
+     "image build",
+     "flag '--packages': package name may contain only a-z",
+     0},
+    {{"image", "build", "--packages", ", ,"}, "image build", "flag '--packages': no package", 0},
+    {{"image", "import", "x", "--kernel", "k", "--recipe", "dev"},
+     "image import",
+     "unknown flag '--recipe'",
+     0},
     {{"image", "import", "base"}, "image import", "needs --kernel PATH", 0},
     {{"image", "import", "base", "--kernel", ""}, "image import", "needs a non-empty PATH", 0},
     {{"vm", "show", "web1", "web2"}, "vm show", "unexpected argument 'web2'", 0},
@@ -322,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_flags_may_precede_name_and_json_may_follow),
         cmocka_unit_test(test_double_dash_ends_flags),
         cmocka_unit_test(test_image_import_and_events),
+        cmocka_unit_test(test_image_build_and_default_image),
         cmocka_unit_test(test_lifecycle_commands),
         cmocka_unit_test(test_help_forms),
         cmocka_unit_test(test_no_arguments_is_a_usage_error),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -35,6 +36,63 @@ static void test_format_without_total(void **state)
     assert_string_equal(bg_cli_progress_format("importing", "k", 0, 0, buf), "importing k  0.0 B");
 }
 
+static void test_line_steps(void **state)
+{
+    (void)state;
+    char buf[BG_CLI_PROGRESS_MAX];
+    struct bg_cli_progress_state s = {.done = 7,
+                                      .total = 10,
+                                      .unit = "steps",
+                                      .step = "rootfs: download packages",
+                                      .step_done = 41200000,
+                                      .step_total = 91700000,
+                                      .step_unit = "bytes"};
+
+    /* a bar fills what the text leaves of the width, less one column */
+    assert_string_equal(
+        bg_cli_progress_line("building", "dev", &s, 67, 100, buf),
+        "building dev  [8/10] rootfs: download packages [############---------------] "
+        "44% 39.3/87.5 MiB 1:07");
+    assert_int_equal(strlen(buf), 99);
+    s.step = "rootfs: set up packages";
+    s.step_done = 37;
+    s.step_total = 94;
+    s.step_unit = "packages";
+    assert_string_equal(
+        bg_cli_progress_line("building", "dev", &s, 5, 100, buf),
+        "building dev  [8/10] rootfs: set up packages [###########-----------------] "
+        "39% 37/94 packages 0:05");
+    /* too narrow for a bar: the count stays */
+    assert_string_equal(bg_cli_progress_line("building", "dev", &s, 5, 60, buf),
+                        "building dev  [8/10] rootfs: set up packages  39% 37/94 pac");
+    /* a step that counts nothing, a step count with no total */
+    s.step_unit = NULL;
+    assert_string_equal(bg_cli_progress_line("building", "dev", &s, 125, 80, buf),
+                        "building dev  [8/10] rootfs: set up packages  2:05");
+    s.step_unit = "packages";
+    s.step_total = 0;
+    assert_string_equal(bg_cli_progress_line("building", "dev", &s, -1, 80, buf),
+                        "building dev  [8/10] rootfs: set up packages  37 packages");
+    /* width 0: the text of a log line; the last step counts as itself */
+    s.done = 10;
+    s.step = "register";
+    assert_string_equal(bg_cli_progress_line("building", "dev", &s, 9, 0, buf),
+                        "building dev  [10/10] register");
+}
+
+static void test_line_bytes(void **state)
+{
+    (void)state;
+    char buf[BG_CLI_PROGRESS_MAX];
+    struct bg_cli_progress_state s = {.done = 125829120, .total = 279235379, .unit = "bytes"};
+
+    assert_string_equal(bg_cli_progress_line("importing", "base", &s, 12, 60, buf),
+                        "importing base [#######----------] 45% 120.0/266.3 MiB 0:12");
+    /* a terminal wider than the buffer is drawn as wide as the buffer allows */
+    assert_int_equal(strlen(bg_cli_progress_line("importing", "base", &s, 12, 500, buf)),
+                     BG_CLI_PROGRESS_MAX - 1);
+}
+
 static void test_not_a_tty_draws_nothing(void **state)
 {
     (void)state;
@@ -58,6 +116,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_with_total),
         cmocka_unit_test(test_format_without_total),
+        cmocka_unit_test(test_line_steps),
+        cmocka_unit_test(test_line_bytes),
         cmocka_unit_test(test_not_a_tty_draws_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

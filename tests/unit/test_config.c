@@ -673,9 +673,60 @@ static void test_bool_key(void **state)
     assert_non_null(strstr(err.msg, "BANGERD_FIRECRACKER_KVM_CHECK: 'no' is not true or false"));
 }
 
+/* vm_default_image: a name, default "default"; image_dev_packages: package names separated by
+ * commas or blanks, kept space-separated; both shown in the JSON view. */
+static void test_image_keys(void **state)
+{
+    (void)state;
+    bg_autofree char *good = write_text(
+        "img.toml", "vm_default_image = \"dev\"\nimage_dev_packages = \"vim, jq strace\"\n");
+    bg_autofree char *bad_name = write_text("img1.toml", "vm_default_image = \"Dev\"\n");
+    bg_autofree char *bad_pkg = write_text("img2.toml", "image_dev_packages = \"vim,Emacs\"\n");
+    bg_autofree char *number = write_text("img3.toml", "vm_default_image = 3\n");
+    const char *good_args[] = {"--config", good, NULL};
+    const char *bad_name_args[] = {"--config", bad_name, NULL};
+    const char *bad_pkg_args[] = {"--config", bad_pkg, NULL};
+    const char *number_args[] = {"--config", number, NULL};
+    char *const env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_IMAGE_DEV_PACKAGES=gdb", NULL};
+    char *const bad_env[] = {(char *)"HOME=/home/u", (char *)"BANGERD_IMAGE_DEV_PACKAGES=a=1",
+                             NULL};
+    struct bg_config cfg;
+    struct bg_error err;
+
+    assert_int_equal(load(&cfg, NULL, home_env, &err), 0);
+    assert_string_equal(cfg.vm_default_image, "default");
+    assert_string_equal(cfg.image_dev_packages, "");
+    assert_source(&cfg, BG_CONFIG_KEY_VM_DEFAULT_IMAGE, "default");
+    bg_config_done(&cfg);
+    assert_int_equal(load(&cfg, good_args, home_env, &err), 0);
+    assert_string_equal(cfg.vm_default_image, "dev");
+    assert_string_equal(cfg.image_dev_packages, "vim jq strace");
+    json_t *j = bg_config_to_json(&cfg);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "vm_default_image"), "value")), "dev");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "image_dev_packages"), "value")),
+        "vim jq strace");
+    json_decref(j);
+    bg_config_done(&cfg);
+    assert_int_equal(load(&cfg, good_args, env, &err), 0);
+    assert_string_equal(cfg.image_dev_packages, "gdb");
+    assert_source(&cfg, BG_CONFIG_KEY_IMAGE_DEV_PACKAGES, "env:BANGERD_IMAGE_DEV_PACKAGES");
+    bg_config_done(&cfg);
+    assert_int_equal(load(&cfg, bad_name_args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'vm_default_image': name may contain only"));
+    assert_int_equal(load(&cfg, bad_pkg_args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "key 'image_dev_packages': package name may contain only"));
+    assert_int_equal(load(&cfg, number_args, home_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "expected a string, got an integer"));
+    assert_int_equal(load(&cfg, NULL, bad_env, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "BANGERD_IMAGE_DEV_PACKAGES: package name may contain only"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image_keys),
         cmocka_unit_test(test_config_not_regular),
         cmocka_unit_test(test_bool_key),
         cmocka_unit_test(test_defaults_user),

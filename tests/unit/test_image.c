@@ -163,7 +163,9 @@ static void test_to_json_shape(void **state)
     json_t *j = bg_image_to_json(&img);
 
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 12);
+    assert_int_equal(json_object_size(j), 13);
+    /* an imported image has no recipe */
+    assert_true(json_is_null(json_object_get(j, "recipe")));
     assert_string_equal(json_string_value(json_object_get(j, "name")), "base");
     assert_string_equal(json_string_value(json_object_get(j, "state")), "ready");
     assert_string_equal(json_string_value(json_object_get(j, "arch")), "x86_64");
@@ -194,6 +196,30 @@ static void test_to_json_shape(void **state)
     assert_true(json_is_null(json_object_get(j, "vmlinux")));
     json_decref(j);
     bg_image_done(&img);
+}
+
+static void test_to_json_recipe(void **state)
+{
+    (void)state;
+    struct bg_image img;
+    sample_image(&img);
+    img.source = bg_strdup(BG_IMAGE_SOURCE_BUILD);
+    img.recipe = bg_strdup("dev");
+    img.packages = bg_strdup("build-essential git  vim");
+    json_t *j = bg_image_to_json(&img);
+    json_t *recipe = json_object_get(j, "recipe");
+
+    assert_true(json_is_object(recipe));
+    assert_int_equal(json_object_size(recipe), 2);
+    assert_string_equal(json_string_value(json_object_get(recipe, "name")), "dev");
+    json_t *pkgs = json_object_get(recipe, "packages");
+    assert_int_equal(json_array_size(pkgs), 3);
+    assert_string_equal(json_string_value(json_array_get(pkgs, 0)), "build-essential");
+    assert_string_equal(json_string_value(json_array_get(pkgs, 2)), "vim");
+    json_decref(j);
+    bg_image_done(&img);
+    assert_null(img.recipe);
+    assert_null(img.packages);
 }
 
 static void test_to_json_null_rootfs_and_failure(void **state)
@@ -314,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_import_all_files),
         cmocka_unit_test(test_import_refusals),
         cmocka_unit_test(test_to_json_shape),
+        cmocka_unit_test(test_to_json_recipe),
         cmocka_unit_test(test_to_json_unproven),
         cmocka_unit_test(test_to_json_null_rootfs_and_failure),
         cmocka_unit_test(test_to_json_vmms_order),

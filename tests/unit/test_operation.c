@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -105,6 +106,33 @@ static void test_to_json_running(void **state)
     json_decref(j);
 }
 
+/* A step that counts something of its own shows step_done, step_total and step_unit; one that
+ * counts nothing shows none of them. */
+static void test_to_json_step_count(void **state)
+{
+    (void)state;
+    struct bg_operation op = sample_op();
+    snprintf(op.unit, sizeof(op.unit), "steps");
+    snprintf(op.step, sizeof(op.step), "rootfs: download packages");
+    op.step_done = 41200000;
+    op.step_total = 91700000;
+    snprintf(op.step_unit, sizeof(op.step_unit), "bytes");
+
+    json_t *j = bg_operation_to_json(&op);
+    json_t *progress = json_object_get(j, "progress");
+    assert_int_equal(json_object_size(progress), 7);
+    assert_string_equal(json_string_value(json_object_get(progress, "step")),
+                        "rootfs: download packages");
+    assert_int_equal(json_integer_value(json_object_get(progress, "step_done")), 41200000);
+    assert_int_equal(json_integer_value(json_object_get(progress, "step_total")), 91700000);
+    assert_string_equal(json_string_value(json_object_get(progress, "step_unit")), "bytes");
+    json_decref(j);
+    op.step_unit[0] = '\0';
+    j = bg_operation_to_json(&op);
+    assert_int_equal(json_object_size(json_object_get(j, "progress")), 4);
+    json_decref(j);
+}
+
 static void test_to_json_keeps_references(void **state)
 {
     (void)state;
@@ -151,7 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_validate),     cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_to_json_running), cmocka_unit_test(test_to_json_keeps_references),
-        cmocka_unit_test(test_to_json_failed),
+        cmocka_unit_test(test_to_json_failed),  cmocka_unit_test(test_to_json_step_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

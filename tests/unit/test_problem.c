@@ -104,6 +104,7 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_UPGRADE_REQUIRED, "upgrade_required", 426},
         {BG_PROBLEM_TUNNEL_FAILED, "tunnel_failed", 502},
         {BG_PROBLEM_SSH_UNAVAILABLE, "ssh_unavailable", 409},
+        {BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE, "image_build_unavailable", 409},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */

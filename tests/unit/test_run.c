@@ -70,6 +70,41 @@ static void test_run_ok(void **state)
     assert_err(bg_run_ok(&o, &res, &err), err, -EIO, "false failed (exit 1): no message");
 }
 
+/* What on_output saw, per stream. */
+struct seen {
+    char out[256], err[256];
+};
+
+static void on_output(void *cls, int stream, const char *buf, size_t n)
+{
+    struct seen *s = cls;
+    char *dst = stream == 1 ? s->out : s->err;
+    size_t len = strlen(dst);
+
+    assert_true(stream == 1 || stream == 2);
+    assert_true(len + n < sizeof(s->out));
+    memcpy(dst + len, buf, n);
+    dst[len + n] = '\0';
+}
+
+static void test_run_on_output(void **state)
+{
+    (void)state;
+    struct bg_error err = {0};
+    struct bg_run_result res;
+    struct seen seen = {"", ""};
+    const char *argv[] = {"sh", "-c", "echo one; echo two >&2; echo three", NULL};
+    struct bg_run_opts o = {.argv = argv, .out_fd = -1, .on_output = on_output, .cls = &seen};
+
+    assert_int_equal(bg_run(&o, &res, &err), 0);
+    assert_string_equal(seen.out, "one\nthree\n");
+    assert_string_equal(seen.err, "two\n");
+    /* and what is kept is the same */
+    assert_string_equal(res.out, "one\nthree\n");
+    assert_string_equal(res.err, "two\n");
+    bg_run_result_done(&res);
+}
+
 static void test_run_caps(void **state)
 {
     (void)state;
@@ -175,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_status_and_output),
         cmocka_unit_test(test_run_ok),
+        cmocka_unit_test(test_run_on_output),
         cmocka_unit_test(test_run_caps),
         cmocka_unit_test(test_run_deadline_and_cancel),
         cmocka_unit_test(test_run_clean_env_and_cwd),

@@ -224,7 +224,8 @@ static void test_reopen_keeps_records(void **state)
 }
 
 /* Version 4 gives images a vmlinux; images built before it lose the firecracker bit (their
- * kernel is a bzImage), imported ones keep what their kernel earned. */
+ * kernel is a bzImage), imported ones keep what their kernel earned. Version 6 records the
+ * recipe of built images (all were the minimal one) and none for imported ones. */
 static void test_migrate_v3_images(void **state)
 {
     struct fixture *f = *state;
@@ -235,6 +236,11 @@ static void test_migrate_v3_images(void **state)
     f->s = NULL;
     /* back to a version 3 file holding one built and one imported image */
     raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove;"
+                      "ALTER TABLE images DROP COLUMN recipe;"
+                      "ALTER TABLE images DROP COLUMN packages;"
+                      "ALTER TABLE operations DROP COLUMN step_done;"
+                      "ALTER TABLE operations DROP COLUMN step_total;"
+                      "ALTER TABLE operations DROP COLUMN step_unit;"
                       "ALTER TABLE images DROP COLUMN vmlinux_path;"
                       "ALTER TABLE images DROP COLUMN vmlinux_size;"
                       "ALTER TABLE images DROP COLUMN vmlinux_sha256;"
@@ -249,10 +255,14 @@ static void test_migrate_v3_images(void **state)
     assert_int_equal(got.vmms, BG_VMM_QEMU);
     assert_null(got.files[BG_IMAGE_VMLINUX].path);
     assert_string_equal(got.files[BG_IMAGE_INITRD].path, "/i/initrd.img");
+    assert_string_equal(got.recipe, "minimal");
+    assert_string_equal(got.packages, "linux-image-cloud-amd64 busybox-static");
     bg_image_done(&got);
     assert_int_equal(bg_store_image_get(f->s, "fc", &got, &err), 0);
     assert_int_equal(got.vmms, BG_VMM_QEMU | BG_VMM_FIRECRACKER);
     assert_string_equal(got.files[BG_IMAGE_KERNEL].path, "/f/vmlinux");
+    assert_null(got.recipe);
+    assert_null(got.packages);
     bg_image_done(&got);
 }
 
@@ -268,7 +278,13 @@ static void test_migrate_v4_vms(void **state)
     assert_int_equal(bg_store_vm_insert(f->s, &vm, NULL, &err), 0);
     bg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove; PRAGMA user_version = 4");
+    raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove;"
+                      "ALTER TABLE images DROP COLUMN recipe;"
+                      "ALTER TABLE images DROP COLUMN packages;"
+                      "ALTER TABLE operations DROP COLUMN step_done;"
+                      "ALTER TABLE operations DROP COLUMN step_total;"
+                      "ALTER TABLE operations DROP COLUMN step_unit;"
+                      "PRAGMA user_version = 4");
     assert_int_equal(bg_store_open(f->path, BG_STORE_READ_WRITE, &f->s, &err), 0);
     assert_int_equal(bg_store_schema_version(f->s), BG_STORE_SCHEMA_VERSION);
     assert_int_equal(bg_store_vm_get(f->s, "old", &got, &err), 0);
@@ -483,9 +499,13 @@ static void test_image_crud(void **state)
     assert_int_equal(got.vmms, BG_VMM_QEMU | BG_VMM_FIRECRACKER);
     assert_string_equal(got.source, "import");
     assert_null(got.error);
+    assert_null(got.recipe);
+    assert_null(got.packages);
     assert_int_equal(got.state, BG_IMAGE_STATE_IMPORTING);
     bg_image_done(&got);
 
+    img.recipe = bg_strdup("dev");
+    img.packages = bg_strdup("build-essential git");
     img.state = BG_IMAGE_STATE_FAILED;
     img.error = bg_strdup("kernel is not an ELF vmlinux");
     memset(img.files[BG_IMAGE_KERNEL].sha256, 'a', BG_SHA256_HEX_LEN);
@@ -502,6 +522,8 @@ static void test_image_crud(void **state)
     assert_int_equal(got.files[BG_IMAGE_VMLINUX].size_bytes, 53000000);
     assert_string_equal(got.files[BG_IMAGE_VMLINUX].sha256, img.files[BG_IMAGE_VMLINUX].sha256);
     assert_string_equal(got.source, "import");
+    assert_string_equal(got.recipe, "dev");
+    assert_string_equal(got.packages, "build-essential git");
     assert_int_equal(got.created_at, 1700000000);
     bg_image_done(&got);
     bg_image_done(&img);
@@ -693,6 +715,18 @@ static void test_op_crud(void **state)
     assert_int_equal(got.total, 100);
     assert_null(got.error);
     assert_null(got.result);
+    bg_operation_done(&got);
+
+    assert_int_equal(got.step_done, 0);
+    assert_string_equal(got.step_unit, "");
+    op.step_done = 37;
+    op.step_total = 94;
+    snprintf(op.step_unit, sizeof(op.step_unit), "packages");
+    assert_int_equal(bg_store_op_update(f->s, &op, NULL, &err), 0);
+    assert_int_equal(bg_store_op_get(f->s, op.id, &got, &err), 0);
+    assert_int_equal(got.step_done, 37);
+    assert_int_equal(got.step_total, 94);
+    assert_string_equal(got.step_unit, "packages");
     bg_operation_done(&got);
 
     op.state = BG_OPERATION_STATE_SUCCEEDED;

@@ -96,6 +96,42 @@ static void test_name_null_err(void **state)
     assert_int_equal(bg_name_validate("good", NULL), 0);
 }
 
+static void test_package_good(void **state)
+{
+    (void)state;
+    bg_autofree char *max = repeat('p', BG_PACKAGE_MAX);
+    const char *good[] = {"gcc", "g++", "libc6-dev", "python3.11", "0ad", "ab", "a+.-b", max};
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        check_good(bg_package_validate, good[i]);
+}
+
+static void test_package_bad(void **state)
+{
+    (void)state;
+    bg_autofree char *too_long = repeat('p', BG_PACKAGE_MAX + 1);
+    const struct bad_case bad[] = {
+        {NULL, "package name is empty"},
+        {"", "package name is empty"},
+        {too_long, "65 characters long; the limit is 64"},
+        {"a", "'a' is shorter than 2 characters"},
+        {"Gcc", "found 'G' at 1"},
+        {"-gcc", "found '-' at 1"},
+        {"+gcc", "found '+' at 1"},
+        {"gcc=12", "found '=' at 4"},
+        {"gcc:amd64", "found ':' at 4"},
+        {"gcc/bookworm", "found '/' at 4"},
+        {"g cc", "found ' ' at 2"},
+        {"gcc,make", "found ',' at 4"},
+        {"gc\n", "found '?' at 3"},
+        {"gc\x01", "found '?' at 3"},
+        {"caf\xc3\xa9", "may contain only a-z, 0-9, '+', '.' and '-'"},
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        check_bad(bg_package_validate, &bad[i]);
+}
+
 static void test_path_good(void **state)
 {
     (void)state;
@@ -158,6 +194,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_good),     cmocka_unit_test(test_name_bad),
+        cmocka_unit_test(test_package_good),  cmocka_unit_test(test_package_bad),
         cmocka_unit_test(test_name_null_err), cmocka_unit_test(test_path_good),
         cmocka_unit_test(test_path_bad),      cmocka_unit_test(test_path_null_err),
     };

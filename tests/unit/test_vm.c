@@ -92,6 +92,31 @@ static void test_spec_defaults(void **state)
     assert_int_equal(err.code, 1);
 }
 
+/* With a default image, "image" may be left out; given, it wins. */
+static void test_spec_default_image(void **state)
+{
+    (void)state;
+    struct bg_vm_defaults def = defaults;
+    struct bg_vm_spec s;
+    struct bg_field_error f;
+    struct bg_error err;
+    json_t *b = body("{\"name\":\"web1\"}");
+
+    def.image = "default";
+    assert_int_equal(bg_vm_spec_decode(b, &def, &s, &f, &err), 0);
+    assert_string_equal(s.image, "default");
+    json_decref(b);
+    b = body("{\"name\":\"web1\",\"image\":\"base\"}");
+    assert_int_equal(bg_vm_spec_decode(b, &def, &s, &f, &err), 0);
+    assert_string_equal(s.image, "base");
+    json_decref(b);
+    b = body("{\"name\":\"web1\",\"image\":\"Base\"}");
+    assert_int_equal(bg_vm_spec_decode(b, &def, &s, &f, &err), -EINVAL);
+    assert_int_equal(f.problem, BG_PROBLEM_INVALID_NAME);
+    assert_string_equal(f.field, "image");
+    json_decref(b);
+}
+
 static void test_spec_all_fields(void **state)
 {
     (void)state;
@@ -479,12 +504,12 @@ static void test_state_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_defaults), cmocka_unit_test(test_spec_all_fields),
-        cmocka_unit_test(test_spec_refusals), cmocka_unit_test(test_spec_null_errs),
-        cmocka_unit_test(test_patch_partial), cmocka_unit_test(test_patch_refusals),
-        cmocka_unit_test(test_patch_apply),   cmocka_unit_test(test_patch_apply_disk_shrink),
-        cmocka_unit_test(test_to_json),       cmocka_unit_test(test_to_json_round_trip),
-        cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_spec_defaults),           cmocka_unit_test(test_spec_default_image),
+        cmocka_unit_test(test_spec_all_fields),         cmocka_unit_test(test_spec_refusals),
+        cmocka_unit_test(test_spec_null_errs),          cmocka_unit_test(test_patch_partial),
+        cmocka_unit_test(test_patch_refusals),          cmocka_unit_test(test_patch_apply),
+        cmocka_unit_test(test_patch_apply_disk_shrink), cmocka_unit_test(test_to_json),
+        cmocka_unit_test(test_to_json_round_trip),      cmocka_unit_test(test_state_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,8 +47,10 @@ struct bg_image {
     unsigned vmms;                                    /* BG_VMM_* bits */
     struct bg_image_file files[BG_IMAGE_FILE_COUNT_]; /* indexed by enum bg_image_file_kind */
     char *source;                                     /* "import", owned */
-    char *error;                                      /* why it failed, owned; NULL otherwise */
-    int64_t created_at;                               /* seconds since the epoch */
+    char *recipe;       /* the recipe of image build ("minimal", "dev"), owned; NULL otherwise */
+    char *packages;     /* the packages that recipe asked for, space-separated, owned; NULL */
+    char *error;        /* why it failed, owned; NULL otherwise */
+    int64_t created_at; /* seconds since the epoch */
 };
 
 /* A validated POST /v1/images body. Release with bg_image_import_done(). */

@@ -22,12 +22,15 @@ struct bg_operation {
     char kind[32];                /* "image_import", "image_build" */
     char target[128];             /* API path of what it works on, "/v1/images/base" */
     enum bg_operation_state state;
-    uint64_t done;  /* progress so far, in unit */
-    uint64_t total; /* expected total, in unit (0 when unknown) */
-    char unit[16];  /* "bytes" or "steps" */
-    char step[96];  /* what it is doing now, for humans ("unpack"); "" when not told */
-    json_t *error;  /* problem object when failed, owned; NULL otherwise */
-    json_t *result; /* result object when succeeded, owned; NULL otherwise */
+    uint64_t done;       /* progress so far, in unit */
+    uint64_t total;      /* expected total, in unit (0 when unknown) */
+    char unit[16];       /* "bytes" or "steps" */
+    char step[96];       /* what it is doing now, for humans ("unpack"); "" when not told */
+    uint64_t step_done;  /* progress of the step itself, in step_unit */
+    uint64_t step_total; /* the step's expected total, in step_unit (0 when unknown) */
+    char step_unit[16];  /* "bytes" or "packages"; "" when the step counts nothing */
+    json_t *error;       /* problem object when failed, owned; NULL otherwise */
+    json_t *result;      /* result object when succeeded, owned; NULL otherwise */
     int64_t created_at;
     int64_t updated_at;
 };

@@ -33,6 +33,7 @@ enum bg_vm_state {
 
 /* Values used when a create request leaves a field out. */
 struct bg_vm_defaults {
+    const char *image;   /* the image of a request that names none; NULL: "image" required */
     uint32_t vcpus;      /* BG_VCPUS_MIN..BG_VCPUS_MAX */
     uint32_t memory_mib; /* BG_MEMORY_MIB_MIN..BG_MEMORY_MIB_MAX */
     uint64_t disk_mib;   /* BG_DISK_MIB_MIN..BG_DISK_MIB_MAX */
