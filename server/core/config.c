@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/fingerprint.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
+#include "host/listen.h"
 
 /*
  * Config file format: a small subset of TOML, one setting per line.
@@ -24,7 +26,8 @@
  *     shutdown_timeout_s = 30          # decimal integer, no sign, no leading zero
  *
  * Keys are the names of enum bg_config_key (except config_file), each at most once.
- * Booleans are true or false (firecracker_kvm_check). Sections ("[x]"), arrays,
+ * Booleans are true or false (firecracker_kvm_check). listen_tcp is "ADDR:PORT";
+ * tls_client_fingerprints a comma-separated list of SHA-256 fingerprints. Sections ("[x]"), arrays,
  * tables, other escapes and lines over BG_CONFIG_LINE_MAX bytes are refused, and every
  * refusal names the file, the line and (when known) the key.
  */
@@ -38,6 +41,8 @@ enum kind {
     KIND_U64,       /* bg_parse_u64 within [min, max] */
     KIND_CHOICE,    /* one of choices[key], stored in a char[16] at offset */
     KIND_BOOL,      /* true | false */
+    KIND_ADDR,      /* bg_listen_tcp_parse; a char * like KIND_PATH */
+    KIND_FINGERPRINTS, /* comma-separated bg_fingerprint_parse, stored normalised; char * */
 };
 
 #define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
@@ -103,6 +108,15 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
             1073741824, 4194304),
     U64_KEY(BG_CONFIG_KEY_OPERATION_HISTORY, operation_history, "BANGERD_OPERATION_HISTORY", 10,
             1000000, 1000),
+    [BG_CONFIG_KEY_LISTEN_TCP] = {"listen_tcp", "BANGERD_LISTEN_TCP", KIND_ADDR,
+                                  offsetof(struct bg_config, listen_tcp), 0, 0, 0},
+    PATH_KEY(BG_CONFIG_KEY_TLS_CERT, tls_cert, "BANGERD_TLS_CERT"),
+    PATH_KEY(BG_CONFIG_KEY_TLS_KEY, tls_key, "BANGERD_TLS_KEY"),
+    [BG_CONFIG_KEY_TLS_CLIENT_FINGERPRINTS] = {"tls_client_fingerprints",
+                                               "BANGERD_TLS_CLIENT_FINGERPRINTS",
+                                               KIND_FINGERPRINTS,
+                                               offsetof(struct bg_config, tls_client_fingerprints),
+                                               0, 0, 0},
 };
 
 #define NO_KEY (-1)
@@ -193,6 +207,49 @@ static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char 
                         c[2]);
 }
 
+/* The kinds whose value is a string the struct owns. */
+static bool owns_string(enum kind kind)
+{
+    return kind == KIND_PATH || kind == KIND_ADDR || kind == KIND_FINGERPRINTS;
+}
+
+static void string_store(struct bg_config *cfg, enum bg_config_key k, char *take)
+{
+    free(*path_slot(cfg, k));
+    *path_slot(cfg, k) = take;
+}
+
+/* "fp, fp" -> "hex,hex": each entry a fingerprint, at most BG_CONFIG_FINGERPRINTS_MAX. */
+static int fingerprints_parse(const char *text, char **ret, struct bg_error *err)
+{
+    bg_autofree char *out = bg_malloc(BG_CONFIG_FINGERPRINTS_MAX * BG_FINGERPRINT_HEX_MAX + 1);
+    size_t n = 0, count = 0;
+    const char *p = text;
+
+    out[0] = '\0';
+    for (;;) {
+        uint8_t fp[BG_FINGERPRINT_BYTES];
+        char hex[BG_FINGERPRINT_HEX_MAX];
+        p += strspn(p, " ");
+        size_t len = strcspn(p, ", ");
+        if (count == BG_CONFIG_FINGERPRINTS_MAX)
+            return bg_error_set(err, -EINVAL, "at most %d fingerprints",
+                                BG_CONFIG_FINGERPRINTS_MAX);
+        if (bg_fingerprint_parse(p, len, fp, err) < 0)
+            return bg_error_prefix(err, -EINVAL, "fingerprint %zu", count + 1);
+        n += (size_t)sprintf(out + n, "%s%s", count ? "," : "", bg_fingerprint_format(fp, hex));
+        count++;
+        p += len;
+        p += strspn(p, " ");
+        if (*p == '\0')
+            break;
+        if (*p++ != ',')
+            return bg_error_set(err, -EINVAL, "fingerprints are separated by ','");
+    }
+    *ret = bg_steal_ptr(&out);
+    return 0;
+}
+
 /* Parse text as key k's kind and store it; the caller records the source. */
 static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
                      struct bg_error *err)
@@ -228,6 +285,21 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
             return bg_error_set(err, -EINVAL, "'%s' is not true or false", BG_QUOTE(text));
         *(bool *)((char *)cfg + d->offset) = text[0] == 't';
         return 0;
+    case KIND_ADDR: {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if ((r = bg_listen_tcp_parse(text, &ss, &len, err)) < 0)
+            return r;
+        string_store(cfg, k, bg_strdup(text));
+        return 0;
+    }
+    case KIND_FINGERPRINTS: {
+        char *list = NULL;
+        if ((r = fingerprints_parse(text, &list, err)) < 0)
+            return r;
+        string_store(cfg, k, list);
+        return 0;
+    }
     }
     return bg_error_set(err, -EINVAL, "key '%s' has no kind", d->name);
 }
@@ -767,6 +839,10 @@ int bg_config_load(struct bg_config *cfg, const struct bg_config_args *args,
         r = late_apply(&ld, err);
     if (r >= 0)
         r = derive_paths(&ld, err);
+    if (r >= 0 && !cfg->tls_cert != !cfg->tls_key)
+        r = bg_error_set(err, -EINVAL,
+                         "tls_cert and tls_key go together: set both (a certificate and its key) "
+                         "or neither (a self-signed pair is made in the state directory)");
     if (r < 0)
         bg_config_done(cfg);
     return r < 0 ? r : 0;
@@ -777,7 +853,7 @@ void bg_config_done(struct bg_config *cfg)
     if (!cfg)
         return;
     for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
-        if (keys[k].kind == KIND_PATH)
+        if (owns_string(keys[k].kind))
             free(*path_slot(cfg, (enum bg_config_key)k));
         free(cfg->source[k]);
     }
@@ -796,6 +872,8 @@ static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
     case KIND_LOG_LEVEL:
         return json_string(bg_log_level_name(cfg->log_level));
     case KIND_PATH:
+    case KIND_ADDR:
+    case KIND_FINGERPRINTS:
         memcpy(&s, base, sizeof(s));
         return s ? json_string(s) : json_null();
     case KIND_U64:

@@ -12,6 +12,7 @@
 
 #define BG_CONFIG_LINE_MAX 1024          /* bytes in one config file line, newline excluded */
 #define BG_CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
+#define BG_CONFIG_FINGERPRINTS_MAX 16    /* entries of tls_client_fingerprints */
 
 /* Which set of default directories applies. */
 enum bg_config_mode {
@@ -54,6 +55,10 @@ enum bg_config_key {
     BG_CONFIG_KEY_HTTP_IDLE_TIMEOUT_S,
     BG_CONFIG_KEY_CONSOLE_MAX_BYTES,
     BG_CONFIG_KEY_OPERATION_HISTORY,
+    BG_CONFIG_KEY_LISTEN_TCP,
+    BG_CONFIG_KEY_TLS_CERT,
+    BG_CONFIG_KEY_TLS_KEY,
+    BG_CONFIG_KEY_TLS_CLIENT_FINGERPRINTS,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -108,6 +113,13 @@ struct bg_config {
     uint64_t http_idle_timeout_s;         /* a kept-alive connection idles, 1..3600, default 60 */
     uint64_t console_max_bytes;           /* console log kept per VM, 65536..1073741824, 4 MiB */
     uint64_t operation_history;           /* ended operations kept, 10..1000000, default 1000 */
+    char *listen_tcp;              /* "ADDR:PORT" of the TLS listener; NULL (default): none */
+    char *tls_cert;                /* its certificate (PEM, leaf first); NULL (default): the
+                                    * one made in <state_dir>/tls/ at the first start */
+    char *tls_key;                 /* its key; set together with tls_cert */
+    char *tls_client_fingerprints; /* SHA-256 fingerprints of the client certificates the
+                                    * listener takes, normalised ("hex,hex"), at most
+                                    * BG_CONFIG_FINGERPRINTS_MAX; NULL (default): none asked */
     char *source[BG_CONFIG_KEY_COUNT];    /* per key: "default", "file:PATH:LINE", "env:NAME"
                                            * or "flag:--name"; owned */
 };

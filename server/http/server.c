@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,7 +21,9 @@
 #include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
+#include "banger/token.h"
 #include "banger/utf8.h"
+#include "http/auth.h"
 #include "http/conns.h"
 #include "http/encode.h"
 #include "http/intake.h"
@@ -37,6 +40,9 @@
 #define INSTANCE_MAX 512 /* bytes of the path a problem's instance repeats */
 #define RETRY_AFTER_S 1  /* what the 503 at the connection bound asks clients to wait */
 #define DETAIL_MAX 1024
+/* Only TLS 1.3: GnuTLS's defaults with every other version taken out. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+#define REALM "Bearer realm=\"bangerd\""
 
 struct bg_http_server {
     struct MHD_Daemon *mhd;
@@ -45,6 +51,7 @@ struct bg_http_server {
     struct bg_http_listener *listener;
     atomic_int in_flight; /* requests received and not yet completed */
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
+    atomic_int streams;   /* TLS upgrades whose stream runs on a thread of its own */
 };
 
 /* An upgrade handed to bg_http_reply_upgrade: runs once 101 is out, or is released unrun. */
@@ -54,6 +61,7 @@ struct bg_http_upgrade {
     bg_http_upgrade_fn fn;
     void *cls;
     void (*free_cls)(void *cls);
+    struct bg_http_server *srv;
 };
 
 struct intake;
@@ -61,6 +69,7 @@ struct intake;
 /* Per-connection state (MHD's socket context): lives from accept to close, so it outlasts
  * both the request and any upgraded stream. */
 struct bg_http_conn {
+    struct bg_http_server *srv;      /* the server */
     struct bg_conns *conns;          /* the server's registry */
     struct bg_conn *slot;            /* its entry in it */
     struct intake *cur;              /* the request being parsed, for the unescape callback */
@@ -82,7 +91,11 @@ struct intake {
     char *body;
     size_t len;
     bool too_large;
+    struct bg_http_principal principal; /* who asks, once authenticated */
 };
+
+/* The principal of every request on the unix socket: its owner. */
+static const struct bg_http_principal owner = {.remote = false, .scopes = BG_SCOPE_ALL};
 
 static size_t body_max(const struct bg_http_server *srv)
 {
@@ -418,8 +431,77 @@ static bool body_is_nothing(const struct intake *in)
     return empty;
 }
 
+/* A refusal of the authentication hook: 401 with the challenge (RFC 6750: "invalid_token"
+ * only when a token was sent), or 429 with Retry-After. */
+static int reply_auth_refusal(struct bg_http_request *req, const struct bg_http_auth_result *res,
+                              bool had_token)
+{
+    char retry[24];
+
+    if (res->problem == BG_PROBLEM_TOO_MANY_AUTH_FAILURES) {
+        snprintf(retry, sizeof(retry), "%u", res->retry_after_s ? res->retry_after_s : 1);
+        return reply_problem_detail(req, res->problem, NULL, "Retry-After", retry, res->detail);
+    }
+    return reply_problem_detail(req, res->problem, NULL, "WWW-Authenticate",
+                                had_token ? REALM ", error=\"invalid_token\"" : REALM,
+                                res->detail);
+}
+
+/* Who asks, on a TLS server, from the headers alone: its address, its bearer token and its
+ * client certificate, judged by the hook. Returns a queued refusal (>= 0), or -1 with
+ * in->principal set. */
+static int intake_authenticate(struct bg_http_server *srv, struct bg_http_request *req,
+                               struct intake *in)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *header = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    struct bg_http_credentials c = {0};
+    struct bg_http_auth_result res = {0};
+    char peer[BG_CONNS_PEER_MAX], token[BG_HTTP_BEARER_MAX + 1];
+    struct bg_error why;
+    const char *tok;
+    size_t len;
+
+    c.peer = ci ? bg_http_peer_key(ci->connect_fd, peer) : "unknown";
+    if (bg_http_bearer_parse(header, &tok, &len, &why) == 0) {
+        memcpy(token, tok, len);
+        token[len] = '\0';
+        c.token = token;
+    } else {
+        c.bearer_why = why.msg;
+    }
+    c.has_cert = bg_http_tls_peer_fingerprint(req->conn, c.cert_sha256);
+    int r = srv->cfg.authenticate(srv->cfg.auth_cls, &c, &res);
+    explicit_bzero(token, sizeof(token));
+    if (r < 0)
+        return reply_auth_refusal(req, &res, c.token != NULL);
+    in->principal = res.principal;
+    in->principal.remote = true;
+    return -1;
+}
+
+/* Whether the route serves this principal: a remote one needs the route's scope. Returns a
+ * queued refusal (>= 0) or -1. */
+static int intake_scope(struct bg_http_request *req, const struct intake *in)
+{
+    enum bg_problem p;
+    struct bg_error err;
+    char www[128];
+
+    if (!in->principal.remote || bg_http_scope_check(in->route->scope, in->principal.scopes,
+                                                     req->method, req->path, &p, &err) == 0)
+        return -1;
+    if (p != BG_PROBLEM_INSUFFICIENT_SCOPE)
+        return reply_problem_detail(req, p, NULL, NULL, NULL, err.msg);
+    snprintf(www, sizeof(www), REALM ", error=\"insufficient_scope\", scope=\"%s\"",
+             bg_scope_name(in->route->scope));
+    return reply_problem_detail(req, p, NULL, "WWW-Authenticate", www, err.msg);
+}
+
 /* The first look at a request, once its headers are in: decide now whether it is refused
- * before its body arrives. Returns a queued reply (>= 0), or -1 to go on. */
+ * before its body arrives. On a TLS server nothing of the request but its headers is looked
+ * at before it is authenticated. Returns a queued reply (>= 0), or -1 to go on. */
 static int intake_first(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in,
                         const char *version)
 {
@@ -430,7 +512,10 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
     if (srv->stopping)
         return bg_http_reply_problem(req, BG_PROBLEM_SHUTTING_DOWN, NULL,
                                      "bangerd is shutting down; retry once it is back");
-    if ((r = intake_text(req, in, version, &args)) >= 0 || (r = intake_route(srv, req, in)) >= 0)
+    if (srv->cfg.tls && (r = intake_authenticate(srv, req, in)) >= 0)
+        return r;
+    if ((r = intake_text(req, in, version, &args)) >= 0 || (r = intake_route(srv, req, in)) >= 0 ||
+        (r = intake_scope(req, in)) >= 0)
         return r;
     if (bg_http_check_query_keys(args.args, args.n, in->route->query, &ref) < 0)
         return reply_refusal(req, &ref);
@@ -458,21 +543,83 @@ bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol)
     return up && co && !strcasecmp(up, protocol) && strcasestr(co, "upgrade");
 }
 
-/* MHD's upgrade handler: the connection thread runs the stream here (thread-per-connection
- * mode allows blocking), then lets MHD close the socket. */
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
-                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+/* Run the stream of u on sock, then let MHD close the connection. After the close u may be
+ * freed (by the connection's end), so nothing touches it afterwards. */
+static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *extra,
+                        size_t extra_len, struct MHD_UpgradeResponseHandle *urh)
 {
-    struct bg_http_upgrade *u = cls;
     int expected = UPGRADE_PENDING;
-    (void)conn;
-    (void)con_cls;
 
     if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_RUNNING)) {
         u->fn(u->cls, sock, extra, extra_len);
         atomic_store(&u->state, UPGRADE_DONE);
     }
     (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+/* A stream over TLS: sock is one end of a socketpair whose other end MHD's connection thread
+ * encrypts to the client, which it only starts once the upgrade handler has returned. So the
+ * stream runs on a thread of its own, with its own copy of the bytes that came early. */
+struct tls_stream {
+    struct bg_http_upgrade *u;
+    MHD_socket sock;
+    char *extra;
+    size_t extra_len;
+    struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void *tls_stream_main(void *arg)
+{
+    struct tls_stream *t = arg;
+    struct bg_http_server *srv = t->u->srv;
+
+    upgrade_run(t->u, t->sock, t->extra, t->extra_len, t->urh);
+    free(t->extra);
+    free(t);
+    srv->streams--;
+    return NULL;
+}
+
+static void tls_stream_start(struct bg_http_upgrade *u, MHD_socket sock, const char *extra,
+                             size_t extra_len, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct tls_stream *t = bg_calloc(1, sizeof(*t));
+    pthread_attr_t attr;
+    pthread_t th;
+    int expected = UPGRADE_PENDING;
+
+    *t = (struct tls_stream){.u = u, .sock = sock, .extra_len = extra_len, .urh = urh};
+    t->extra = bg_malloc(extra_len + 1);
+    memcpy(t->extra, extra, extra_len);
+    u->srv->streams++;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&th, &attr, tls_stream_main, t);
+    pthread_attr_destroy(&attr);
+    if (r == 0)
+        return;
+    bg_log_error("start an exec stream over TLS: %s; closing it", strerror(r));
+    u->srv->streams--;
+    free(t->extra);
+    free(t);
+    if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_DONE))
+        u->free_cls(u->cls);
+    (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+/* MHD's upgrade handler. On the unix socket the connection thread runs the stream here
+ * (thread-per-connection mode allows blocking), then lets MHD close the socket. */
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct bg_http_upgrade *u = cls;
+    (void)conn;
+    (void)con_cls;
+
+    if (u->srv->cfg.tls)
+        tls_stream_start(u, sock, extra, extra_len, urh);
+    else
+        upgrade_run(u, sock, extra, extra_len, urh);
 }
 
 int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
@@ -484,6 +631,7 @@ int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_
     u->fn = fn;
     u->cls = cls;
     u->free_cls = free_cls;
+    u->srv = req->http_conn ? req->http_conn->srv : NULL;
     atomic_init(&u->state, UPGRADE_PENDING);
     if (!req->http_conn || req->http_conn->upgrade ||
         !(resp = MHD_create_response_for_upgrade(on_upgrade, u))) {
@@ -514,6 +662,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         hc = bg_calloc(1, sizeof(*hc));
+        hc->srv = srv;
         hc->conns = srv->conns;
         hc->slot = bg_conns_started(srv->conns, ci ? ci->connect_fd : -1, bg_now_ms());
         *socket_context = hc;
@@ -583,6 +732,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.http_conn = conn_of(conn);
     if (!in)
         *con_cls = in = bg_calloc(1, sizeof(*in));
+    req.principal = srv->cfg.tls ? &in->principal : &owner;
     if (!in->started) {
         in->started = true;
         srv->in_flight++;
@@ -702,20 +852,38 @@ static struct MHD_Daemon *mhd_start(struct bg_http_server *srv)
      * MHD_add_connection until MHD's close notification; MHD counts one more at most (the
      * one it has notified and not yet subtracted). */
     unsigned mhd_limit = (unsigned)(hard_max(&srv->cfg) + 64);
+    const struct bg_http_tls *tls = srv->cfg.tls;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET;
+    static const char priorities[] = TLS_PRIORITIES;
+    struct MHD_OptionItem opts[8];
+    size_t n = 0;
+
+    /* TLS 1.3 only; the handshake runs on the connection's thread, inside the registry's
+     * header deadline. A trust list only makes GnuTLS ask for a client certificate: a client
+     * without one still completes the handshake, and the authentication hook decides. */
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities};
+        if (tls->trust_pem)
+            opts[n++] =
+                (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)tls->trust_pem};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     /* Thread per connection: event streams and ?wait= block their own thread only. No
      * listening socket: the listener accepts and hands each connection over. No MHD timeout:
      * the registry enforces the header and idle deadlines, and nothing else may end a long
      * request (an event stream, a 2-minute VM start under TCG). */
     return MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-            MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
         on_request_line, srv, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, 0U, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_MEMORY_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)256 * 1024, MHD_OPTION_END);
+        (size_t)256 * 1024, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
@@ -727,6 +895,10 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
     if ((r = bg_router_check(cfg->routes, cfg->n_routes, err)) < 0) {
         (void)close(listen_fd);
         return r;
+    }
+    if (cfg->tls && !cfg->authenticate) {
+        (void)close(listen_fd);
+        return bg_error_set(err, -EINVAL, "a TLS server needs an authentication hook");
     }
     srv = bg_calloc(1, sizeof(*srv));
     srv->cfg = *cfg;
@@ -744,10 +916,12 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
         bg_conns_free(srv->conns);
         free(srv);
         (void)close(listen_fd);
-        return bg_error_set(err, -EIO, "cannot start the HTTP server");
+        return bg_error_set(err, -EIO, "cannot start the HTTP server%s",
+                            cfg->tls ? " (its TLS certificate or key was refused)" : "");
     }
-    size_t busy_len;
-    bg_autofree char *busy = busy_response(&srv->cfg, &busy_len);
+    /* a TLS client cannot read a plain answer: one that cannot be admitted is just closed */
+    size_t busy_len = 0;
+    bg_autofree char *busy = srv->cfg.tls ? NULL : busy_response(&srv->cfg, &busy_len);
     if ((r = bg_http_listener_start(listen_fd, srv->conns, srv->mhd, busy, busy_len, &srv->listener,
                                     err)) < 0) {
         MHD_stop_daemon(srv->mhd);
@@ -780,6 +954,13 @@ void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
     if (srv->in_flight > 0)
         bg_log_warn("stop http: %d requests still in flight after %d ms; closing them",
                     (int)srv->in_flight, timeout_ms);
+    /* A stream over TLS closes its connection itself: MHD must not have freed it by then.
+     * Streams end once the exec registry closes, as those on the unix socket (which MHD_stop_
+     * daemon waits for in their connection threads). */
+    while (srv->streams > 0) {
+        struct timespec ts = {.tv_nsec = 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     bg_http_listener_stop(srv->listener);
     MHD_stop_daemon(srv->mhd);
     bg_conns_free(srv->conns);

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth/cert.h"
+#include "auth/tokens.h"
 #include "core/config.h"
 #include "core/events.h"
 #include "core/jobs.h"
@@ -27,6 +29,9 @@ struct bg_daemon {
     struct bg_exec_registry *execs; /* owned; recent and running execs */
     char *db_path;                  /* owned */
     int64_t started_at;             /* seconds since the epoch */
+    struct bg_auth *auth;           /* owned; API tokens */
+    struct bg_tls_identity tls;     /* the TCP listener's certificate; zeroed without one */
+    char tcp_address[64];           /* the TCP listener as bound, "" without one */
 };
 
 /* The daemon a request of bangerd's API belongs to. */

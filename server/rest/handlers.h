@@ -33,3 +33,8 @@ int bg_handle_events_stream(struct bg_http_request *req);
 int bg_handle_vms_exec(struct bg_http_request *req);
 int bg_handle_execs_get(struct bg_http_request *req);
 int bg_handle_vms_workspace(struct bg_http_request *req);
+
+int bg_handle_tokens_create(struct bg_http_request *req);
+int bg_handle_tokens_list(struct bg_http_request *req);
+int bg_handle_tokens_get(struct bg_http_request *req);
+int bg_handle_tokens_delete(struct bg_http_request *req);

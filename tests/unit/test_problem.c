@@ -99,6 +99,13 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_UNEXPECTED_BODY, "unexpected_body", 400},
         {BG_PROBLEM_URI_TOO_LONG, "uri_too_long", 414},
         {BG_PROBLEM_TOO_MANY_CONNECTIONS, "too_many_connections", 503},
+        {BG_PROBLEM_UNAUTHORIZED, "unauthorized", 401},
+        {BG_PROBLEM_CLIENT_CERTIFICATE_REQUIRED, "client_certificate_required", 401},
+        {BG_PROBLEM_INSUFFICIENT_SCOPE, "insufficient_scope", 403},
+        {BG_PROBLEM_LOCAL_ONLY, "local_only", 403},
+        {BG_PROBLEM_TOO_MANY_AUTH_FAILURES, "too_many_auth_failures", 429},
+        {BG_PROBLEM_TOKEN_NOT_FOUND, "token_not_found", 404},
+        {BG_PROBLEM_TOKEN_EXISTS, "token_exists", 409},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */
