@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Upgraded exec stream, client side: handshake over libcurl's raw socket, then a poll loop
- * that moves frames with credit flow control in both directions. */
+/* Upgraded exec stream, client side: the Upgrade exchange written by hand over libcurl's
+ * connection (curl_easy_send/recv, so the same code runs over the unix socket and over TLS),
+ * then a poll loop that moves frames with credit flow control in both directions. */
 #include "stream.h"
 
 #include <curl/curl.h>
@@ -15,7 +16,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "banger/agentio.h"
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
@@ -28,7 +28,8 @@
 
 struct bg_cli_stream {
     CURL *curl;
-    int fd;      /* the connection, owned by curl */
+    int fd;      /* the connection's socket, owned by curl, non-blocking: for poll only */
+    struct bg_cli_tls_seen seen; /* the pin check of a remote's connection */
     uint8_t *in; /* received bytes not yet parsed as frames */
     size_t in_len;
     char id[BG_EXEC_ID_LEN + 1];
@@ -42,6 +43,58 @@ void bg_cli_stream_free(struct bg_cli_stream *s)
         curl_easy_cleanup(s->curl);
     free(s->in);
     free(s);
+}
+
+/* Wait until the connection can take (POLLOUT) or give (POLLIN) bytes. */
+static void wait_for(const struct bg_cli_stream *s, short events)
+{
+    struct pollfd p = {.fd = s->fd, .events = events};
+
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+}
+
+/* Send all of buf over the connection (through TLS when remote). 0 or -ECONNRESET. */
+static int send_all(struct bg_cli_stream *s, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_send(s->curl, p, len, &n);
+        if (rc == CURLE_AGAIN) {
+            wait_for(s, POLLOUT);
+            continue;
+        }
+        if (rc != CURLE_OK)
+            return -ECONNRESET;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* What is there to read, without waiting: the byte count (0 at the end of the stream),
+ * -EAGAIN when nothing is, -ECONNRESET when the connection broke. TLS may hold decrypted
+ * bytes that poll does not see, so callers read until -EAGAIN before they poll again. */
+static ssize_t recv_some(struct bg_cli_stream *s, void *buf, size_t cap)
+{
+    size_t n = 0;
+    CURLcode rc = curl_easy_recv(s->curl, buf, cap, &n);
+
+    if (rc == CURLE_AGAIN)
+        return -EAGAIN;
+    return rc == CURLE_OK ? (ssize_t)n : -ECONNRESET;
+}
+
+/* recv_some, waiting for bytes first when there are none. */
+static ssize_t recv_wait(struct bg_cli_stream *s, void *buf, size_t cap)
+{
+    ssize_t n;
+
+    while ((n = recv_some(s, buf, cap)) == -EAGAIN)
+        wait_for(s, POLLIN);
+    return n;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -60,36 +113,48 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* Connect to the unix socket with curl (its error messages and socket handling), then take
- * the raw socket: the Upgrade exchange is written by hand. */
-static int connect_raw(struct bg_cli_stream *s, const char *socket, struct bg_error *err)
+static void slist_freep(struct curl_slist **l)
 {
+    curl_slist_free_all(*l);
+}
+
+/* Connect with curl to the endpoint in use (its error messages, TLS and pin check), and keep
+ * the connection: the Upgrade exchange is written by hand. *ret_headers gets the endpoint's
+ * own header lines ("Authorization: ...\r\n"), for the request; the caller frees them. */
+static int connect_raw(struct bg_cli_stream *s, const char *socket, char **ret_headers,
+                       struct bg_error *err)
+{
+    bg_auto(slist_freep) struct curl_slist *hdrs = NULL;
+    bg_autofree char *url = NULL;
     curl_socket_t fd = CURL_SOCKET_BAD;
     char errbuf[CURL_ERROR_SIZE] = "";
+    int r;
 
     s->curl = curl_easy_init();
     if (!s->curl)
         return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
-    (void)curl_easy_setopt(s->curl, CURLOPT_UNIX_SOCKET_PATH, socket);
-    (void)curl_easy_setopt(s->curl, CURLOPT_URL, "http://localhost/");
+    if ((r = bg_cli_http_target(s->curl, socket, "/", &s->seen, &hdrs, &url, err)) < 0)
+        return r;
     (void)curl_easy_setopt(s->curl, CURLOPT_CONNECT_ONLY, 1L);
     (void)curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
     (void)curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 10L);
     (void)curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(s->curl);
-    if (rc != CURLE_OK) {
-        long os_errno = 0;
-        (void)curl_easy_getinfo(s->curl, CURLINFO_OS_ERRNO, &os_errno);
-        return bg_cli_http_unreachable(socket, os_errno,
-                                       os_errno ? strerror((int)os_errno) : errbuf, err);
-    }
+    if (rc != CURLE_OK)
+        return bg_cli_http_transport_error(s->curl, rc, socket, errbuf, &s->seen, err);
+    if (s->seen.pin && !s->seen.any)
+        return bg_error_set(err, -EPROTO, "%s showed no certificate to check", socket);
     if (curl_easy_getinfo(s->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
         return bg_error_set(err, -EIO, "cannot get the connection to bangerd");
     s->fd = (int)fd;
-    /* curl leaves its sockets non-blocking; this loop polls and then blocks on purpose. */
-    int fl = fcntl(s->fd, F_GETFL);
-    if (fl >= 0)
-        (void)fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+    size_t len = 0;
+    for (const struct curl_slist *h = hdrs; h; h = h->next)
+        len += strlen(h->data) + 2;
+    char *lines = bg_malloc(len + 1);
+    lines[0] = '\0';
+    for (const struct curl_slist *h = hdrs; h; h = h->next)
+        strcat(strcat(lines, h->data), "\r\n");
+    *ret_headers = lines;
     return 0;
 }
 
@@ -98,9 +163,7 @@ static int read_head(struct bg_cli_stream *s, size_t *ret_head_len, struct bg_er
 {
     s->in = bg_malloc(HEAD_MAX + 1);
     for (;;) {
-        ssize_t n = recv(s->fd, s->in + s->in_len, HEAD_MAX - s->in_len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = recv_wait(s, s->in + s->in_len, HEAD_MAX - s->in_len);
         if (n <= 0)
             return bg_error_set(err, -ECONNRESET,
                                 "bangerd closed the connection before "
@@ -137,7 +200,7 @@ static int refusal(struct bg_cli_stream *s, long status, size_t head_len, struct
     size_t have = s->in_len - head_len < len ? s->in_len - head_len : len;
     memcpy(body, s->in + head_len, have);
     while (have < len) {
-        ssize_t n = recv(s->fd, body + have, len - have, 0);
+        ssize_t n = recv_wait(s, body + have, len - have);
         if (n <= 0)
             break;
         have += (size_t)n;
@@ -168,21 +231,22 @@ int bg_cli_stream_open(const char *socket, const char *path, json_t *body,
 {
     struct bg_cli_stream *s = bg_calloc(1, sizeof(*s));
     bg_autofree char *payload = json_dumps(body, JSON_COMPACT);
-    bg_autofree char *req = NULL;
+    bg_autofree char *req = NULL, *headers = NULL;
     size_t head_len = 0;
     long status = 0;
     int r;
 
     s->fd = -1;
-    if ((r = connect_raw(s, socket, err)) < 0)
+    if ((r = connect_raw(s, socket, &headers, err)) < 0)
         goto fail;
-    req =
-        bg_asprintf("POST %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %s\r\nConnection: Upgrade\r\n"
-                    "Content-Type: application/json\r\nAccept: application/problem+json\r\n"
-                    "Content-Length: %zu\r\n\r\n%s",
-                    path, BG_EXEC_UPGRADE_PROTOCOL, strlen(payload), payload);
-    if (bg_agentio_send_all(s->fd, req, strlen(req)) < 0) {
-        r = bg_error_errno(err, "send the request to bangerd");
+    req = bg_asprintf("POST %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %s\r\nConnection: Upgrade\r\n"
+                      "Content-Type: application/json\r\nAccept: application/problem+json\r\n"
+                      "%sContent-Length: %zu\r\n\r\n%s",
+                      path, BG_EXEC_UPGRADE_PROTOCOL, headers, strlen(payload), payload);
+    r = send_all(s, req, strlen(req));
+    explicit_bzero(req, strlen(req)); /* it holds the token of a remote */
+    if (r < 0) {
+        r = bg_error_set(err, r, "send the request to bangerd: the connection broke");
         goto fail;
     }
     if ((r = read_head(s, &head_len, err)) < 0)
@@ -234,7 +298,13 @@ static void on_signal(int signo)
 static int send_frame(struct bg_cli_stream *s, uint8_t type, uint8_t flags, const void *p,
                       size_t len)
 {
-    return bg_agentio_send_frame(s->fd, type, flags, CHANNEL, p, len);
+    struct bg_agent_header h = {
+        .type = type, .flags = flags, .channel = CHANNEL, .length = (uint32_t)len};
+    uint8_t hdr[BG_AGENT_HEADER_SIZE];
+
+    bg_agent_header_encode(&h, hdr);
+    int r = send_all(s, hdr, sizeof(hdr));
+    return r < 0 || !len ? r : send_all(s, p, len);
 }
 
 static int send_u32(struct bg_cli_stream *s, uint8_t type, uint8_t flags, uint32_t v)
@@ -355,23 +425,32 @@ static int take_frames(struct loop *l)
     return 0;
 }
 
+/* Everything there is to read now, frame by frame: a buffer holds one frame at most, and
+ * TLS may hold more than poll shows. */
 static int read_socket(struct loop *l)
 {
     struct bg_cli_stream *s = l->s;
     size_t cap = BG_AGENT_HEADER_SIZE + BG_AGENT_PAYLOAD_MAX;
-    ssize_t n = recv(s->fd, s->in + s->in_len, cap - s->in_len, 0);
 
-    if (n < 0 && errno == EINTR)
-        return 0;
-    if (n <= 0) {
-        l->done = true;
-        return l->result =
-                   bg_error_set(l->err, -ECONNRESET, "lost the connection to bangerd%s%s%s",
-                                s->id[0] ? "; 'curl --unix-socket SOCKET http://b/v1/execs/" : "",
-                                s->id, s->id[0] ? "' tells how the command ended" : "");
+    while (!l->done) {
+        ssize_t n = recv_some(s, s->in + s->in_len, cap - s->in_len);
+        if (n == -EAGAIN)
+            return 0;
+        if (n <= 0) {
+            l->done = true;
+            const char *how = bg_cli_http_remote() ? "; GET /v1/execs/"
+                                                   : "; 'curl --unix-socket SOCKET http://b/v1/execs/";
+            return l->result = bg_error_set(l->err, -ECONNRESET,
+                                            "lost the connection to bangerd%s%s%s",
+                                            s->id[0] ? how : "", s->id,
+                                            s->id[0] ? "' tells how the command ended" : "");
+        }
+        s->in_len += (size_t)n;
+        int r = take_frames(l);
+        if (r < 0)
+            return r;
     }
-    s->in_len += (size_t)n;
-    return take_frames(l);
+    return 0;
 }
 
 /* Send as much stdin as the daemon's window allows; end of input is an EOF frame. */
@@ -457,9 +536,11 @@ int bg_cli_stream_run(struct bg_cli_stream *s, const struct bg_cli_stream_opts *
     r = o->tty ? send_winsize(&l) : 0;
     if (r < 0)
         r = bg_error_set(err, -ECONNRESET, "lost the connection to bangerd");
-    /* Frames may have arrived with the 101 answer already. */
+    /* Frames may have arrived with the 101 answer already, and more may wait in TLS. */
     if (r == 0)
         r = take_frames(&l);
+    if (r == 0 && !l.done)
+        r = read_socket(&l);
     if (r == 0)
         r = loop_run(&l);
     if (raw)
