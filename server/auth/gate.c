@@ -16,7 +16,7 @@
 
 const struct bg_throttle_limits bg_auth_gate_limits = {
     .free_failures = 5,
-    .block_min_ms = 1000,
+    .block_min_ms = 2000,
     .block_max_ms = 60000,
     .forget_ms = 600000,
     .slots = 4096,

@@ -13,7 +13,7 @@
 #include "banger/fingerprint.h"
 #include "http/http.h"
 
-/* The slow-down bangerd uses: 5 free failures in a row, then blocks of 1 s doubling to 60 s,
+/* The slow-down bangerd uses: 5 free failures in a row, then blocks of 2 s doubling to 60 s,
  * failures forgotten after 10 minutes, 4096 addresses remembered. */
 extern const struct bg_throttle_limits bg_auth_gate_limits;
 

@@ -3,10 +3,10 @@
  * typed (router.h), so no handler sees a name or id that is not valid. The last member is the
  * scope a token needs for the route over TCP (banger/token.h): read for what only shows,
  * write for what creates, changes, starts, stops or deletes, exec for what runs in or puts
- * files into a VM, admin for tokens and for what names files of the daemon's own host (an
- * image import, a workspace from a host path), BG_SCOPE_ANY for the version. A route without
- * one is served on the unix socket only (403 local_only over TCP), so none is open remotely by
- * accident. */
+ * files into a VM, admin for tokens, BG_SCOPE_ANY for the version. 0 (or leaving it out) serves
+ * the route on the unix socket only (403 local_only over TCP), so none is open remotely by
+ * accident; that is also the scope of what reads files of the daemon's own host by path (an
+ * image import, a workspace of a host repository), which a remote client cannot name. */
 #include "banger/token.h"
 #include "http/http.h"
 #include "rest/handlers.h"
@@ -22,7 +22,7 @@ static const struct bg_route routes[] = {
     {"GET", "/v1/system/version", bg_handle_system_version, 0, NULL, BG_SCOPE_ANY},
     {"GET", "/v1/system/info", bg_handle_system_info, 0, NULL, BG_SCOPE_READ},
     {"GET", "/v1/images", bg_handle_images_list, 0, NULL, BG_SCOPE_READ},
-    {"POST", "/v1/images", bg_handle_images_create, BG_ROUTE_BODY, NULL, BG_SCOPE_ADMIN},
+    {"POST", "/v1/images", bg_handle_images_create, BG_ROUTE_BODY, NULL, 0},
     {"POST", "/v1/images/build", bg_handle_images_build, BG_ROUTE_BODY, NULL, BG_SCOPE_WRITE},
     {"GET", "/v1/images/{name:image}", bg_handle_images_get, 0, NULL, BG_SCOPE_READ},
     {"DELETE", "/v1/images/{name:image}", bg_handle_images_delete, 0, NULL, BG_SCOPE_WRITE},
@@ -39,7 +39,7 @@ static const struct bg_route routes[] = {
     {"GET", "/v1/events", bg_handle_events_stream, 0, q_since, BG_SCOPE_READ},
     {"POST", "/v1/vms/{name:vm}/exec", bg_handle_vms_exec, BG_ROUTE_BODY, NULL, BG_SCOPE_EXEC},
     {"GET", "/v1/execs/{id:exec}", bg_handle_execs_get, 0, NULL, BG_SCOPE_EXEC},
-    {"POST", "/v1/vms/{name:vm}/workspace", bg_handle_vms_workspace, BG_ROUTE_BODY, NULL, BG_SCOPE_ADMIN},
+    {"POST", "/v1/vms/{name:vm}/workspace", bg_handle_vms_workspace, BG_ROUTE_BODY, NULL, 0},
     {"POST", "/v1/tokens", bg_handle_tokens_create, BG_ROUTE_BODY, NULL, BG_SCOPE_ADMIN},
     {"GET", "/v1/tokens", bg_handle_tokens_list, 0, NULL, BG_SCOPE_ADMIN},
     {"GET", "/v1/tokens/{id:token}", bg_handle_tokens_get, 0, NULL, BG_SCOPE_ADMIN},

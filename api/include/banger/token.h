@@ -30,7 +30,7 @@ enum bg_scope {
     BG_SCOPE_READ = 1u << 0,  /* lists, shows, events, operations */
     BG_SCOPE_WRITE = 1u << 1, /* create, change, delete, start, stop */
     BG_SCOPE_EXEC = 1u << 2,  /* exec, exec streams, files into a VM */
-    BG_SCOPE_ADMIN = 1u << 3, /* tokens, and routes that name files of the daemon's host */
+    BG_SCOPE_ADMIN = 1u << 3, /* tokens */
 };
 #define BG_SCOPE_ALL 0xfu
 /* A route's scope meaning "any valid token, whatever it holds" (GET /v1/system/version). Not
