@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@
 /* Only TLS 1.3: GnuTLS's defaults with every other version taken out. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 #define REALM "Bearer realm=\"bangerd\""
+#define STREAM_LINGER_MS 5000 /* for a TLS client to close after a stream ended */
 
 struct bg_http_server {
     struct MHD_Daemon *mhd;
@@ -543,10 +546,34 @@ bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol)
     return up && co && !strcasecmp(up, protocol) && strcasestr(co, "upgrade");
 }
 
+/* The end of a stream over TLS. Closing at once would lose its last bytes: MHD stops reading
+ * the client as soon as it is told to close, so the client's last frames (credits) stay
+ * unread in the TCP socket, closing that socket then resets the connection, and the kernel
+ * drops what it had not yet sent. Ending our half of sock does the same (MHD takes it for an
+ * error). So the stream's last frame goes out while MHD still forwards both ways, and this
+ * waits for the client to hang up (it does once it has read that frame), draining what it
+ * still sends; a client that does not is given STREAM_LINGER_MS. */
+static void tls_stream_linger(MHD_socket sock, int tcp_fd)
+{
+    int64_t deadline = bg_now_ms() + STREAM_LINGER_MS;
+    char junk[4096];
+
+    for (int64_t now = bg_now_ms(); now < deadline; now = bg_now_ms()) {
+        struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = tcp_fd, .events = POLLRDHUP}};
+        if (poll(p, 2, (int)(deadline - now)) <= 0)
+            continue;
+        if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+            return;
+        if (p[0].revents && recv(sock, junk, sizeof(junk), MSG_DONTWAIT) == 0)
+            return;
+    }
+}
+
 /* Run the stream of u on sock, then let MHD close the connection. After the close u may be
- * freed (by the connection's end), so nothing touches it afterwards. */
+ * freed (by the connection's end), so nothing touches it afterwards. tcp_fd: the TLS
+ * connection's socket, or -1 on the unix socket. */
 static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *extra,
-                        size_t extra_len, struct MHD_UpgradeResponseHandle *urh)
+                        size_t extra_len, struct MHD_UpgradeResponseHandle *urh, int tcp_fd)
 {
     int expected = UPGRADE_PENDING;
 
@@ -554,6 +581,8 @@ static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *
         u->fn(u->cls, sock, extra, extra_len);
         atomic_store(&u->state, UPGRADE_DONE);
     }
+    if (tcp_fd >= 0)
+        tls_stream_linger(sock, tcp_fd);
     (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
@@ -563,6 +592,7 @@ static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *
 struct tls_stream {
     struct bg_http_upgrade *u;
     MHD_socket sock;
+    int tcp_fd; /* the TLS connection's socket (MHD's, open until the close) */
     char *extra;
     size_t extra_len;
     struct MHD_UpgradeResponseHandle *urh;
@@ -573,22 +603,30 @@ static void *tls_stream_main(void *arg)
     struct tls_stream *t = arg;
     struct bg_http_server *srv = t->u->srv;
 
-    upgrade_run(t->u, t->sock, t->extra, t->extra_len, t->urh);
+    upgrade_run(t->u, t->sock, t->extra, t->extra_len, t->urh, t->tcp_fd);
     free(t->extra);
     free(t);
     srv->streams--;
     return NULL;
 }
 
-static void tls_stream_start(struct bg_http_upgrade *u, MHD_socket sock, const char *extra,
-                             size_t extra_len, struct MHD_UpgradeResponseHandle *urh)
+static void tls_stream_start(struct bg_http_upgrade *u, struct MHD_Connection *conn,
+                             MHD_socket sock, const char *extra, size_t extra_len,
+                             struct MHD_UpgradeResponseHandle *urh)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     struct tls_stream *t = bg_calloc(1, sizeof(*t));
     pthread_attr_t attr;
     pthread_t th;
-    int expected = UPGRADE_PENDING;
+    int expected = UPGRADE_PENDING, one = 1;
 
     *t = (struct tls_stream){.u = u, .sock = sock, .extra_len = extra_len, .urh = urh};
+    t->tcp_fd = ci ? ci->connect_fd : -1;
+    /* MHD turns Nagle back on for upgrades: small frames (credits, a keystroke) would wait for
+     * the peer's delayed ACK at every turn of the flow control */
+    if (t->tcp_fd >= 0)
+        (void)setsockopt(t->tcp_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     t->extra = bg_malloc(extra_len + 1);
     memcpy(t->extra, extra, extra_len);
     u->srv->streams++;
@@ -613,13 +651,12 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
                        size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     struct bg_http_upgrade *u = cls;
-    (void)conn;
     (void)con_cls;
 
     if (u->srv->cfg.tls)
-        tls_stream_start(u, sock, extra, extra_len, urh);
+        tls_stream_start(u, conn, sock, extra, extra_len, urh);
     else
-        upgrade_run(u, sock, extra, extra_len, urh);
+        upgrade_run(u, sock, extra, extra_len, urh, -1);
 }
 
 int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
