@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -30,6 +29,7 @@
 #include "http/encode.h"
 #include "http/intake.h"
 #include "http/listener.h"
+#include "http/tlsbridge.h"
 
 #define DEFAULT_CONNECTIONS_MAX 256
 #define DEFAULT_CLIENT_CONNECTIONS_MAX 32
@@ -45,7 +45,7 @@
 /* Only TLS 1.3: GnuTLS's defaults with every other version taken out. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 #define REALM "Bearer realm=\"bangerd\""
-#define STREAM_LINGER_MS 5000 /* for a TLS client to close after a stream ended */
+#define STREAM_LINGER_MS 5000 /* for a TLS client to hang up after its stream ended */
 
 struct bg_http_server {
     struct MHD_Daemon *mhd;
@@ -54,7 +54,6 @@ struct bg_http_server {
     struct bg_http_listener *listener;
     atomic_int in_flight; /* requests received and not yet completed */
     atomic_bool stopping; /* answer 503 to requests on kept-alive connections */
-    atomic_int streams;   /* TLS upgrades whose stream runs on a thread of its own */
 };
 
 /* An upgrade handed to bg_http_reply_upgrade: runs once 101 is out, or is released unrun. */
@@ -546,34 +545,10 @@ bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol)
     return up && co && !strcasecmp(up, protocol) && strcasestr(co, "upgrade");
 }
 
-/* The end of a stream over TLS. Closing at once would lose its last bytes: MHD stops reading
- * the client as soon as it is told to close, so the client's last frames (credits) stay
- * unread in the TCP socket, closing that socket then resets the connection, and the kernel
- * drops what it had not yet sent. Ending our half of sock does the same (MHD takes it for an
- * error). So the stream's last frame goes out while MHD still forwards both ways, and this
- * waits for the client to hang up (it does once it has read that frame), draining what it
- * still sends; a client that does not is given STREAM_LINGER_MS. */
-static void tls_stream_linger(MHD_socket sock, int tcp_fd)
-{
-    int64_t deadline = bg_now_ms() + STREAM_LINGER_MS;
-    char junk[4096];
-
-    for (int64_t now = bg_now_ms(); now < deadline; now = bg_now_ms()) {
-        struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = tcp_fd, .events = POLLRDHUP}};
-        if (poll(p, 2, (int)(deadline - now)) <= 0)
-            continue;
-        if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-            return;
-        if (p[0].revents && recv(sock, junk, sizeof(junk), MSG_DONTWAIT) == 0)
-            return;
-    }
-}
-
 /* Run the stream of u on sock, then let MHD close the connection. After the close u may be
- * freed (by the connection's end), so nothing touches it afterwards. tcp_fd: the TLS
- * connection's socket, or -1 on the unix socket. */
+ * freed (by the connection's end), so nothing touches it afterwards. */
 static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *extra,
-                        size_t extra_len, struct MHD_UpgradeResponseHandle *urh, int tcp_fd)
+                        size_t extra_len)
 {
     int expected = UPGRADE_PENDING;
 
@@ -581,72 +556,47 @@ static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *
         u->fn(u->cls, sock, extra, extra_len);
         atomic_store(&u->state, UPGRADE_DONE);
     }
-    if (tcp_fd >= 0)
-        tls_stream_linger(sock, tcp_fd);
-    (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-/* A stream over TLS: sock is one end of a socketpair whose other end MHD's connection thread
- * encrypts to the client, which it only starts once the upgrade handler has returned. So the
- * stream runs on a thread of its own, with its own copy of the bytes that came early. */
+/* The stream of an upgrade over TLS, on the bridge's thread. */
 struct tls_stream {
     struct bg_http_upgrade *u;
-    MHD_socket sock;
-    int tcp_fd; /* the TLS connection's socket (MHD's, open until the close) */
-    char *extra;
+    const char *extra; /* in MHD's read buffer, untouched while the handler runs */
     size_t extra_len;
-    struct MHD_UpgradeResponseHandle *urh;
 };
 
-static void *tls_stream_main(void *arg)
+static void tls_stream_run(void *cls, int fd)
 {
-    struct tls_stream *t = arg;
-    struct bg_http_server *srv = t->u->srv;
+    struct tls_stream *t = cls;
 
-    upgrade_run(t->u, t->sock, t->extra, t->extra_len, t->urh, t->tcp_fd);
-    free(t->extra);
-    free(t);
-    srv->streams--;
-    return NULL;
+    upgrade_run(t->u, fd, t->extra, t->extra_len);
 }
 
-static void tls_stream_start(struct bg_http_upgrade *u, struct MHD_Connection *conn,
-                             MHD_socket sock, const char *extra, size_t extra_len,
-                             struct MHD_UpgradeResponseHandle *urh)
+/* An upgrade over TLS: the stream goes through bangerd's own bridge (tlsbridge.h), on this,
+ * the connection's thread; MHD's own forwarding then finds the upgrade closed and ends. */
+static void tls_upgrade(struct bg_http_upgrade *u, struct MHD_Connection *conn, const char *extra,
+                        size_t extra_len)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct tls_stream *t = bg_calloc(1, sizeof(*t));
-    pthread_attr_t attr;
-    pthread_t th;
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    struct tls_stream t = {.u = u, .extra = extra, .extra_len = extra_len};
     int expected = UPGRADE_PENDING, one = 1;
+    struct bg_error err = {.code = -EIO, .msg = "the connection has no TLS session"};
 
-    *t = (struct tls_stream){.u = u, .sock = sock, .extra_len = extra_len, .urh = urh};
-    t->tcp_fd = ci ? ci->connect_fd : -1;
     /* MHD turns Nagle back on for upgrades: small frames (credits, a keystroke) would wait for
      * the peer's delayed ACK at every turn of the flow control */
-    if (t->tcp_fd >= 0)
-        (void)setsockopt(t->tcp_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    t->extra = bg_malloc(extra_len + 1);
-    memcpy(t->extra, extra, extra_len);
-    u->srv->streams++;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &attr, tls_stream_main, t);
-    pthread_attr_destroy(&attr);
-    if (r == 0)
+    if (fd)
+        (void)setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (fd && tls && bg_tls_bridge_run(tls->tls_session, fd->connect_fd, tls_stream_run, &t,
+                                       STREAM_LINGER_MS, &err) == 0)
         return;
-    bg_log_error("start an exec stream over TLS: %s; closing it", strerror(r));
-    u->srv->streams--;
-    free(t->extra);
-    free(t);
+    bg_log_error("run a stream over TLS: %s; closing it", err.msg);
     if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_DONE))
         u->free_cls(u->cls);
-    (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-/* MHD's upgrade handler. On the unix socket the connection thread runs the stream here
- * (thread-per-connection mode allows blocking), then lets MHD close the socket. */
+/* MHD's upgrade handler, on the connection's own thread (thread-per-connection mode allows
+ * blocking): run the stream, then let MHD close the connection. */
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
                        size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
@@ -654,9 +604,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     (void)con_cls;
 
     if (u->srv->cfg.tls)
-        tls_stream_start(u, conn, sock, extra, extra_len, urh);
+        tls_upgrade(u, conn, extra, extra_len);
     else
-        upgrade_run(u, sock, extra, extra_len, urh, -1);
+        upgrade_run(u, sock, extra, extra_len);
+    (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
 int bg_http_reply_upgrade(struct bg_http_request *req, const char *protocol, bg_http_upgrade_fn fn,
@@ -991,13 +942,6 @@ void bg_http_server_stop(struct bg_http_server *srv, int timeout_ms)
     if (srv->in_flight > 0)
         bg_log_warn("stop http: %d requests still in flight after %d ms; closing them",
                     (int)srv->in_flight, timeout_ms);
-    /* A stream over TLS closes its connection itself: MHD must not have freed it by then.
-     * Streams end once the exec registry closes, as those on the unix socket (which MHD_stop_
-     * daemon waits for in their connection threads). */
-    while (srv->streams > 0) {
-        struct timespec ts = {.tv_nsec = 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
     bg_http_listener_stop(srv->listener);
     MHD_stop_daemon(srv->mhd);
     bg_conns_free(srv->conns);
