@@ -162,10 +162,18 @@ int bg_cli_remotes_parse(const char *text, size_t len, struct bg_cli_remotes *re
     json_t *doc = NULL;
     const char *name, *bad;
     json_t *obj;
-    struct bg_error e;
 
-    if (bg_json_parse_object(text, len, &doc, NULL, &e) < 0)
-        return bg_error_set(err, -EINVAL, "not a JSON object: %s", e.msg);
+    json_error_t jerr;
+
+    /* jansson's own message quotes the text near the fault, which may be a token */
+    doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return bg_error_set(err, -EINVAL, "not a JSON object (line %d, column %d)", jerr.line,
+                            jerr.column);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return bg_error_set(err, -EINVAL, "not a JSON object");
+    }
     const json_t *map = json_object_get(doc, "remotes");
     int r = 0;
     if ((bad = bg_json_unknown_member(doc, top)))

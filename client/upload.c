@@ -110,9 +110,9 @@ static int write_dirs(struct archive *a, const char *path, char *last, struct bg
     return 0;
 }
 
-/* One tracked file: a regular file or a symlink; anything else (a submodule, a file gone) is
- * left out and counts nothing. */
-static int write_file(struct archive *a, int topfd, const char *name, size_t *files,
+/* One tracked file, after the directories on its way: a regular file or a symlink; anything
+ * else (a submodule, a file gone from the work tree) is left out and counts nothing. */
+static int write_file(struct archive *a, int topfd, const char *name, char *last, size_t *files,
                       uint64_t *bytes, struct bg_error *err)
 {
     struct stat st;
@@ -121,6 +121,9 @@ static int write_file(struct archive *a, int topfd, const char *name, size_t *fi
     if (fstatat(topfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
         (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)))
         return 0;
+    int r = write_dirs(a, name, last, err);
+    if (r < 0)
+        return r;
     struct archive_entry *e = entry_new(name, &st);
     if (S_ISLNK(st.st_mode)) {
         ssize_t n = readlinkat(topfd, name, target, sizeof(target) - 1);
@@ -130,7 +133,7 @@ static int write_file(struct archive *a, int topfd, const char *name, size_t *fi
         archive_entry_set_size(e, st.st_size);
     }
     int fd = S_ISREG(st.st_mode) ? openat(topfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    int r = S_ISREG(st.st_mode) && fd < 0 ? bg_error_errno(err, "open '%s'", name) : 0;
+    r = S_ISREG(st.st_mode) && fd < 0 ? bg_error_errno(err, "open '%s'", name) : 0;
     if (r == 0 && archive_write_header(a, e) != ARCHIVE_OK)
         r = archive_failed(a, "write the tar", err);
     archive_entry_free(e);
@@ -179,8 +182,7 @@ int bg_cli_upload_tar(const char *top, FILE *f, size_t *ret_files, uint64_t *ret
         if (n == len - at)
             break; /* git ends every name with NUL: a cut one is ignored */
         at += n + 1;
-        if ((r = write_dirs(a, name, last, err)) == 0)
-            r = write_file(a, topfd, name, &files, &bytes, err);
+        r = write_file(a, topfd, name, last, &files, &bytes, err);
     }
     if (archive_write_close(a) != ARCHIVE_OK && r == 0)
         r = archive_failed(a, "finish the tar", err);

@@ -234,7 +234,8 @@ static void test_migrate_v3_images(void **state)
     bg_store_close(f->s);
     f->s = NULL;
     /* back to a version 3 file holding one built and one imported image */
-    raw_exec(f->path, "ALTER TABLE images DROP COLUMN vmlinux_path;"
+    raw_exec(f->path, "ALTER TABLE tokens DROP COLUMN scopes;"
+                      "ALTER TABLE images DROP COLUMN vmlinux_path;"
                       "ALTER TABLE images DROP COLUMN vmlinux_size;"
                       "ALTER TABLE images DROP COLUMN vmlinux_sha256;"
                       "INSERT INTO images VALUES ('default', 'ready', 'x86_64', 3, '/i/vmlinuz', "
