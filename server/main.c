@@ -13,6 +13,7 @@
 #include "banger/alloc.h"
 #include "banger/fingerprint.h"
 #include "banger/log.h"
+#include "banger/token.h"
 #include "banger/timefmt.h"
 #include "host/listen.h"
 #include "http/http.h"
@@ -25,7 +26,14 @@
 
 extern char **environ;
 
-static void print_routes(void)
+/* A route's scope as openapi.yaml's x-banger-scope writes it. */
+static const char *scope_word(unsigned scope)
+{
+    return scope == 0 ? "local" : scope == BG_SCOPE_ANY ? "any" : bg_scope_name(scope);
+}
+
+/* "METHOD PATH" for every route (HEAD beside its GET), with " SCOPE" when with_scope. */
+static void print_routes(bool with_scope)
 {
     const struct bg_route *table;
     size_t n;
@@ -33,10 +41,11 @@ static void print_routes(void)
     bg_rest_routes(&table, &n);
     for (size_t i = 0; i < n; i++) {
         char path[256];
+        const char *scope = scope_word(table[i].scope);
         (void)bg_route_public_path(&table[i], path, sizeof(path));
-        printf("%s %s\n", table[i].method, path);
+        printf("%s %s%s%s\n", table[i].method, path, with_scope ? " " : "", with_scope ? scope : "");
         if (bg_route_serves_head(&table[i]))
-            printf("HEAD %s\n", path);
+            printf("HEAD %s%s%s\n", path, with_scope ? " " : "", with_scope ? scope : "");
     }
 }
 
@@ -258,7 +267,8 @@ int main(int argc, char **argv)
         printf("bangerd %s\n", BANGER_VERSION);
         return 0;
     case BG_CONFIG_ACTION_PRINT_ROUTES:
-        print_routes();
+    case BG_CONFIG_ACTION_PRINT_SCOPES:
+        print_routes(args.action == BG_CONFIG_ACTION_PRINT_SCOPES);
         return 0;
     case BG_CONFIG_ACTION_RUN:
         break;

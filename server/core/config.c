@@ -137,6 +137,7 @@ static const struct flag_desc flags[] = {
     {"--log-level", BG_CONFIG_KEY_LOG_LEVEL, BG_CONFIG_ACTION_RUN},
     {"--shutdown-timeout", BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S, BG_CONFIG_ACTION_RUN},
     {"--print-routes", NO_KEY, BG_CONFIG_ACTION_PRINT_ROUTES},
+    {"--print-scopes", NO_KEY, BG_CONFIG_ACTION_PRINT_SCOPES},
     {"--version", NO_KEY, BG_CONFIG_ACTION_VERSION},
     {"--help", NO_KEY, BG_CONFIG_ACTION_HELP},
     {"-h", NO_KEY, BG_CONFIG_ACTION_HELP},
@@ -905,7 +906,8 @@ const char *bg_config_usage(void)
 {
     return "usage: bangerd [--system] [--config PATH] [--socket PATH] [--state-dir PATH]\n"
            "               [--runtime-dir PATH] [--cache-dir PATH] [--log-level LEVEL]\n"
-           "               [--shutdown-timeout S] [--print-routes] [--help] [--version]\n"
+           "               [--shutdown-timeout S] [--print-routes] [--print-scopes] [--help]\n"
+           "               [--version]\n"
            "\n"
            "  --system              system mode: /etc/banger, /var/lib/banger, /run/banger,\n"
            "                        /var/cache/banger\n"
@@ -918,6 +920,7 @@ const char *bg_config_usage(void)
            "  --log-level LEVEL     error, warn, info or debug (default: info)\n"
            "  --shutdown-timeout S  seconds to stop gracefully, 1..300 (default: 10)\n"
            "  --print-routes        list the API routes and exit\n"
+           "  --print-scopes        list them with the token scope each needs over TCP\n"
            "  --help, -h            show this help and exit\n"
            "  --version             show the version and exit\n"
            "\n"

@@ -25,6 +25,7 @@ enum bg_config_mode {
 enum bg_config_action {
     BG_CONFIG_ACTION_RUN,          /* serve the API */
     BG_CONFIG_ACTION_PRINT_ROUTES, /* --print-routes: list the routes and exit */
+    BG_CONFIG_ACTION_PRINT_SCOPES, /* --print-scopes: the routes with the scope each needs */
     BG_CONFIG_ACTION_VERSION,      /* --version: print the version and exit */
     BG_CONFIG_ACTION_HELP,         /* --help / -h: print bg_config_usage() and exit */
 };

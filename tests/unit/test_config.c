@@ -545,6 +545,9 @@ static void test_actions(void **state)
     assert_int_equal(a.action, BG_CONFIG_ACTION_VERSION);
     assert_int_equal(parse(routes, &a, &err), 0);
     assert_int_equal(a.action, BG_CONFIG_ACTION_PRINT_ROUTES);
+    const char *scopes[] = {"--print-routes", "--print-scopes", NULL};
+    assert_int_equal(parse(scopes, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_PRINT_SCOPES);
     assert_int_equal(parse(short_help, &a, &err), 0);
     assert_int_equal(a.action, BG_CONFIG_ACTION_HELP);
     assert_int_equal(parse(NULL, &a, &err), 0);
