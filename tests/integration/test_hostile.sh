@@ -27,7 +27,7 @@ sock_path, routes_file = sys.argv[1], sys.argv[2]
 # a valid value of each path parameter (by the collection it names), for a resource that does
 # not exist
 FILL = {"vms": "hostile-vm", "images": "hostile-image", "execs": "exec-0000000000000000",
-        "operations": "op-0000000000000000"}
+        "operations": "op-0000000000000000", "tokens": "aaaaaaaaaaaa"}
 DEEP = b"[" * 5000 + b"]" * 5000
 BODIES = {
     "deep JSON": DEEP,
