@@ -70,6 +70,8 @@ if command -v tmux >/dev/null; then
     "env -i PATH=$PATH TERM=xterm HOME=$HOME XDG_CONFIG_HOME=$XDG_CONFIG_HOME PS1='host\$ ' bash --norc"
   wait_until 10 shows 'host\$' || fail "local shell never came up"
   tm send-keys -t t "$BANGER --remote far vm exec -it r1 -- sh" Enter
+  # keys typed before the guest's shell prompts would be echoed before it, out of order
+  wait_until 30 shows '^# *$' || fail "no prompt of the guest's shell: $(screen)"
   tm send-keys -t t "tty; stty size; echo remote-tty-ready" Enter
   wait_until 30 shows '^remote-tty-ready' && pass || fail "no shell through the remote: $(screen)"
   shows '^/dev/pts/' && pass || fail "no PTY through the remote: $(screen)"
