@@ -384,8 +384,8 @@ static int store_remote_flag(const struct flag_spec *f, const char *v, struct bg
         a->client_key = v;
         break;
     }
-    return *v ? 0 : bg_error_set(err, -EINVAL, "flag '%s' needs a non-empty %s", f->name,
-                                 f->metavar);
+    return *v ? 0
+              : bg_error_set(err, -EINVAL, "flag '%s' needs a non-empty %s", f->name, f->metavar);
 }
 
 int bg_cli_args_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ret,
@@ -651,8 +651,8 @@ static int check_complete(struct bg_cli_args *a, struct bg_error *err)
     if (!a->client_cert != !a->client_key)
         return bg_error_set(err, -EINVAL, "flags '--client-cert' and '--client-key' go together");
     if (a->fingerprint && (a->given & BG_CLI_FLAG_ACCEPT_CERT))
-        return bg_error_set(err, -EINVAL,
-                            "flags '--fingerprint' and '--accept-certificate' contradict each other");
+        return bg_error_set(
+            err, -EINVAL, "flags '--fingerprint' and '--accept-certificate' contradict each other");
     if (a->remote && a->socket)
         return bg_error_set(err, -EINVAL, "flags '--remote' and '--socket' contradict each other");
     return check_exec_args(a, err);

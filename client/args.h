@@ -118,15 +118,15 @@ struct bg_cli_args {
     uint64_t tail;                    /* vm console --tail */
     const char *env[BG_CLI_ENV_MAX];  /* --env K=V, in order */
     size_t n_env;
-    const char *cwd;      /* --cwd */
-    const char *mode;     /* --mode copy|clone */
-    const char *from;     /* --from REF */
-    const char *branch;   /* --branch NAME */
-    const char *repo;     /* the REPO positional (vm run, vm workspace) */
-    char *const *command; /* vm exec/run: the command after NAME or '--' */
-    int n_command;        /* its length; 0 when none */
-    unsigned scopes;      /* --scope (repeatable, or comma-separated): enum bg_scope bits */
-    uint64_t expires_s;   /* --expires DURATION in seconds */
+    const char *cwd;         /* --cwd */
+    const char *mode;        /* --mode copy|clone */
+    const char *from;        /* --from REF */
+    const char *branch;      /* --branch NAME */
+    const char *repo;        /* the REPO positional (vm run, vm workspace) */
+    char *const *command;    /* vm exec/run: the command after NAME or '--' */
+    int n_command;           /* its length; 0 when none */
+    unsigned scopes;         /* --scope (repeatable, or comma-separated): enum bg_scope bits */
+    uint64_t expires_s;      /* --expires DURATION in seconds */
     const char *token_file;  /* --token-file */
     const char *fingerprint; /* --fingerprint, as typed (checked) */
     const char *client_cert; /* --client-cert */

@@ -44,8 +44,9 @@ static int token_create(const char *socket, const struct bg_cli_args *a, struct 
         return 0;
     }
     const char *expires = json_string_value(json_object_get(j, "expires_at"));
-    fprintf(stderr, "made token '%s' (id %s, scopes %s, expires %s); its secret follows, shown "
-                    "this once:\n",
+    fprintf(stderr,
+            "made token '%s' (id %s, scopes %s, expires %s); its secret follows, shown "
+            "this once:\n",
             bg_cli_json_str(j, "name"), bg_cli_json_str(j, "id"),
             bg_scopes_format(a->scopes, scopes), expires ? expires : "never");
     /* the secret alone on stdout, so that 'banger token create ... > FILE' keeps just it */
@@ -55,8 +56,8 @@ static int token_create(const char *socket, const struct bg_cli_args *a, struct 
 
 static void print_tokens(const json_t *answer)
 {
-    static const char *const head[] = {"ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED",
-                                       "TOKEN"};
+    static const char *const head[] = {"ID",      "NAME",      "SCOPES", "CREATED",
+                                       "EXPIRES", "LAST USED", "TOKEN"};
     bg_auto(bg_cli_table_freep) struct bg_cli_table *t = bg_cli_table_new(head, 7);
     size_t i;
     json_t *tok;
@@ -66,11 +67,15 @@ static void print_tokens(const json_t *answer)
         const char *exp = json_string_value(json_object_get(tok, "expires_at"));
         const char *used = json_string_value(json_object_get(tok, "last_used_at"));
         bool expired = json_is_true(json_object_get(tok, "expired"));
-        bg_autofree char *exp_text = bg_asprintf("%s%s", exp ? exp : "never",
-                                                 expired ? " (expired)" : "");
+        bg_autofree char *exp_text =
+            bg_asprintf("%s%s", exp ? exp : "never", expired ? " (expired)" : "");
         join(json_object_get(tok, "scopes"), scopes, sizeof(scopes));
-        const char *row[] = {bg_cli_json_str(tok, "id"), bg_cli_json_str(tok, "name"), scopes,
-                             bg_cli_json_str(tok, "created_at"), exp_text, used ? used : "never",
+        const char *row[] = {bg_cli_json_str(tok, "id"),
+                             bg_cli_json_str(tok, "name"),
+                             scopes,
+                             bg_cli_json_str(tok, "created_at"),
+                             exp_text,
+                             used ? used : "never",
                              bg_cli_json_str(tok, "masked")};
         bg_cli_table_add(t, row);
     }

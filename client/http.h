@@ -42,8 +42,8 @@ const struct bg_cli_remote *bg_cli_http_remote(void);
 /* What one TLS connection showed of the server's certificate. */
 struct bg_cli_tls_seen {
     const uint8_t *pin; /* what it must hash to (set by bg_cli_http_target), NULL: any */
-    bool any;                                  /* a leaf certificate was seen */
-    bool mismatch;                             /* ... and it was not the pinned one */
+    bool any;           /* a leaf certificate was seen */
+    bool mismatch;      /* ... and it was not the pinned one */
     uint8_t fingerprint[BG_FINGERPRINT_BYTES]; /* its SHA-256, when any */
 };
 

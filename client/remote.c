@@ -130,8 +130,7 @@ static int remote_parse(const char *name, const json_t *obj, struct bg_cli_remot
     if (!json_is_object(obj))
         return bg_error_set(err, -EINVAL, "remote '%s' is not an object", name);
     if ((bad = bg_json_unknown_member(obj, allowed)))
-        return bg_error_set(err, -EINVAL, "remote '%s': unknown member '%s'", name,
-                            BG_QUOTE(bad));
+        return bg_error_set(err, -EINVAL, "remote '%s': unknown member '%s'", name, BG_QUOTE(bad));
     if (opt_string(obj, "url", name, &url, err) < 0 ||
         opt_string(obj, "token", name, &r->token, err) < 0 ||
         opt_string(obj, "fingerprint", name, &fp, err) < 0 ||

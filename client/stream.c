@@ -28,9 +28,9 @@
 
 struct bg_cli_stream {
     CURL *curl;
-    int fd;      /* the connection's socket, owned by curl, non-blocking: for poll only */
+    int fd; /* the connection's socket, owned by curl, non-blocking: for poll only */
     struct bg_cli_tls_seen seen; /* the pin check of a remote's connection */
-    uint8_t *in; /* received bytes not yet parsed as frames */
+    uint8_t *in;                 /* received bytes not yet parsed as frames */
     size_t in_len;
     char id[BG_EXEC_ID_LEN + 1];
 };
@@ -239,10 +239,11 @@ int bg_cli_stream_open(const char *socket, const char *path, json_t *body,
     s->fd = -1;
     if ((r = connect_raw(s, socket, &headers, err)) < 0)
         goto fail;
-    req = bg_asprintf("POST %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %s\r\nConnection: Upgrade\r\n"
-                      "Content-Type: application/json\r\nAccept: application/problem+json\r\n"
-                      "%sContent-Length: %zu\r\n\r\n%s",
-                      path, BG_EXEC_UPGRADE_PROTOCOL, headers, strlen(payload), payload);
+    req =
+        bg_asprintf("POST %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %s\r\nConnection: Upgrade\r\n"
+                    "Content-Type: application/json\r\nAccept: application/problem+json\r\n"
+                    "%sContent-Length: %zu\r\n\r\n%s",
+                    path, BG_EXEC_UPGRADE_PROTOCOL, headers, strlen(payload), payload);
     r = send_all(s, req, strlen(req));
     explicit_bzero(req, strlen(req)); /* it holds the token of a remote */
     if (r < 0) {
@@ -438,12 +439,12 @@ static int read_socket(struct loop *l)
             return 0;
         if (n <= 0) {
             l->done = true;
-            const char *how = bg_cli_http_remote() ? "; GET /v1/execs/"
-                                                   : "; 'curl --unix-socket SOCKET http://b/v1/execs/";
-            return l->result = bg_error_set(l->err, -ECONNRESET,
-                                            "lost the connection to bangerd%s%s%s",
-                                            s->id[0] ? how : "", s->id,
-                                            s->id[0] ? "' tells how the command ended" : "");
+            const char *how = bg_cli_http_remote()
+                                  ? "; GET /v1/execs/"
+                                  : "; 'curl --unix-socket SOCKET http://b/v1/execs/";
+            return l->result = bg_error_set(
+                       l->err, -ECONNRESET, "lost the connection to bangerd%s%s%s",
+                       s->id[0] ? how : "", s->id, s->id[0] ? "' tells how the command ended" : "");
         }
         s->in_len += (size_t)n;
         int r = take_frames(l);

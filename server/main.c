@@ -13,8 +13,8 @@
 #include "banger/alloc.h"
 #include "banger/fingerprint.h"
 #include "banger/log.h"
-#include "banger/token.h"
 #include "banger/timefmt.h"
+#include "banger/token.h"
 #include "host/listen.h"
 #include "http/http.h"
 #include "image/record.h"
@@ -43,7 +43,8 @@ static void print_routes(bool with_scope)
         char path[256];
         const char *scope = scope_word(table[i].scope);
         (void)bg_route_public_path(&table[i], path, sizeof(path));
-        printf("%s %s%s%s\n", table[i].method, path, with_scope ? " " : "", with_scope ? scope : "");
+        printf("%s %s%s%s\n", table[i].method, path, with_scope ? " " : "",
+               with_scope ? scope : "");
         if (bg_route_serves_head(&table[i]))
             printf("HEAD %s%s%s\n", path, with_scope ? " " : "", with_scope ? scope : "");
     }

@@ -68,7 +68,8 @@ int bg_fingerprint_parse(const char *s, size_t len, uint8_t ret[BG_FINGERPRINT_B
     return 0;
 }
 
-char *bg_fingerprint_format(const uint8_t fp[BG_FINGERPRINT_BYTES], char out[BG_FINGERPRINT_HEX_MAX])
+char *bg_fingerprint_format(const uint8_t fp[BG_FINGERPRINT_BYTES],
+                            char out[BG_FINGERPRINT_HEX_MAX])
 {
     static const char hex[] = "0123456789abcdef";
 

@@ -54,8 +54,7 @@ static int add_names(gnutls_x509_crt_t crt, struct bg_error *err)
 
     rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9,
                                               GNUTLS_FSAN_APPEND);
-    if (rc == 0 && gethostname(host, sizeof(host) - 1) == 0 && host[0] &&
-        strcmp(host, "localhost"))
+    if (rc == 0 && gethostname(host, sizeof(host) - 1) == 0 && host[0] && strcmp(host, "localhost"))
         rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, host,
                                                   (unsigned)strlen(host), GNUTLS_FSAN_APPEND);
     if (rc == 0)
@@ -81,8 +80,8 @@ static int fill_certificate(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, st
         (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
         (rc = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
         (rc = gnutls_x509_crt_set_expiration_time(crt, now + CERT_LIFETIME_S)) < 0 ||
-        (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "bangerd",
-                                            7)) < 0 ||
+        (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "bangerd", 7)) <
+            0 ||
         (rc = gnutls_x509_crt_set_key(crt, key)) < 0 ||
         (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
         (rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
@@ -154,13 +153,13 @@ static int leaf_fingerprint(const char *pem, size_t len, const char *path,
 }
 
 /* The key must be the certificate's: GnuTLS checks the pair as the server will use it. */
-static int check_pair(const struct bg_tls_identity *id, const char *key_path,
-                      struct bg_error *err)
+static int check_pair(const struct bg_tls_identity *id, const char *key_path, struct bg_error *err)
 {
     gnutls_certificate_credentials_t cred = NULL;
     gnutls_datum_t c = {.data = (unsigned char *)id->cert_pem,
                         .size = (unsigned)strlen(id->cert_pem)};
-    gnutls_datum_t k = {.data = (unsigned char *)id->key_pem, .size = (unsigned)strlen(id->key_pem)};
+    gnutls_datum_t k = {.data = (unsigned char *)id->key_pem,
+                        .size = (unsigned)strlen(id->key_pem)};
     int rc = gnutls_certificate_allocate_credentials(&cred);
 
     if (rc == 0)

@@ -17,12 +17,12 @@
 
 /* A certificate and its key, ready for the HTTP server. Strings owned. */
 struct bg_tls_identity {
-    char *cert_pem;                             /* the chain, leaf first */
-    char *key_pem;                              /* the leaf's private key */
-    char *cert_path;                            /* where the certificate is */
-    uint8_t fingerprint[BG_FINGERPRINT_BYTES];  /* SHA-256 of the leaf's DER */
-    bool generated;                             /* bangerd's own pair in the state dir */
-    bool created;                               /* ... made by this start */
+    char *cert_pem;                            /* the chain, leaf first */
+    char *key_pem;                             /* the leaf's private key */
+    char *cert_path;                           /* where the certificate is */
+    uint8_t fingerprint[BG_FINGERPRINT_BYTES]; /* SHA-256 of the leaf's DER */
+    bool generated;                            /* bangerd's own pair in the state dir */
+    bool created;                              /* ... made by this start */
 };
 
 /* Load cert_path and key_path (both, or both NULL for the generated pair under

@@ -42,7 +42,7 @@ enum kind {
     KIND_CHOICE,    /* one of choices[key], stored in a char[16] at offset */
     KIND_BOOL,      /* true | false */
     KIND_ADDR,      /* bg_listen_tcp_parse; a char * like KIND_PATH */
-    KIND_FINGERPRINTS, /* comma-separated bg_fingerprint_parse, stored normalised; char * */
+    KIND_FPRINTS,   /* comma-separated bg_fingerprint_parse, stored normalised; char * */
 };
 
 #define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
@@ -113,8 +113,7 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
     PATH_KEY(BG_CONFIG_KEY_TLS_CERT, tls_cert, "BANGERD_TLS_CERT"),
     PATH_KEY(BG_CONFIG_KEY_TLS_KEY, tls_key, "BANGERD_TLS_KEY"),
     [BG_CONFIG_KEY_TLS_CLIENT_FINGERPRINTS] = {"tls_client_fingerprints",
-                                               "BANGERD_TLS_CLIENT_FINGERPRINTS",
-                                               KIND_FINGERPRINTS,
+                                               "BANGERD_TLS_CLIENT_FINGERPRINTS", KIND_FPRINTS,
                                                offsetof(struct bg_config, tls_client_fingerprints),
                                                0, 0, 0},
 };
@@ -211,7 +210,7 @@ static int choice_store(struct bg_config *cfg, enum bg_config_key k, const char 
 /* The kinds whose value is a string the struct owns. */
 static bool owns_string(enum kind kind)
 {
-    return kind == KIND_PATH || kind == KIND_ADDR || kind == KIND_FINGERPRINTS;
+    return kind == KIND_PATH || kind == KIND_ADDR || kind == KIND_FPRINTS;
 }
 
 static void string_store(struct bg_config *cfg, enum bg_config_key k, char *take)
@@ -294,7 +293,7 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
         string_store(cfg, k, bg_strdup(text));
         return 0;
     }
-    case KIND_FINGERPRINTS: {
+    case KIND_FPRINTS: {
         char *list = NULL;
         if ((r = fingerprints_parse(text, &list, err)) < 0)
             return r;
@@ -874,7 +873,7 @@ static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
         return json_string(bg_log_level_name(cfg->log_level));
     case KIND_PATH:
     case KIND_ADDR:
-    case KIND_FINGERPRINTS:
+    case KIND_FPRINTS:
         memcpy(&s, base, sizeof(s));
         return s ? json_string(s) : json_null();
     case KIND_U64:

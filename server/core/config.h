@@ -114,15 +114,15 @@ struct bg_config {
     uint64_t http_idle_timeout_s;         /* a kept-alive connection idles, 1..3600, default 60 */
     uint64_t console_max_bytes;           /* console log kept per VM, 65536..1073741824, 4 MiB */
     uint64_t operation_history;           /* ended operations kept, 10..1000000, default 1000 */
-    char *listen_tcp;              /* "ADDR:PORT" of the TLS listener; NULL (default): none */
-    char *tls_cert;                /* its certificate (PEM, leaf first); NULL (default): the
-                                    * one made in <state_dir>/tls/ at the first start */
-    char *tls_key;                 /* its key; set together with tls_cert */
-    char *tls_client_fingerprints; /* SHA-256 fingerprints of the client certificates the
-                                    * listener takes, normalised ("hex,hex"), at most
-                                    * BG_CONFIG_FINGERPRINTS_MAX; NULL (default): none asked */
-    char *source[BG_CONFIG_KEY_COUNT];    /* per key: "default", "file:PATH:LINE", "env:NAME"
-                                           * or "flag:--name"; owned */
+    char *listen_tcp;                  /* "ADDR:PORT" of the TLS listener; NULL (default): none */
+    char *tls_cert;                    /* its certificate (PEM, leaf first); NULL (default): the
+                                        * one made in <state_dir>/tls/ at the first start */
+    char *tls_key;                     /* its key; set together with tls_cert */
+    char *tls_client_fingerprints;     /* SHA-256 fingerprints of the client certificates the
+                                        * listener takes, normalised ("hex,hex"), at most
+                                        * BG_CONFIG_FINGERPRINTS_MAX; NULL (default): none asked */
+    char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
+                                        * or "flag:--name"; owned */
 };
 
 /* Build the effective configuration from, lowest to highest: built-in defaults, the config

@@ -43,8 +43,7 @@ int bg_http_bearer_parse(const char *header, const char **ret, size_t *ret_len,
                             "the bearer token holds a character a token cannot hold, or "
                             "something follows it");
     if (n > BG_HTTP_BEARER_MAX)
-        return bg_error_set(err, -EINVAL, "the bearer token is over %d bytes",
-                            BG_HTTP_BEARER_MAX);
+        return bg_error_set(err, -EINVAL, "the bearer token is over %d bytes", BG_HTTP_BEARER_MAX);
     *ret = p;
     *ret_len = n;
     return 0;
@@ -57,9 +56,8 @@ int bg_http_scope_check(unsigned scope, unsigned granted, const char *method, co
 
     if (scope == 0) {
         *ret_problem = BG_PROBLEM_LOCAL_ONLY;
-        return bg_error_set(err, -EPERM,
-                            "%s %s is served on the unix socket only, not over TCP", method,
-                            BG_QUOTE(path));
+        return bg_error_set(err, -EPERM, "%s %s is served on the unix socket only, not over TCP",
+                            method, BG_QUOTE(path));
     }
     if (scope == BG_SCOPE_ANY || (granted & scope) == scope)
         return 0;

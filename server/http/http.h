@@ -20,9 +20,9 @@ struct bg_http_server;
 
 /* Who a request comes from, as the handler sees it. */
 struct bg_http_principal {
-    bool remote;                       /* came over TCP (TLS) and was authenticated */
-    unsigned scopes;                   /* what it may do (enum bg_scope); all on the socket */
-    char name[BG_HTTP_PRINCIPAL_MAX];  /* "token <id>" over TCP, "" on the unix socket */
+    bool remote;                      /* came over TCP (TLS) and was authenticated */
+    unsigned scopes;                  /* what it may do (enum bg_scope); all on the socket */
+    char name[BG_HTTP_PRINCIPAL_MAX]; /* "token <id>" over TCP, "" on the unix socket */
 };
 
 /* What the authentication hook of a TLS server is told about one request, before any of
@@ -90,7 +90,7 @@ struct bg_http_request {
     const char *params[BG_ROUTE_PARAMS_MAX]; /* path parameters in template order */
     const char *body;                        /* request body (BG_ROUTE_BODY routes), or NULL */
     size_t body_len;
-    struct bg_http_conn *http_conn; /* the server's per-connection state, opaque */
+    struct bg_http_conn *http_conn;            /* the server's per-connection state, opaque */
     const struct bg_http_principal *principal; /* who asks; never NULL */
 };
 

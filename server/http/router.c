@@ -48,10 +48,8 @@ static const struct param_type {
     const char *what; /* for messages */
     int (*check)(const char *value, struct bg_error *err);
 } param_types[] = {
-    {"vm", "VM name", check_name},
-    {"image", "image name", check_name},
-    {"exec", "exec id", check_exec_id},
-    {"operation", "operation id", check_operation_id},
+    {"vm", "VM name", check_name},         {"image", "image name", check_name},
+    {"exec", "exec id", check_exec_id},    {"operation", "operation id", check_operation_id},
     {"token", "token id", check_token_id},
 };
 

@@ -4,6 +4,8 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -11,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -445,8 +445,7 @@ static int reply_auth_refusal(struct bg_http_request *req, const struct bg_http_
         return reply_problem_detail(req, res->problem, NULL, "Retry-After", retry, res->detail);
     }
     return reply_problem_detail(req, res->problem, NULL, "WWW-Authenticate",
-                                had_token ? REALM ", error=\"invalid_token\"" : REALM,
-                                res->detail);
+                                had_token ? REALM ", error=\"invalid_token\"" : REALM, res->detail);
 }
 
 /* Who asks, on a TLS server, from the headers alone: its address, its bearer token and its
@@ -577,8 +576,10 @@ static void tls_stream_run(void *cls, int fd)
 static void tls_upgrade(struct bg_http_upgrade *u, struct MHD_Connection *conn, const char *extra,
                         size_t extra_len)
 {
-    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *tls =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     struct tls_stream t = {.u = u, .extra = extra, .extra_len = extra_len};
     int expected = UPGRADE_PENDING, one = 1;
     struct bg_error err = {.code = -EIO, .msg = "the connection has no TLS session"};
@@ -587,8 +588,9 @@ static void tls_upgrade(struct bg_http_upgrade *u, struct MHD_Connection *conn, 
      * the peer's delayed ACK at every turn of the flow control */
     if (fd)
         (void)setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (fd && tls && bg_tls_bridge_run(tls->tls_session, fd->connect_fd, tls_stream_run, &t,
-                                       STREAM_LINGER_MS, &err) == 0)
+    if (fd && tls &&
+        bg_tls_bridge_run(tls->tls_session, fd->connect_fd, tls_stream_run, &t, STREAM_LINGER_MS,
+                          &err) == 0)
         return;
     bg_log_error("run a stream over TLS: %s; closing it", err.msg);
     if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_DONE))
@@ -841,8 +843,8 @@ static struct MHD_Daemon *mhd_start(struct bg_http_server *srv)
      * one it has notified and not yet subtracted). */
     unsigned mhd_limit = (unsigned)(hard_max(&srv->cfg) + 64);
     const struct bg_http_tls *tls = srv->cfg.tls;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET;
     static const char priorities[] = TLS_PRIORITIES;
     struct MHD_OptionItem opts[8];
     size_t n = 0;

@@ -85,7 +85,8 @@ static void to_stream(struct bridge *b)
     struct pipe_buf *p = &b->to_stream;
 
     while (p->off < p->len) {
-        ssize_t n = send(b->pair_fd, p->data + p->off, p->len - p->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(b->pair_fd, p->data + p->off, p->len - p->off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)

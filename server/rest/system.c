@@ -10,10 +10,22 @@
 /* Features a client can test for instead of comparing version numbers: every one that ships
  * (openapi.yaml, SystemVersion.features, names them). */
 static const char *const features[] = {
-    "images",          "images.import", "images.build", "vms",
-    "vms.patch",       "vms.lifecycle", "vms.console",  "vms.exec",
-    "vms.exec.stream", "vms.workspace", "execs",        "operations",
-    "operations.wait", "events",        "events.since",  "tokens",
+    "images",
+    "images.import",
+    "images.build",
+    "vms",
+    "vms.patch",
+    "vms.lifecycle",
+    "vms.console",
+    "vms.exec",
+    "vms.exec.stream",
+    "vms.workspace",
+    "execs",
+    "operations",
+    "operations.wait",
+    "events",
+    "events.since",
+    "tokens",
     "tls",
 };
 

@@ -27,9 +27,8 @@ static json_t *token_json(const struct bg_store_token *t, int64_t now)
 
     /* "o" steals the new references */
     return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:b}", "id", t->id, "name", t->name,
-                     "masked", bg_token_mask(t->id, masked), "scopes",
-                     bg_scopes_to_json(t->scopes), "created_at",
-                     bg_time_format(t->created_at, created), "expires_at",
+                     "masked", bg_token_mask(t->id, masked), "scopes", bg_scopes_to_json(t->scopes),
+                     "created_at", bg_time_format(t->created_at, created), "expires_at",
                      time_or_null(t->expires_at), "last_used_at", time_or_null(t->last_used_at),
                      "expired", t->expires_at > 0 && now >= t->expires_at);
 }

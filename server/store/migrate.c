@@ -113,16 +113,11 @@ static const char schema_v4[] =
     "UPDATE images SET vmms = vmms & ~2 WHERE source = 'build:debian';";
 
 /* Version 5: a token holds scopes (a bit set, enum bg_scope); the table was unused before. */
-static const char schema_v5[] =
-    "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 0;";
+static const char schema_v5[] = "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 0;";
 
 /* Ordered by version, contiguous from 1 to BG_STORE_SCHEMA_VERSION. */
 static const struct bg_migration migrations[] = {
-    {1, schema_v1},
-    {2, schema_v2},
-    {3, schema_v3},
-    {4, schema_v4},
-    {5, schema_v5},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
 _Static_assert(BG_ARRAY_SIZE(migrations) == BG_STORE_SCHEMA_VERSION,

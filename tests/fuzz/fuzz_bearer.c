@@ -59,8 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(tok > header + 6 && tok + len <= header + strlen(header));
     CHECK(!strncasecmp(header, "Bearer ", 7));
     for (size_t i = 0; i < len; i++)
-        CHECK(tok[i] && strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/=",
-                               tok[i]));
+        CHECK(tok[i] &&
+              strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/=",
+                     tok[i]));
     struct bg_token t;
     if (bg_token_parse(tok, len, &t, &err) < 0)
         check_text(err.msg);

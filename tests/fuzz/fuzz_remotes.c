@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_same(const struct bg_cli_remote *a, const struct bg_cli_remote *b)
 {
     CHECK(!strcmp(a->name, b->name) && !strcmp(a->url, b->url) && !strcmp(a->token, b->token));
-    CHECK(a->pinned == b->pinned && !memcmp(a->fingerprint, b->fingerprint, sizeof(a->fingerprint)));
+    CHECK(a->pinned == b->pinned &&
+          !memcmp(a->fingerprint, b->fingerprint, sizeof(a->fingerprint)));
     CHECK(!a->client_cert == !b->client_cert);
     CHECK(!a->client_cert || !strcmp(a->client_cert, b->client_cert));
 }

@@ -26,8 +26,11 @@
 #include "host/fileio.h"
 #include "testutil.h"
 
-static const struct bg_throttle_limits limits = {
-    .free_failures = 3, .block_min_ms = 1000, .block_max_ms = 8000, .forget_ms = 60000, .slots = 16};
+static const struct bg_throttle_limits limits = {.free_failures = 3,
+                                                 .block_min_ms = 1000,
+                                                 .block_max_ms = 8000,
+                                                 .forget_ms = 60000,
+                                                 .slots = 16};
 
 static void test_throttle_blocks_and_forgives(void **state)
 {
@@ -177,13 +180,13 @@ static void test_token_refusals(void **state)
     assert_int_equal(bg_token_parse(text, strlen(text), &t, &err), 0);
     t.secret[5] ^= 1;
     bg_token_format(&t, other);
-    assert_err(bg_auth_token_verify(f->auth, other, strlen(other), 1000, &got, &err), err,
-               -EACCES, "is wrong");
+    assert_err(bg_auth_token_verify(f->auth, other, strlen(other), 1000, &got, &err), err, -EACCES,
+               "is wrong");
     /* an id nobody has */
     memcpy(t.id, "zzzzzzzzzzzz", sizeof(t.id));
     bg_token_format(&t, other);
-    assert_err(bg_auth_token_verify(f->auth, other, strlen(other), 1000, &got, &err), err,
-               -EACCES, "no token has the id");
+    assert_err(bg_auth_token_verify(f->auth, other, strlen(other), 1000, &got, &err), err, -EACCES,
+               "no token has the id");
     assert_err(bg_auth_token_verify(f->auth, "bgr_x", 5, 1000, &got, &err), err, -EACCES,
                "not a banger token");
     /* revoked: at once */

@@ -54,9 +54,9 @@ static void test_token_and_remote_args(void **state)
     assert_string_equal(a.remote, "far");
     assert_int_equal(PARSE(&a, &err, "vm", "ls", "--remote=far"), 0);
     assert_string_equal(a.remote, "far");
-    assert_int_equal(PARSE(&a, &err, "remote", "add", "far", "https://h:8443", "--token-file",
-                           "/t", "--fingerprint", "SHA256:" FP, "--client-cert", "/c",
-                           "--client-key", "/k"),
+    assert_int_equal(PARSE(&a, &err, "remote", "add", "far", "https://h:8443", "--token-file", "/t",
+                           "--fingerprint", "SHA256:" FP, "--client-cert", "/c", "--client-key",
+                           "/k"),
                      0);
     assert_int_equal(bg_cli_args_cmd(&a), BG_CLI_CMD_REMOTE_ADD);
     assert_string_equal(a.url, "https://h:8443");
@@ -114,10 +114,10 @@ static void test_durations(void **state)
         const char *in;
         uint64_t want; /* 0: refused */
     } cases[] = {
-        {"1", 1},         {"45s", 45},      {"90m", 5400},   {"12h", 43200}, {"30d", 2592000},
-        {"2w", 1209600},  {"0", 0},         {"", 0},         {"s", 0},       {"10x", 0},
-        {"1.5h", 0},      {"-1h", 0},       {"10hs", 0},     {"h10", 0},     {"1000000w", 0},
-        {"99999999999999999999", 0},
+        {"1", 1},         {"45s", 45},     {"90m", 5400},   {"12h", 43200},
+        {"30d", 2592000}, {"2w", 1209600}, {"0", 0},        {"", 0},
+        {"s", 0},         {"10x", 0},      {"1.5h", 0},     {"-1h", 0},
+        {"10hs", 0},      {"h10", 0},      {"1000000w", 0}, {"99999999999999999999", 0},
     };
 
     for (size_t i = 0; i < BG_ARRAY_SIZE(cases); i++) {

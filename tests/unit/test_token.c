@@ -196,8 +196,8 @@ static void test_request_decode(void **state)
         if (!strstr(err.msg, bad[i].fragment))
             fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, bad[i].fragment);
     }
-    json_t *ok = json_loads("{\"name\":\"ci-1\",\"scopes\":[\"exec\",\"read\"],\"expires_in_s\":60}",
-                            0, NULL);
+    json_t *ok = json_loads(
+        "{\"name\":\"ci-1\",\"scopes\":[\"exec\",\"read\"],\"expires_in_s\":60}", 0, NULL);
     struct bg_field_error f = {0};
     struct bg_error err = {0};
     assert_int_equal(bg_token_request_decode(ok, &rq, &f, &err), 0);
@@ -258,9 +258,12 @@ static void test_fingerprints(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_parse_roundtrip), cmocka_unit_test(test_parse_refusals),
-        cmocka_unit_test(test_id_and_mask),            cmocka_unit_test(test_scopes),
-        cmocka_unit_test(test_request_decode),         cmocka_unit_test(test_fingerprints),
+        cmocka_unit_test(test_format_parse_roundtrip),
+        cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_id_and_mask),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_request_decode),
+        cmocka_unit_test(test_fingerprints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

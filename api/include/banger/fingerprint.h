@@ -10,7 +10,7 @@
 #include "banger/macro.h"
 
 #define BG_FINGERPRINT_BYTES 32
-#define BG_FINGERPRINT_HEX_MAX 65 /* 64 hex digits and the NUL */
+#define BG_FINGERPRINT_HEX_MAX 65    /* 64 hex digits and the NUL */
 #define BG_FINGERPRINT_INPUT_MAX 128 /* the longest spelling accepted: "sha256:" + AA:BB:... */
 
 /* Parse a fingerprint: 64 hex digits in either case, optionally in pairs separated by ':'

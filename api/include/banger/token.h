@@ -21,9 +21,9 @@
 #define BG_TOKEN_SECRET_BYTES 32 /* 256 bits */
 #define BG_TOKEN_SECRET_LEN 52   /* ceil(256 / 5) base32 characters */
 #define BG_TOKEN_LEN (4 + BG_TOKEN_ID_LEN + 1 + BG_TOKEN_SECRET_LEN) /* 69 */
-#define BG_TOKEN_MASKED_LEN (4 + BG_TOKEN_ID_LEN + 1 + 4)           /* "bgr_<id>_****" */
-#define BG_TOKEN_EXPIRES_MIN 1                                      /* seconds */
-#define BG_TOKEN_EXPIRES_MAX (10LL * 366 * 86400)                   /* about ten years */
+#define BG_TOKEN_MASKED_LEN (4 + BG_TOKEN_ID_LEN + 1 + 4)            /* "bgr_<id>_****" */
+#define BG_TOKEN_EXPIRES_MIN 1                                       /* seconds */
+#define BG_TOKEN_EXPIRES_MAX (10LL * 366 * 86400)                    /* about ten years */
 
 /* What a token may do. A route needs one scope (or BG_SCOPE_ANY); a token holds a set. */
 enum bg_scope {
@@ -40,15 +40,14 @@ enum bg_scope {
 
 /* A parsed token. */
 struct bg_token {
-    char id[BG_TOKEN_ID_LEN + 1];           /* NUL-terminated */
+    char id[BG_TOKEN_ID_LEN + 1];          /* NUL-terminated */
     uint8_t secret[BG_TOKEN_SECRET_BYTES]; /* decoded */
 };
 
 /* Parse the len bytes at s (not NUL-terminated; may hold any bytes) as a token. Returns 0 with
  * *ret, or -EINVAL with err saying what is wrong with its form; the message never repeats the
  * input, so it may be logged and shown. */
-BG_PUBLIC int bg_token_parse(const char *s, size_t len, struct bg_token *ret,
-                             struct bg_error *err);
+BG_PUBLIC int bg_token_parse(const char *s, size_t len, struct bg_token *ret, struct bg_error *err);
 
 /* The text of t into out (BG_TOKEN_LEN + 1 bytes). t->id must be valid. Returns out. */
 BG_PUBLIC char *bg_token_format(const struct bg_token *t, char out[BG_TOKEN_LEN + 1]);
