@@ -60,6 +60,19 @@ expect_contains "$OUT" "r1" "the read token lists"
 run_cli 1 --remote eyes vm stop r1
 expect_contains "$ERR" "'write' scope"
 
+# events through the remote with a read token: replayed, then followed until stopped
+"$BANGER" --remote eyes --json events --since 0 >"$T/events" 2>"$T/events.err" &
+events_pid=$!
+r1_created() {
+  grep -v '^$' "$T/events" | jq -es 'any(.[]; .type == "vm.created" and .subject == "/v1/vms/r1")' \
+    >/dev/null 2>&1
+}
+wait_until 20 r1_created && pass || fail "no event of r1 through the remote: $(cat "$T/events.err")"
+kill -0 "$events_pid" && pass || fail "events through the remote did not follow"
+kill "$events_pid"
+wait "$events_pid" 2>/dev/null || true
+expect_eq "$(grep -v '^$' "$T/events" | jq -s 'all(.seq > 0)')" true "events through the remote are events"
+
 # vm exec -it: a terminal in the guest, through TLS
 if command -v tmux >/dev/null; then
   tm() { tmux -L "banger-remote-$$" "$@"; }
