@@ -81,6 +81,8 @@ run_cli 2 token create --name x --scope read --expires 3x
 expect_contains "$ERR" "is not a duration" "a bad --expires"
 run_cli 2 token create --name x --scope everything
 expect_contains "$ERR" "is not a scope" "a bad --scope"
+run_cli 0 token create --help
+expect_contains "$OUT" "token create: the token's" "token create's --name is the token's"
 
 # --- 401: missing, malformed, unknown, wrong; the same answer whether the token exists ---
 TOKEN= tcp_api GET /v1/vms
