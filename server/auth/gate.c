@@ -2,6 +2,7 @@
 /* Throttle, client certificate, token: the order every TCP request is judged in. */
 #include "auth/gate.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -54,6 +55,27 @@ void bg_auth_gate_free(struct bg_auth_gate *g)
     free(g);
 }
 
+/* The slow-down's key of a client address: an IPv6 one stands for its /64 (one host can
+ * take a whole /64 and a fresh address per try), an IPv4 one (mapped ones too) for itself. */
+static const char *throttle_key(const char *peer, char buf[BG_THROTTLE_KEY_MAX])
+{
+    char inner[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+    size_t len = strlen(peer);
+
+    if (len < 3 || peer[0] != '[' || peer[len - 1] != ']' || len - 2 >= sizeof(inner))
+        return peer;
+    memcpy(inner, peer + 1, len - 2);
+    inner[len - 2] = '\0';
+    if (inet_pton(AF_INET6, inner, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a))
+        return peer;
+    memset(a.s6_addr + 8, 0, 8);
+    if (!inet_ntop(AF_INET6, &a, net, sizeof(net)))
+        return peer;
+    snprintf(buf, BG_THROTTLE_KEY_MAX, "[%s]/64", net);
+    return buf;
+}
+
 BG_PRINTF(3, 4)
 static void set_detail(struct bg_http_auth_result *ret, enum bg_problem p, const char *fmt, ...)
 {
@@ -69,17 +91,20 @@ static void set_detail(struct bg_http_auth_result *ret, enum bg_problem p, const
  * return -1. */
 static int refuse(struct bg_auth_gate *g, const struct bg_http_credentials *c, const char *why)
 {
+    char buf[BG_THROTTLE_KEY_MAX];
+    const char *key = throttle_key(c->peer, buf);
     int64_t block_ms = 0;
-    unsigned n = bg_throttle_failed(g->throttle, c->peer, bg_now_ms(), &block_ms);
+    unsigned n = bg_throttle_failed(g->throttle, key, bg_now_ms(), &block_ms);
+    const char *from = key == c->peer ? "this address" : key;
 
     if (block_ms > 0)
         bg_log_warn("authenticate request from %s: %s (failed authentication %u in a row from "
-                    "this address; blocked for %lld ms)",
-                    c->peer, why, n, (long long)block_ms);
+                    "%s; blocked for %lld ms)",
+                    c->peer, why, n, from, (long long)block_ms);
     else
         bg_log_warn("authenticate request from %s: %s (failed authentication %u in a row from "
-                    "this address)",
-                    c->peer, why, n);
+                    "%s)",
+                    c->peer, why, n, from);
     return -1;
 }
 
@@ -141,17 +166,19 @@ int bg_auth_gate_check(void *gate, const struct bg_http_credentials *c,
                        struct bg_http_auth_result *ret)
 {
     struct bg_auth_gate *g = gate;
-    int64_t wait = bg_throttle_wait(g->throttle, c->peer, bg_now_ms());
+    char buf[BG_THROTTLE_KEY_MAX];
+    const char *key = throttle_key(c->peer, buf);
+    int64_t wait = bg_throttle_wait(g->throttle, key, bg_now_ms());
 
     if (wait > 0) {
         ret->retry_after_s = (unsigned)((wait + 999) / 1000);
         set_detail(ret, BG_PROBLEM_TOO_MANY_AUTH_FAILURES,
-                   "too many failed authentications from %s; retry in %u s", c->peer,
+                   "too many failed authentications from %s; retry in %u s", key,
                    ret->retry_after_s);
         return -1;
     }
     if (check_cert(g, c, ret) < 0 || check_token(g, c, ret) < 0)
         return -1;
-    bg_throttle_succeeded(g->throttle, c->peer);
+    bg_throttle_succeeded(g->throttle, key);
     return 0;
 }

@@ -307,6 +307,33 @@ static void test_gate(void **state)
     assert_int_equal(res.problem, BG_PROBLEM_TOO_MANY_AUTH_FAILURES);
     assert_int_equal(res.retry_after_s, 1);
     bg_auth_gate_free(g);
+    /* IPv6 addresses count by their /64, IPv4 ones (mapped ones too) by themselves */
+    g = bg_auth_gate_new(f->auth, NULL, 0, &limits);
+    static const char *const v6[] = {"[2001:db8:1:2::1]", "[2001:db8:1:2::2]",
+                                     "[2001:db8:1:2:aaaa::3]",
+                                     "[2001:db8:1:2:ffff:ffff:ffff:ffff]"};
+    for (int i = 0; i < 4; i++) {
+        c = (struct bg_http_credentials){.peer = v6[i], .bearer_why = "no token"};
+        assert_int_equal(bg_auth_gate_check(g, &c, &res), -1);
+        assert_int_equal(res.problem, BG_PROBLEM_UNAUTHORIZED);
+    }
+    c = (struct bg_http_credentials){.peer = "[2001:db8:1:2::9]", .token = text};
+    res = (struct bg_http_auth_result){0};
+    assert_int_equal(bg_auth_gate_check(g, &c, &res), -1);
+    assert_int_equal(res.problem, BG_PROBLEM_TOO_MANY_AUTH_FAILURES);
+    assert_non_null(strstr(res.detail, "[2001:db8:1:2::]/64"));
+    c.peer = "[2001:db8:1:3::1]";
+    assert_int_equal(bg_auth_gate_check(g, &c, &res), 0);
+    static const char *const mapped[] = {"[::ffff:192.0.2.7]", "[::ffff:192.0.2.8]",
+                                         "[::ffff:192.0.2.9]", "[::ffff:192.0.2.10]"};
+    for (int i = 0; i < 4; i++) {
+        c = (struct bg_http_credentials){.peer = mapped[i], .bearer_why = "no token"};
+        assert_int_equal(bg_auth_gate_check(g, &c, &res), -1);
+        assert_int_equal(res.problem, BG_PROBLEM_UNAUTHORIZED);
+    }
+    c = (struct bg_http_credentials){.peer = "[::ffff:192.0.2.11]", .token = text};
+    assert_int_equal(bg_auth_gate_check(g, &c, &res), 0);
+    bg_auth_gate_free(g);
     /* a pinned client certificate: none, another, the one */
     g = bg_auth_gate_new(f->auth, pinned, 1, &limits);
     c = (struct bg_http_credentials){.peer = "192.0.2.2", .token = text};
