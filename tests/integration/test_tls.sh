@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_tls.sh"
 command -v openssl >/dev/null || skip "openssl is not installed"
 
-tls_start_daemon
+BANGERD_HTTP_HEADER_TIMEOUT_S=3 tls_start_daemon
 
 # --- the certificate: made at the first start, shown, logged, kept ---
 expect_eq "$TLS_CERT" "$XDG_STATE_HOME/banger/tls/server.crt" "the generated certificate's file"
@@ -24,6 +24,37 @@ expect_contains "$OUT" "$fp" "banger system info shows the fingerprint"
 # --- TLS 1.3 only ---
 tcp_api GET /v1/system/version "" --tlsv1.2 --tls-max 1.2
 expect_eq "$CURL_RC" 35 "a TLS 1.2 client is refused in the handshake"
+tcp_api GET /v1/system/version "" --tlsv1.3
+expect_problem 401 unauthorized
+# plain HTTP to the TLS port gets no HTTP answer, and a client that never starts its
+# handshake is closed by the header deadline (http_header_timeout_s, 3 here); neither
+# disturbs the listener
+out=$(python3 - "${TLS_ADDR%:*}" "${TLS_ADDR##*:}" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection((host, port), timeout=20)
+s.sendall(b"GET /v1/system/version HTTP/1.1\r\nHost: b\r\n\r\n")
+got = b""
+try:
+    while chunk := s.recv(4096):
+        got += chunk
+except OSError:
+    pass
+print("plain:", "http" if got.startswith(b"HTTP/") else "none")
+s = socket.create_connection((host, port), timeout=20)
+t0 = time.monotonic()
+try:
+    closed = s.recv(1) == b""
+except ConnectionResetError:
+    closed = True
+except socket.timeout:
+    closed = False
+print("silent:", "closed" if closed else "open", int(time.monotonic() - t0))
+PY
+)
+[[ "$out" == *"plain: none"* ]] && pass || fail "plain HTTP to the TLS port: $out"
+[[ "$out" =~ silent:\ closed\ ([0-9]+) ]] && ((BASH_REMATCH[1] >= 2 && BASH_REMATCH[1] <= 10)) &&
+  pass || fail "a silent client is not closed by the header deadline: $out"
 tcp_api GET /v1/system/version "" --tlsv1.3
 expect_problem 401 unauthorized
 
