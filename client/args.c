@@ -9,7 +9,9 @@
 
 #include "banger/alloc.h"
 
+#include "banger/fingerprint.h"
 #include "banger/parse.h"
+#include "banger/token.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
 #include "cmd_forward.h"
@@ -20,8 +22,8 @@ struct bg_cli_command {
     const char *verb;    /* "create" */
     const char *summary; /* one line for listings */
     bool takes_name;     /* needs the NAME positional */
-    unsigned flags;      /* enum bg_cli_flag bits allowed */
-    unsigned required;   /* of those, the ones that must be given */
+    uint64_t flags;      /* enum bg_cli_flag bits allowed */
+    uint64_t required;   /* of those, the ones that must be given */
 };
 
 struct flag_spec {
@@ -95,6 +97,20 @@ static const struct bg_cli_command commands[] = {
      "Take banger's Include out of ~/.ssh/config", false, 0, 0},
     {BG_CLI_CMD_SSH_CONFIG_PROXY, "ssh-config", "proxy",
      "The ssh ProxyCommand: stdin and stdout to a VM's sshd (NAME or NAME.vm)", true, 0, 0},
+    {BG_CLI_CMD_TOKEN_CREATE, "token", "create",
+     "Make an API token for remote clients (its secret is printed once)", false,
+     BG_CLI_FLAG_NAME | BG_CLI_FLAG_SCOPE | BG_CLI_FLAG_EXPIRES,
+     BG_CLI_FLAG_NAME | BG_CLI_FLAG_SCOPE},
+    {BG_CLI_CMD_TOKEN_LS, "token", "ls", "List API tokens (never their secrets)", false, 0, 0},
+    {BG_CLI_CMD_TOKEN_RM, "token", "rm", "Revoke an API token (NAME is its name or id)", true, 0,
+     0},
+    {BG_CLI_CMD_REMOTE_ADD, "remote", "add",
+     "Add a remote daemon (NAME URL), pinning its certificate's fingerprint", true,
+     BG_CLI_FLAG_TOKEN_FILE | BG_CLI_FLAG_FINGERPRINT | BG_CLI_FLAG_ACCEPT_CERT |
+         BG_CLI_FLAG_CLIENT_CERT | BG_CLI_FLAG_CLIENT_KEY,
+     BG_CLI_FLAG_TOKEN_FILE},
+    {BG_CLI_CMD_REMOTE_LS, "remote", "ls", "List the remote daemons this CLI knows", false, 0, 0},
+    {BG_CLI_CMD_REMOTE_RM, "remote", "rm", "Forget a remote daemon", true, 0, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -134,11 +150,25 @@ static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_CWD, "--cwd", "DIR", 0, 0, "working directory in the guest (absolute)"},
     {BG_CLI_FLAG_RM, "--rm", NULL, 0, 0, "delete the VM afterwards (also on Ctrl-C)"},
     {BG_CLI_FLAG_TIMINGS, "--timings", NULL, 0, 0, "print where the time went to stderr"},
-    {BG_CLI_FLAG_NAME, "--name", "NAME", 0, 0, "the VM's name (default run-XXXXXX)"},
+    {BG_CLI_FLAG_NAME, "--name", "NAME", 0, 0,
+     "vm run: the VM's name (default run-XXXXXX); token create: the token's"},
     {BG_CLI_FLAG_MODE, "--mode", "M", 0, 0,
      "copy (tracked files as they are, default) or clone (full history)"},
     {BG_CLI_FLAG_FROM, "--from", "REF", 0, 0, "clone: the commit to branch from"},
     {BG_CLI_FLAG_BRANCH, "--branch", "NAME", 0, 0, "clone: the branch to create"},
+    {BG_CLI_FLAG_SCOPE, "--scope", "SCOPE", 0, 0,
+     "read, write, exec or admin (repeatable, or comma-separated)"},
+    {BG_CLI_FLAG_EXPIRES, "--expires", "DURATION", 0, 0,
+     "expire after DURATION (90m, 12h, 30d, 2w; default never)"},
+    {BG_CLI_FLAG_TOKEN_FILE, "--token-file", "FILE", 0, 0,
+     "the file holding the token (from 'banger token create')"},
+    {BG_CLI_FLAG_FINGERPRINT, "--fingerprint", "SHA256", 0, 0,
+     "the SHA-256 fingerprint the server's certificate must have (banger system info)"},
+    {BG_CLI_FLAG_ACCEPT_CERT, "--accept-certificate", NULL, 0, 0,
+     "pin whatever certificate the server presents now, without asking"},
+    {BG_CLI_FLAG_CLIENT_CERT, "--client-cert", "FILE", 0, 0,
+     "a client certificate (PEM) for a daemon that pins them"},
+    {BG_CLI_FLAG_CLIENT_KEY, "--client-key", "FILE", 0, 0, "the client certificate's key (PEM)"},
 };
 
 static const struct group_spec groups[] = {
@@ -146,6 +176,8 @@ static const struct group_spec groups[] = {
     {"image", "Manage images"},
     {"vm", "Manage VMs"},
     {"ssh-config", "Make 'ssh NAME.vm' (scp, rsync, editors) reach VMs"},
+    {"token", "Manage API tokens for remote clients"},
+    {"remote", "Manage the remote daemons this CLI talks to"},
 };
 
 static const char *const vm_states[] = {"created",  "starting", "running",
@@ -212,6 +244,13 @@ static int parse_global(int argc, char *const argv[], int *i, struct bg_cli_args
         if (!*a->socket)
             return bg_error_set(err, -EINVAL, "flag '--socket' needs a non-empty PATH");
         return 1;
+    }
+    if (!strcmp(arg, "--remote")) {
+        int r = take_value(argc, argv, i, arg, v, "NAME", &a->remote, err);
+        if (r < 0)
+            return r;
+        r = bg_name_validate(a->remote, err);
+        return r < 0 ? bg_error_prefix(err, r, "flag '--remote'") : 1;
     }
     if (v)
         return 0;
@@ -353,6 +392,85 @@ static int check_packages(const char *v, struct bg_error *err)
     }
 }
 
+/* --scope's value: one scope or several separated by ',', added to a->scopes. */
+static int store_scopes(const char *v, struct bg_cli_args *a, struct bg_error *err)
+{
+    bg_autofree char *copy = bg_strdup(v);
+    char *save = NULL;
+    unsigned bit;
+
+    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (bg_scope_parse(w, &bit, err) < 0)
+            return bg_error_prefix(err, -EINVAL, "flag '--scope'");
+        a->scopes |= bit;
+    }
+    if (!a->scopes)
+        return bg_error_set(err, -EINVAL, "flag '--scope' needs read, write, exec or admin");
+    return 0;
+}
+
+/* The values of token and remote flags that need checking. */
+static int store_remote_flag(const struct flag_spec *f, const char *v, struct bg_cli_args *a,
+                             struct bg_error *err)
+{
+    uint8_t fp[BG_FINGERPRINT_BYTES];
+    int r;
+
+    switch (f->bit) {
+    case BG_CLI_FLAG_SCOPE:
+        return store_scopes(v, a, err);
+    case BG_CLI_FLAG_EXPIRES:
+        r = bg_cli_args_duration(v, BG_TOKEN_EXPIRES_MIN, BG_TOKEN_EXPIRES_MAX, &a->expires_s, err);
+        return r < 0 ? bg_error_prefix(err, r, "flag '--expires'") : 0;
+    case BG_CLI_FLAG_FINGERPRINT:
+        a->fingerprint = v;
+        r = bg_fingerprint_parse(v, strlen(v), fp, err);
+        return r < 0 ? bg_error_prefix(err, r, "flag '--fingerprint'") : 0;
+    case BG_CLI_FLAG_TOKEN_FILE:
+        a->token_file = v;
+        break;
+    case BG_CLI_FLAG_CLIENT_CERT:
+        a->client_cert = v;
+        break;
+    default: /* BG_CLI_FLAG_CLIENT_KEY */
+        a->client_key = v;
+        break;
+    }
+    return *v ? 0
+              : bg_error_set(err, -EINVAL, "flag '%s' needs a non-empty %s", f->name, f->metavar);
+}
+
+int bg_cli_args_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ret,
+                         struct bg_error *err)
+{
+    static const struct {
+        char unit;
+        uint64_t seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+    size_t len = strlen(s);
+    uint64_t mult = 1, n;
+    char digits[24];
+
+    for (size_t i = 0; len > 1 && i < BG_ARRAY_SIZE(units); i++)
+        if (s[len - 1] == units[i].unit) {
+            mult = units[i].seconds;
+            len--;
+            break;
+        }
+    if (len == 0 || len >= sizeof(digits) || strspn(s, "0123456789") != len)
+        return bg_error_set(err, -EINVAL,
+                            "'%s' is not a duration: a number and s, m, h, d or w (90m, 30d)",
+                            BG_QUOTE(s));
+    memcpy(digits, s, len);
+    digits[len] = '\0';
+    if (bg_parse_u64(digits, 0, max / mult, &n, NULL) < 0 || n * mult < min)
+        return bg_error_set(err, -ERANGE, "'%s' is out of range: %llu s to about %llu days",
+                            BG_QUOTE(s), (unsigned long long)min,
+                            (unsigned long long)(max / 86400));
+    *ret = n * mult;
+    return 0;
+}
+
 /* Check and store the value v of flag f. */
 static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_args *a,
                       struct bg_error *err)
@@ -423,6 +541,13 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
     case BG_CLI_FLAG_BRANCH:
         a->branch = v;
         break;
+    case BG_CLI_FLAG_SCOPE:
+    case BG_CLI_FLAG_EXPIRES:
+    case BG_CLI_FLAG_TOKEN_FILE:
+    case BG_CLI_FLAG_FINGERPRINT:
+    case BG_CLI_FLAG_CLIENT_CERT:
+    case BG_CLI_FLAG_CLIENT_KEY:
+        return store_remote_flag(f, v, a, err);
     default:
         break; /* switches carry no value */
     }
@@ -458,7 +583,7 @@ static int parse_flag(int argc, char *const argv[], int *i, struct bg_cli_args *
     }
     if (!f || !(a->cmd->flags & f->bit))
         return bg_error_set(err, -EINVAL, "unknown flag '%s' for 'banger %s'", name, a->where);
-    if ((a->given & f->bit) && f->bit != BG_CLI_FLAG_ENV)
+    if ((a->given & f->bit) && f->bit != BG_CLI_FLAG_ENV && f->bit != BG_CLI_FLAG_SCOPE)
         return bg_error_set(err, -EINVAL, "flag '%s' given twice", name);
     a->given |= f->bit;
     if (!f->metavar) {
@@ -497,6 +622,10 @@ static int parse_positional(int i, char *const argv[], struct bg_cli_args *a,
     }
     if ((id == BG_CLI_CMD_VM_WORKSPACE || id == BG_CLI_CMD_VM_RUN) && !a->repo) {
         a->repo = arg;
+        return 0;
+    }
+    if (id == BG_CLI_CMD_REMOTE_ADD && !a->url) {
+        a->url = arg;
         return 0;
     }
     if (id == BG_CLI_CMD_VM_EXEC || id == BG_CLI_CMD_VM_SSH) {
@@ -626,7 +755,7 @@ static int check_target(struct bg_cli_args *a, struct bg_error *err)
 static int check_complete(struct bg_cli_args *a, struct bg_error *err)
 {
     const struct bg_cli_command *c = a->cmd;
-    unsigned missing = c->required & ~a->given;
+    uint64_t missing = c->required & ~a->given;
 
     if (c->takes_name || (c->id == BG_CLI_CMD_IMAGE_BUILD && a->name)) {
         char host[64];
@@ -649,6 +778,15 @@ static int check_complete(struct bg_cli_args *a, struct bg_error *err)
         return bg_error_set(err, -EINVAL, "flags '--nat' and '--no-nat' contradict each other");
     if (c->id == BG_CLI_CMD_VM_SET && !(a->given & c->flags))
         return bg_error_set(err, -EINVAL, "'banger vm set' needs at least one change");
+    if (c->id == BG_CLI_CMD_REMOTE_ADD && !a->url)
+        return bg_error_set(err, -EINVAL, "'banger remote add' needs a URL: https://HOST:PORT");
+    if (!a->client_cert != !a->client_key)
+        return bg_error_set(err, -EINVAL, "flags '--client-cert' and '--client-key' go together");
+    if (a->fingerprint && (a->given & BG_CLI_FLAG_ACCEPT_CERT))
+        return bg_error_set(
+            err, -EINVAL, "flags '--fingerprint' and '--accept-certificate' contradict each other");
+    if (a->remote && a->socket)
+        return bg_error_set(err, -EINVAL, "flags '--remote' and '--socket' contradict each other");
     return check_exec_args(a, err);
 }
 
@@ -718,6 +856,8 @@ static void print_synopsis(FILE *f, const struct bg_cli_command *c)
         fputs(" REPO", f);
     else if (c->id == BG_CLI_CMD_VM_CP)
         fputs(" SRC NAME:DST | NAME:SRC DST", f);
+    else if (c->id == BG_CLI_CMD_REMOTE_ADD)
+        fputs(" https://HOST:PORT", f);
 }
 
 static void print_command_usage(FILE *f, const struct bg_cli_command *c)
@@ -753,16 +893,21 @@ static void print_command_list(FILE *f, const char *group)
 
 static void print_top_usage(FILE *f)
 {
-    fputs("Usage: banger [--socket PATH] [--system] [--json] COMMAND [ARGS...]\n\n"
+    fputs("Usage: banger [--socket PATH | --remote NAME] [--system] [--json] COMMAND [ARGS...]\n\n"
           "Drive bangerd, the daemon that runs throwaway microVMs.\n\nCommands:\n",
           f);
     print_command_list(f, NULL);
     fprintf(f, "  %-20s %s\n", "help [COMMAND]", "Show help for a command");
-    fputs("\nGlobal options (--socket, --system and --json also work after the command):\n"
+    fputs("\nGlobal options (--socket, --remote, --system and --json also work after the "
+          "command):\n"
           "  --socket PATH   the daemon's socket (env BANGER_SOCKET; default\n"
           "                  $XDG_RUNTIME_DIR/banger/bangerd.sock)\n"
           "  --system        use the system daemon at /run/banger/bangerd.sock (env "
           "BANGER_SYSTEM=1)\n"
+          "  --remote NAME   talk to the remote daemon NAME (banger remote add; env\n"
+          "                  BANGER_REMOTE); or set BANGER_HOST=https://HOST:PORT and\n"
+          "                  BANGER_TOKEN (BANGER_FINGERPRINT to pin, BANGER_CLIENT_CERT and\n"
+          "                  BANGER_CLIENT_KEY for a client certificate)\n"
           "  --json          print the daemon's JSON instead of tables\n"
           "  -h, --help      show this help\n"
           "  --version       print the client version\n\n"

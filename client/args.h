@@ -36,9 +36,16 @@ enum bg_cli_cmd {
     BG_CLI_CMD_SSH_CONFIG_INSTALL,
     BG_CLI_CMD_SSH_CONFIG_UNINSTALL,
     BG_CLI_CMD_SSH_CONFIG_PROXY,
+    BG_CLI_CMD_TOKEN_CREATE,
+    BG_CLI_CMD_TOKEN_LS,
+    BG_CLI_CMD_TOKEN_RM,
+    BG_CLI_CMD_REMOTE_ADD,
+    BG_CLI_CMD_REMOTE_LS,
+    BG_CLI_CMD_REMOTE_RM,
 };
 
-/* Command flags; each is one bit in bg_cli_args.given. */
+/* Command flags; each is one bit in bg_cli_args.given (64 bits: the enum's type is 64-bit
+ * from the token and remote flags on, a GNU C extension as 1u << 31 already was). */
 enum bg_cli_flag {
     BG_CLI_FLAG_STATE = 1u << 0,
     BG_CLI_FLAG_IMAGE = 1u << 1,
@@ -72,6 +79,14 @@ enum bg_cli_flag {
     BG_CLI_FLAG_MODE = 1u << 29,
     BG_CLI_FLAG_FROM = 1u << 30,
     BG_CLI_FLAG_BRANCH = 1u << 31,
+    /* token and remote flags */
+    BG_CLI_FLAG_SCOPE = 1ull << 32,
+    BG_CLI_FLAG_EXPIRES = 1ull << 33,
+    BG_CLI_FLAG_TOKEN_FILE = 1ull << 34,
+    BG_CLI_FLAG_FINGERPRINT = 1ull << 35,
+    BG_CLI_FLAG_ACCEPT_CERT = 1ull << 36,
+    BG_CLI_FLAG_CLIENT_CERT = 1ull << 37,
+    BG_CLI_FLAG_CLIENT_KEY = 1ull << 38,
 };
 
 #define BG_CLI_VCPUS_MIN 1
@@ -89,6 +104,7 @@ struct bg_cli_command;
 /* The parsed command line. Strings are borrowed from argv. */
 struct bg_cli_args {
     const char *socket;               /* --socket PATH, NULL when not given */
+    const char *remote;               /* --remote NAME, NULL when not given */
     bool system;                      /* --system */
     bool json;                        /* --json (before or after the command) */
     bool help;                        /* --help, -h or `banger help ...` */
@@ -97,7 +113,7 @@ struct bg_cli_args {
     const char *group;                /* "vm", "image", "system", NULL otherwise */
     char where[BG_CLI_WHERE_MAX];     /* "vm create": the deepest command recognised */
     const char *name;                 /* the NAME positional */
-    unsigned given;                   /* bitmask of enum bg_cli_flag seen */
+    uint64_t given;                   /* bitmask of enum bg_cli_flag seen */
     const char *state;                /* --state */
     const char *image;                /* --image */
     const char *kernel;               /* --kernel */
@@ -114,19 +130,31 @@ struct bg_cli_args {
     uint64_t tail;                    /* vm console --tail */
     const char *env[BG_CLI_ENV_MAX];  /* --env K=V, in order */
     size_t n_env;
-    const char *cwd;      /* --cwd */
-    const char *mode;     /* --mode copy|clone */
-    const char *from;     /* --from REF */
-    const char *branch;   /* --branch NAME */
-    const char *repo;     /* the REPO positional (vm run, vm workspace) */
-    const char *src;      /* vm cp: SRC */
-    const char *dst;      /* vm cp: DST */
-    const char *target;   /* vm tunnel: PORT; ssh-config proxy: [PORT]; vm forward:
-                           * [ADDR:]HOST_PORT:GUEST_PORT (checked, see cmd_forward.h) */
-    uint64_t port;        /* vm tunnel, ssh-config proxy: the guest port (default 22) */
-    char *const *command; /* vm exec/run/ssh: the command after NAME or '--' */
-    int n_command;        /* its length; 0 when none */
+    const char *cwd;         /* --cwd */
+    const char *mode;        /* --mode copy|clone */
+    const char *from;        /* --from REF */
+    const char *branch;      /* --branch NAME */
+    const char *repo;        /* the REPO positional (vm run, vm workspace) */
+    const char *src;         /* vm cp: SRC */
+    const char *dst;         /* vm cp: DST */
+    const char *target;      /* vm tunnel: PORT; ssh-config proxy: [PORT]; vm forward:
+                              * [ADDR:]HOST_PORT:GUEST_PORT (checked, see cmd_forward.h) */
+    uint64_t port;           /* vm tunnel, ssh-config proxy: the guest port (default 22) */
+    char *const *command;    /* vm exec/run/ssh: the command after NAME or '--' */
+    int n_command;           /* its length; 0 when none */
+    unsigned scopes;         /* --scope (repeatable, or comma-separated): enum bg_scope bits */
+    uint64_t expires_s;      /* --expires DURATION in seconds */
+    const char *token_file;  /* --token-file */
+    const char *fingerprint; /* --fingerprint, as typed (checked) */
+    const char *client_cert; /* --client-cert */
+    const char *client_key;  /* --client-key */
+    const char *url;         /* remote add: the URL positional */
 };
+
+/* A duration as people write it: a number and a unit, s, m, h, d or w ("90m", "30d"), or
+ * plain seconds, in [min, max] seconds. -EINVAL or -ERANGE with err saying why. */
+int bg_cli_args_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ret,
+                         struct bg_error *err);
 
 /* Parse argv (argv[0] is the program) into *ret. On a usage error returns -EINVAL with a
  * one-line message in err; of *ret only ret->where is then set, naming the command for the

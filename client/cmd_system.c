@@ -49,6 +49,13 @@ static void print_facts(const json_t *info)
     bg_cli_output_field(stdout, "state dir", bg_cli_json_str(info, "state_dir"));
     bg_cli_output_field(stdout, "runtime dir", bg_cli_json_str(info, "runtime_dir"));
     bg_cli_output_field(stdout, "database", bg_cli_json_str(info, "database"));
+    const json_t *tls = json_object_get(info, "tls");
+    if (json_is_object(tls)) {
+        bg_autofree char *listen =
+            bg_asprintf("%s, TLS 1.3, certificate SHA-256 %s", bg_cli_json_str(tls, "address"),
+                        bg_cli_json_str(tls, "fingerprint"));
+        bg_cli_output_field(stdout, "tcp", listen);
+    }
     snprintf(num, sizeof(num), "%llu", (unsigned long long)bg_cli_json_u64(counts, "vms"));
     bg_cli_output_field(stdout, "vms", num);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)bg_cli_json_u64(counts, "images"));

@@ -14,6 +14,7 @@
 #include "banger/alloc.h"
 #include "http.h"
 #include "output.h"
+#include "upload.h"
 
 extern char **environ;
 
@@ -70,10 +71,36 @@ int bg_cli_workspace_check(const char *repo, char **ret, struct bg_error *err)
     return 0;
 }
 
+/* A remote daemon cannot read this host's files: the tracked files go up as a tar instead. */
+static int push_remote(const char *socket, const char *vm, const char *repo, const char *mode,
+                       json_t **ret, struct bg_error *err)
+{
+    bg_autofree char *top = NULL;
+    json_t *j = NULL;
+    int r;
+
+    if (mode && strcmp(mode, "copy"))
+        return bg_error_set(err, -ENOTSUP,
+                            "--mode %s needs the repository on the daemon's host; a remote daemon "
+                            "takes --mode copy (the tracked files) only",
+                            mode);
+    if ((r = bg_cli_workspace_check(repo, &top, err)) < 0 ||
+        (r = bg_cli_upload_repo(socket, vm, top, "/root/repo", &j, err)) < 0)
+        return r;
+    if (ret)
+        *ret = j;
+    else
+        json_decref(j);
+    return 0;
+}
+
 int bg_cli_workspace_push(const char *socket, const char *vm, const char *repo, const char *mode,
                           const char *from, const char *branch, json_t **ret, struct bg_error *err)
 {
     char abs[PATH_MAX];
+
+    if (bg_cli_http_remote())
+        return push_remote(socket, vm, repo, mode, ret, err);
     bg_autofree char *esc = bg_cli_http_escape(vm);
     bg_autofree char *path = bg_asprintf("/v1/vms/%s/workspace", esc);
 

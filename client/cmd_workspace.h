@@ -8,7 +8,9 @@
 #include "banger/error.h"
 
 /* POST /v1/vms/{vm}/workspace for repo (any path; made absolute here). mode, from, branch
- * may be NULL. *ret is the answer {"files","bytes","ms"} (may be NULL to drop it). */
+ * may be NULL. *ret is the answer {"files","bytes","ms"} (may be NULL to drop it). To a remote
+ * daemon (which cannot read this host's files) the tracked files go up as a tar (upload.h)
+ * instead: copy mode only. */
 int bg_cli_workspace_push(const char *socket, const char *vm, const char *repo, const char *mode,
                           const char *from, const char *branch, json_t **ret, struct bg_error *err);
 

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* libcurl over CURLOPT_UNIX_SOCKET_PATH; turns problem+json answers into struct bg_error. */
+/* libcurl over CURLOPT_UNIX_SOCKET_PATH or TLS 1.3 to a remote (the server's certificate pinned
+ * in OpenSSL's verify callback, before anything is sent); turns problem+json answers into
+ * struct bg_error. */
 #include "http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
@@ -22,8 +27,106 @@ struct transfer {
     bool too_big;
     bg_cli_http_line_fn line_fn; /* NULL unless streaming */
     void *userdata;
-    int line_result; /* first negative line_fn result */
+    int line_result;         /* first negative line_fn result */
+    FILE *upload;            /* the body to send from here, or NULL */
+    uint64_t upload_size;    /* its bytes */
+    const char *upload_type; /* its "Content-Type: ..." header */
 };
+
+/* The remote every request goes to, or NULL for the unix socket (main sets it once). */
+static const struct bg_cli_remote *current;
+
+void bg_cli_remote_done(struct bg_cli_remote *r)
+{
+    if (!r)
+        return;
+    if (r->token)
+        OPENSSL_cleanse(r->token, strlen(r->token));
+    free(r->name);
+    free(r->url);
+    free(r->token);
+    free(r->client_cert);
+    free(r->client_key);
+    memset(r, 0, sizeof(*r));
+}
+
+void bg_cli_http_use_remote(const struct bg_cli_remote *r)
+{
+    current = r;
+}
+
+const struct bg_cli_remote *bg_cli_http_remote(void)
+{
+    return current;
+}
+
+/* OpenSSL's verify callback, per certificate of the chain. Only the leaf counts: with a pin it
+ * must hash to it (and then nothing else about the chain matters, self-signed included);
+ * without one (a first contact), it is recorded and accepted. */
+static int verify_leaf(int ok, X509_STORE_CTX *store)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct bg_cli_tls_seen *seen = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    unsigned n = BG_FINGERPRINT_BYTES;
+    (void)ok;
+
+    if (!seen || !cert)
+        return 0;
+    if (X509_STORE_CTX_get_error_depth(store) != 0)
+        return 1;
+    if (!X509_digest(cert, EVP_sha256(), seen->fingerprint, &n) || n != BG_FINGERPRINT_BYTES)
+        return 0;
+    seen->any = true;
+    if (seen->pin && CRYPTO_memcmp(seen->fingerprint, seen->pin, BG_FINGERPRINT_BYTES)) {
+        seen->mismatch = true;
+        return 0;
+    }
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+}
+
+static CURLcode ssl_ctx_setup(CURL *c, void *ssl_ctx, void *userp)
+{
+    (void)c;
+    SSL_CTX_set_app_data(ssl_ctx, userp);
+    SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, verify_leaf);
+    return CURLE_OK;
+}
+
+static bool curl_tls_is_openssl(void)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+    return v && v->ssl_version && !strncmp(v->ssl_version, "OpenSSL", 7);
+}
+
+/* TLS 1.3 to r, with its pin checked into seen (record_only: a first contact). */
+static int tls_setup(CURL *c, const struct bg_cli_remote *r, bool record_only,
+                     struct bg_cli_tls_seen *seen, struct bg_error *err)
+{
+    if (!curl_tls_is_openssl())
+        return bg_error_set(err, -ENOTSUP,
+                            "this banger's libcurl does not use OpenSSL, which pinning a "
+                            "remote's certificate needs");
+    (void)curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                           (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_DEFAULT));
+    /* a resumed session shows no certificate, so the pin would go unchecked */
+    (void)curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    if (r->client_cert) {
+        (void)curl_easy_setopt(c, CURLOPT_SSLCERT, r->client_cert);
+        (void)curl_easy_setopt(c, CURLOPT_SSLKEY, r->client_key);
+    }
+    *seen = (struct bg_cli_tls_seen){.pin = r->pinned ? r->fingerprint : NULL};
+    if (!r->pinned && !record_only)
+        return 0; /* the system's CAs and the host name decide, as for any https URL */
+    /* the pin replaces the CA and host name checks: the fingerprint is the identity */
+    (void)curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    (void)curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    (void)curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_setup);
+    (void)curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, seen);
+    return 0;
+}
 
 static void curl_cleanupp(CURL **c)
 {
@@ -92,7 +195,19 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 int bg_cli_http_unreachable(const char *socket, long os_errno, const char *reason,
                             struct bg_error *err)
 {
-    return bg_error_set(err, os_errno ? -(int)os_errno : -ECONNREFUSED,
+    int code = os_errno ? -(int)os_errno : -ECONNREFUSED;
+
+    if (current && current->name[0])
+        return bg_error_set(err, code,
+                            "cannot reach bangerd at %s (%s); check remote '%s' (banger remote "
+                            "ls) and that its daemon listens there (listen_tcp)",
+                            socket, reason, current->name);
+    if (current)
+        return bg_error_set(err, code,
+                            "cannot reach bangerd at %s (%s); check BANGER_HOST and that the "
+                            "daemon listens there (listen_tcp)",
+                            socket, reason);
+    return bg_error_set(err, code,
                         "cannot reach bangerd at %s (%s); start it with 'bangerd' or set "
                         "--socket/BANGER_SOCKET",
                         socket, reason);
@@ -144,20 +259,42 @@ int bg_cli_http_pinned_fd(const char *socket)
     return fd == CURL_SOCKET_BAD ? -1 : (int)fd;
 }
 
-void bg_cli_http_setup(CURL *c, const char *socket, char *errbuf)
+void bg_cli_http_setup(CURL *c, char *errbuf)
 {
-    (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
     (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
 }
 
+/* The pinned certificate was not the one presented: say so with both, and what to do. */
+static int changed_certificate(const char *where, const struct bg_cli_tls_seen *seen,
+                               struct bg_error *err)
+{
+    char pinned[BG_FINGERPRINT_HEX_MAX], now[BG_FINGERPRINT_HEX_MAX];
+
+    bg_fingerprint_format(seen->pin, pinned);
+    bg_fingerprint_format(seen->fingerprint, now);
+    if (current && current->name[0])
+        return bg_error_set(err, -EPERM,
+                            "the certificate of remote '%s' (%s) has changed: pinned SHA-256 %s, "
+                            "presented %s. Nothing was sent. If its certificate was replaced on "
+                            "purpose, run 'banger remote rm %s' and add it again; otherwise "
+                            "someone may be intercepting the connection",
+                            current->name, where, pinned, now, current->name);
+    return bg_error_set(err, -EPERM,
+                        "the certificate of %s is not the pinned one: expected SHA-256 %s, "
+                        "presented %s. Nothing was sent",
+                        where, pinned, now);
+}
+
 int bg_cli_http_transport_error(CURL *c, CURLcode rc, const char *socket, const char *errbuf,
-                                struct bg_error *err)
+                                const struct bg_cli_tls_seen *seen, struct bg_error *err)
 {
     long os_errno = 0;
     const char *reason = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
+    if (seen && seen->mismatch)
+        return changed_certificate(socket, seen, err);
     (void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
     if (os_errno > 0)
         reason = strerror((int)os_errno);
@@ -194,6 +331,53 @@ CURLcode bg_cli_http_perform(CURL *c)
     }
 }
 
+int bg_cli_http_target(CURL *c, const char *socket, const char *path, struct bg_cli_tls_seen *seen,
+                       struct curl_slist **hdrs, char **ret_url, struct bg_error *err)
+{
+    *seen = (struct bg_cli_tls_seen){0};
+    if (!current) {
+        (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
+        *ret_url = bg_asprintf("http://localhost%s", path);
+        (void)curl_easy_setopt(c, CURLOPT_URL, *ret_url);
+        return 0;
+    }
+    int r = tls_setup(c, current, false, seen, err);
+    if (r < 0)
+        return r;
+    bg_autofree char *auth = bg_asprintf("Authorization: Bearer %s", current->token);
+    add_header(hdrs, auth);
+    OPENSSL_cleanse(auth, strlen(auth));
+    *ret_url = bg_asprintf("%s%s", current->url, path);
+    (void)curl_easy_setopt(c, CURLOPT_URL, *ret_url);
+    return 0;
+}
+
+int bg_cli_http_probe(const struct bg_cli_remote *r, struct bg_cli_tls_seen *ret_seen,
+                      struct bg_error *err)
+{
+    bg_auto(curl_cleanupp) CURL *c = curl_easy_init();
+    char errbuf[CURL_ERROR_SIZE] = "";
+    const struct bg_cli_remote *saved = current;
+    int ret;
+
+    if (!c)
+        return bg_error_set(err, -ENOMEM, "cannot prepare the connection to %s", r->url);
+    if ((ret = tls_setup(c, r, true, ret_seen, err)) < 0)
+        return ret;
+    (void)curl_easy_setopt(c, CURLOPT_URL, r->url);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode rc = curl_easy_perform(c);
+    current = r; /* the messages name this remote */
+    ret = rc == CURLE_OK ? 0 : bg_cli_http_transport_error(c, rc, r->url, errbuf, ret_seen, err);
+    current = saved;
+    if (ret == 0 && !ret_seen->any)
+        ret = bg_error_set(err, -EPROTO, "%s showed no certificate", r->url);
+    return ret;
+}
+
 /* Run one transfer; the body lands in t (or goes to its line callback). */
 static int perform(const char *socket, const char *method, const char *path, json_t *body,
                    struct transfer *t, long *ret_status, struct bg_error *err)
@@ -202,21 +386,30 @@ static int perform(const char *socket, const char *method, const char *path, jso
     CURL *c = easy_for(socket, &owned);
     bg_auto(curl_cleanupp) CURL *cleanup = owned ? c : NULL;
     bg_auto(slist_freep) struct curl_slist *hdrs = NULL;
-    bg_autofree char *url = bg_asprintf("http://localhost%s", path);
+    bg_autofree char *url = NULL;
     bg_autofree char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
+    struct bg_cli_tls_seen seen;
+    int r;
 
     if (!c || (body && !payload))
         return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
     t->curl = c;
+    if ((r = bg_cli_http_target(c, socket, path, &seen, &hdrs, &url, err)) < 0)
+        return r;
+    bg_cli_http_setup(c, errbuf);
     add_header(&hdrs, "Accept: application/json, application/problem+json");
     add_header(&hdrs, "Expect:");
     if (payload) {
         add_header(&hdrs, "Content-Type: application/json");
         (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
     }
-    bg_cli_http_setup(c, socket, errbuf);
-    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    if (t->upload) {
+        add_header(&hdrs, t->upload_type);
+        (void)curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        (void)curl_easy_setopt(c, CURLOPT_READDATA, t->upload);
+        (void)curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->upload_size);
+    }
     (void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, t->line_fn ? 0L : REQUEST_TIMEOUT_S);
@@ -231,7 +424,9 @@ static int perform(const char *socket, const char *method, const char *path, jso
     if (t->too_big)
         return bg_error_set(err, -EMSGSIZE, "the answer from bangerd is too large");
     if (rc != CURLE_OK)
-        return bg_cli_http_transport_error(c, rc, socket, errbuf, err);
+        return bg_cli_http_transport_error(c, rc, socket, errbuf, &seen, err);
+    if (current && current->pinned && !seen.any)
+        return bg_error_set(err, -EPROTO, "%s showed no certificate to check", socket);
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
     return 0;
 }
@@ -276,12 +471,17 @@ int bg_cli_http_status_errno(long status)
     switch (status) {
     case 400:
         return -EINVAL;
+    case 401:
+        return -EACCES;
+    case 403:
+        return -EPERM;
     case 404:
         return -ENOENT;
     case 409:
         return -EEXIST;
     case 410:
         return -ESTALE;
+    case 429:
     case 503:
         return -EAGAIN;
     default:
@@ -302,12 +502,12 @@ int bg_cli_http_problem_error(long status, json_t *j, struct bg_error *err)
     return bg_error_set(err, bg_cli_http_status_errno(status), "%s", msg);
 }
 
-int bg_cli_http_call(const char *socket, const char *method, const char *path, json_t *body,
-                     json_t **ret_json, struct bg_error *err)
+/* A finished transfer as bg_cli_http_call answers it. */
+static int call_result(const struct transfer *t, long status, json_t **ret_json,
+                       struct bg_error *err)
 {
     json_t *j = NULL;
-    long status = 0;
-    int r = bg_cli_http_request(socket, method, path, body, &status, &j, err);
+    int r = parse_body(t, &j, err);
 
     if (r < 0)
         return r;
@@ -321,6 +521,32 @@ int bg_cli_http_call(const char *socket, const char *method, const char *path, j
     else
         json_decref(j);
     return 0;
+}
+
+int bg_cli_http_call(const char *socket, const char *method, const char *path, json_t *body,
+                     json_t **ret_json, struct bg_error *err)
+{
+    struct transfer t = {0};
+    bg_autofree char *data = NULL;
+    long status = 0;
+    int r = perform(socket, method, path, body, &t, &status, err);
+
+    data = t.data;
+    return r < 0 ? r : call_result(&t, status, ret_json, err);
+}
+
+int bg_cli_http_upload(const char *socket, const char *method, const char *path,
+                       const char *content_type, FILE *f, uint64_t size, json_t **ret_json,
+                       struct bg_error *err)
+{
+    bg_autofree char *type = bg_asprintf("Content-Type: %s", content_type);
+    struct transfer t = {.upload = f, .upload_size = size, .upload_type = type};
+    bg_autofree char *data = NULL;
+    long status = 0;
+    int r = perform(socket, method, path, NULL, &t, &status, err);
+
+    data = t.data;
+    return r < 0 ? r : call_result(&t, status, ret_json, err);
 }
 
 int bg_cli_http_stream(const char *socket, const char *path, bg_cli_http_line_fn fn, void *userdata,

@@ -3,17 +3,22 @@
 #include <stdio.h>
 
 #include "args.h"
+#include "banger/alloc.h"
 #include "banger/macro.h"
 #include "cmd_cp.h"
 #include "cmd_events.h"
 #include "cmd_exec.h"
 #include "cmd_forward.h"
 #include "cmd_image.h"
+#include "cmd_remote.h"
 #include "cmd_run.h"
 #include "cmd_ssh.h"
 #include "cmd_system.h"
+#include "cmd_token.h"
 #include "cmd_vm.h"
 #include "cmd_workspace.h"
+#include "http.h"
+#include "remote.h"
 
 enum {
     EXIT_OK = 0,
@@ -52,6 +57,14 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
         return bg_cli_ssh_cmd(socket, a, err);
     case BG_CLI_CMD_VM_FORWARD:
         return bg_cli_forward_cmd(socket, a, err);
+    case BG_CLI_CMD_TOKEN_CREATE:
+    case BG_CLI_CMD_TOKEN_LS:
+    case BG_CLI_CMD_TOKEN_RM:
+        return bg_cli_token_run(socket, a, err);
+    case BG_CLI_CMD_REMOTE_ADD:
+    case BG_CLI_CMD_REMOTE_LS:
+    case BG_CLI_CMD_REMOTE_RM:
+        return bg_cli_remote_run(a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }
@@ -76,8 +89,18 @@ int main(int argc, char *argv[])
         printf("banger %s\n", BANGER_VERSION);
         return EXIT_OK;
     }
-    bg_autofree char *socket = bg_cli_args_socket(&a);
-    r = dispatch(socket, &a, &err);
+    /* the endpoint: the unix socket, or a remote (its URL then names it in messages) */
+    bg_auto(bg_cli_remote_done) struct bg_cli_remote remote = {0};
+    bg_autofree char *socket = NULL;
+    r = bg_cli_remote_resolve(&a, &remote, &err);
+    if (r > 0) {
+        bg_cli_http_use_remote(&remote);
+        socket = bg_strdup(remote.url);
+    } else if (r == 0) {
+        socket = bg_cli_args_socket(&a);
+    }
+    if (r >= 0)
+        r = dispatch(socket, &a, &err);
     /* stdout first, so what was printed precedes the error when both go to one terminal */
     fflush(stdout);
     if (r < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Upgraded exec stream, client side: the Upgrade handshake (upgrade.h), then a poll loop that
- * moves frames with credit flow control in both directions. */
+/* Upgraded exec stream, client side: the Upgrade handshake (upgrade.h, over the unix socket or
+ * a remote's TLS), then a poll loop that moves frames with credit flow control in both
+ * directions. */
 #include "stream.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "banger/agentio.h"
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
@@ -23,7 +23,7 @@
 
 struct bg_cli_stream {
     struct bg_cli_upgrade *up; /* the connection */
-    int fd;                    /* up's socket */
+    int fd;                    /* up's socket, non-blocking: for poll only */
     uint8_t *in;               /* received bytes not yet parsed as frames */
     size_t in_len;
     char id[BG_EXEC_ID_LEN + 1];
@@ -36,6 +36,11 @@ void bg_cli_stream_free(struct bg_cli_stream *s)
     bg_cli_upgrade_free(s->up);
     free(s->in);
     free(s);
+}
+
+static int send_all(struct bg_cli_stream *s, const void *buf, size_t len)
+{
+    return bg_cli_upgrade_send(s->up, buf, len);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -103,7 +108,13 @@ static void on_signal(int signo)
 static int send_frame(struct bg_cli_stream *s, uint8_t type, uint8_t flags, const void *p,
                       size_t len)
 {
-    return bg_agentio_send_frame(s->fd, type, flags, CHANNEL, p, len);
+    struct bg_agent_header h = {
+        .type = type, .flags = flags, .channel = CHANNEL, .length = (uint32_t)len};
+    uint8_t hdr[BG_AGENT_HEADER_SIZE];
+
+    bg_agent_header_encode(&h, hdr);
+    int r = send_all(s, hdr, sizeof(hdr));
+    return r < 0 || !len ? r : send_all(s, p, len);
 }
 
 static int send_u32(struct bg_cli_stream *s, uint8_t type, uint8_t flags, uint32_t v)
@@ -224,23 +235,32 @@ static int take_frames(struct loop *l)
     return 0;
 }
 
+/* Everything there is to read now, frame by frame: a buffer holds one frame at most, and
+ * TLS may hold more than poll shows. */
 static int read_socket(struct loop *l)
 {
     struct bg_cli_stream *s = l->s;
     size_t cap = BG_AGENT_HEADER_SIZE + BG_AGENT_PAYLOAD_MAX;
-    ssize_t n = recv(s->fd, s->in + s->in_len, cap - s->in_len, 0);
 
-    if (n < 0 && errno == EINTR)
-        return 0;
-    if (n <= 0) {
-        l->done = true;
-        return l->result =
-                   bg_error_set(l->err, -ECONNRESET, "lost the connection to bangerd%s%s%s",
-                                s->id[0] ? "; 'curl --unix-socket SOCKET http://b/v1/execs/" : "",
-                                s->id, s->id[0] ? "' tells how the command ended" : "");
+    while (!l->done) {
+        ssize_t n = bg_cli_upgrade_recv(s->up, s->in + s->in_len, cap - s->in_len);
+        if (n == -EAGAIN)
+            return 0;
+        if (n <= 0) {
+            l->done = true;
+            const char *how = bg_cli_http_remote()
+                                  ? "; GET /v1/execs/"
+                                  : "; 'curl --unix-socket SOCKET http://b/v1/execs/";
+            return l->result = bg_error_set(
+                       l->err, -ECONNRESET, "lost the connection to bangerd%s%s%s",
+                       s->id[0] ? how : "", s->id, s->id[0] ? "' tells how the command ended" : "");
+        }
+        s->in_len += (size_t)n;
+        int r = take_frames(l);
+        if (r < 0)
+            return r;
     }
-    s->in_len += (size_t)n;
-    return take_frames(l);
+    return 0;
 }
 
 /* Send as much stdin as the daemon's window allows; end of input is an EOF frame. */
@@ -326,9 +346,11 @@ int bg_cli_stream_run(struct bg_cli_stream *s, const struct bg_cli_stream_opts *
     r = o->tty ? send_winsize(&l) : 0;
     if (r < 0)
         r = bg_error_set(err, -ECONNRESET, "lost the connection to bangerd");
-    /* Frames may have arrived with the 101 answer already. */
+    /* Frames may have arrived with the 101 answer already, and more may wait in TLS. */
     if (r == 0)
         r = take_frames(&l);
+    if (r == 0 && !l.done)
+        r = read_socket(&l);
     if (r == 0)
         r = loop_run(&l);
     if (raw)

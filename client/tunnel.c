@@ -33,6 +33,13 @@ int bg_cli_tunnel_open(const char *socket, const struct bg_cli_tunnel_opts *o,
     struct bg_cli_upgrade *u = NULL;
     int r;
 
+    /* the relay's two threads move raw bytes on the socket, which TLS would sit between */
+    if (bg_cli_http_remote()) {
+        json_decref(body);
+        return bg_error_set(err, -ENOTSUP,
+                            "tunnels (vm ssh, vm tunnel, vm forward) reach only the local "
+                            "daemon, over its unix socket; run them on the daemon's host");
+    }
     /* json_object_set_new steals the new values */
     if (o->authorized_key)
         (void)json_object_set_new(body, "authorized_key", json_string(o->authorized_key));
@@ -42,6 +49,9 @@ int bg_cli_tunnel_open(const char *socket, const struct bg_cli_tunnel_opts *o,
     json_decref(body);
     if (r < 0)
         return r;
+    int fl = fcntl(u->fd, F_GETFL); /* the relay blocks on the socket on purpose */
+    if (fl >= 0)
+        (void)fcntl(u->fd, F_SETFL, fl & ~O_NONBLOCK);
     *ret_host_keys = NULL;
     if (o->host_keys) {
         bg_autofree char *header = bg_malloc(HOST_KEYS_HEADER_MAX);

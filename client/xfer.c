@@ -25,6 +25,7 @@ struct bg_cli_xfer {
     CURL *easy;
     struct curl_slist *hdrs;
     char errbuf[CURL_ERROR_SIZE];
+    struct bg_cli_tls_seen seen; /* the pin check of a remote's connection */
     bool has_body;
     struct buf out;    /* body bytes not yet taken by curl */
     bool out_done;     /* the body ended */
@@ -112,7 +113,8 @@ int bg_cli_xfer_start(const char *socket, const char *method, const char *path,
                       const char *body_type, struct bg_cli_xfer **ret, struct bg_error *err)
 {
     struct bg_cli_xfer *x = bg_calloc(1, sizeof(*x));
-    bg_autofree char *url = bg_asprintf("http://localhost%s", path);
+    bg_autofree char *url = NULL;
+    int r;
 
     x->socket = bg_strdup(socket);
     x->easy = curl_easy_init();
@@ -121,7 +123,11 @@ int bg_cli_xfer_start(const char *socket, const char *method, const char *path,
         bg_cli_xfer_free(x);
         return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
     }
-    bg_cli_http_setup(x->easy, socket, x->errbuf);
+    if ((r = bg_cli_http_target(x->easy, socket, path, &x->seen, &x->hdrs, &url, err)) < 0) {
+        bg_cli_xfer_free(x);
+        return r;
+    }
+    bg_cli_http_setup(x->easy, x->errbuf);
     x->hdrs = curl_slist_append(x->hdrs, "Accept: application/x-tar, application/json, "
                                          "application/problem+json");
     if (body_type) {
@@ -134,7 +140,6 @@ int bg_cli_xfer_start(const char *socket, const char *method, const char *path,
     }
     if (!x->hdrs)
         abort(); /* only fails when out of memory, which is never an error path */
-    (void)curl_easy_setopt(x->easy, CURLOPT_URL, url);
     (void)curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     (void)curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
     (void)curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -178,7 +183,7 @@ int bg_cli_xfer_send(struct bg_cli_xfer *x, const void *buf, size_t len, struct 
     if (!x->done)
         return 0;
     if (x->result != CURLE_OK && x->status == 0)
-        return bg_cli_http_transport_error(x->easy, x->result, x->socket, x->errbuf, err);
+        return bg_cli_http_transport_error(x->easy, x->result, x->socket, x->errbuf, &x->seen, err);
     return bg_error_set(err, -EPIPE, "bangerd answered before taking the whole body");
 }
 
@@ -194,7 +199,7 @@ static int answer_error(struct bg_cli_xfer *x, struct bg_error *err)
         return r;
     }
     if (x->result != CURLE_OK)
-        return bg_cli_http_transport_error(x->easy, x->result, x->socket, x->errbuf, err);
+        return bg_cli_http_transport_error(x->easy, x->result, x->socket, x->errbuf, &x->seen, err);
     return 0;
 }
 

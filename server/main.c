@@ -9,8 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/gate.h"
 #include "banger/alloc.h"
+#include "banger/fingerprint.h"
 #include "banger/log.h"
+#include "banger/timefmt.h"
+#include "banger/token.h"
 #include "host/listen.h"
 #include "http/http.h"
 #include "image/record.h"
@@ -22,7 +26,14 @@
 
 extern char **environ;
 
-static void print_routes(void)
+/* A route's scope as openapi.yaml's x-banger-scope writes it. */
+static const char *scope_word(unsigned scope)
+{
+    return scope == 0 ? "local" : scope == BG_SCOPE_ANY ? "any" : bg_scope_name(scope);
+}
+
+/* "METHOD PATH" for every route (HEAD beside its GET), with " SCOPE" when with_scope. */
+static void print_routes(bool with_scope)
 {
     const struct bg_route *table;
     size_t n;
@@ -30,10 +41,12 @@ static void print_routes(void)
     bg_rest_routes(&table, &n);
     for (size_t i = 0; i < n; i++) {
         char path[256];
+        const char *scope = scope_word(table[i].scope);
         (void)bg_route_public_path(&table[i], path, sizeof(path));
-        printf("%s %s\n", table[i].method, path);
+        printf("%s %s%s%s\n", table[i].method, path, with_scope ? " " : "",
+               with_scope ? scope : "");
         if (bg_route_serves_head(&table[i]))
-            printf("HEAD %s\n", path);
+            printf("HEAD %s%s%s\n", path, with_scope ? " " : "", with_scope ? scope : "");
     }
 }
 
@@ -126,7 +139,8 @@ static int daemon_init(struct bg_daemon *d, const struct bg_config *cfg, struct 
     (void)bg_workspace_clones_sweep(cfg->state_dir);
     bg_store_set_event_history(d->store, (int64_t)cfg->event_history);
     bg_store_set_operation_history(d->store, (int64_t)cfg->operation_history);
-    if ((r = bg_store_event_bounds(d->store, &oldest, &latest, err)) < 0)
+    if ((r = bg_store_event_bounds(d->store, &oldest, &latest, err)) < 0 ||
+        (r = bg_auth_new(d->store, cfg->state_dir, &d->auth, err)) < 0)
         return r;
     d->events = bg_events_new(latest);
     bg_store_set_event_hook(d->store, bg_events_notify, d->events);
@@ -157,6 +171,8 @@ static void daemon_done(struct bg_daemon *d)
     bg_events_free(d->events);
     bg_helper_client_free(d->helper);
     bg_install_done(&d->install);
+    bg_auth_free(d->auth);
+    bg_tls_identity_done(&d->tls);
     free(d->db_path);
 }
 
@@ -169,10 +185,69 @@ static int wait_for_signal(const sigset_t *set)
     return sig;
 }
 
+/* The pinned client certificates of cfg ("hex,hex", already checked) into fps. */
+static size_t client_fingerprints(const struct bg_config *cfg,
+                                  uint8_t fps[BG_CONFIG_FINGERPRINTS_MAX][BG_FINGERPRINT_BYTES])
+{
+    size_t n = 0;
+
+    for (const char *p = cfg->tls_client_fingerprints; p && *p && n < BG_CONFIG_FINGERPRINTS_MAX;
+         n++) {
+        size_t len = strcspn(p, ",");
+        if (bg_fingerprint_parse(p, len, fps[n], NULL) < 0)
+            break;
+        p += len + (p[len] == ',');
+    }
+    return n;
+}
+
+/* The TLS listener, when listen_tcp is set: the certificate (made at the first start), the
+ * gate, the socket, and a server of its own (its own connection bounds) over the same routes.
+ * *ret_srv stays NULL without listen_tcp. */
+static int serve_tcp(struct bg_daemon *d, const struct bg_http_config *base,
+                     struct bg_http_tls *tls, struct bg_auth_gate **ret_gate,
+                     struct bg_http_server **ret_srv, struct bg_error *err)
+{
+    const struct bg_config *cfg = d->cfg;
+    uint8_t fps[BG_CONFIG_FINGERPRINTS_MAX][BG_FINGERPRINT_BYTES];
+    char hex[BG_FINGERPRINT_HEX_MAX];
+    int fd = -1, r;
+
+    if (!cfg->listen_tcp)
+        return 0;
+    if ((r = bg_tls_identity_load(cfg->tls_cert, cfg->tls_key, cfg->state_dir, &d->tls, err)) < 0)
+        return r;
+    size_t n_fps = client_fingerprints(cfg, fps);
+    *tls = (struct bg_http_tls){.cert_pem = d->tls.cert_pem,
+                                .key_pem = d->tls.key_pem,
+                                /* any PEM certificate makes GnuTLS ask for one; the gate
+                                 * checks the fingerprint */
+                                .trust_pem = n_fps ? d->tls.cert_pem : NULL};
+    *ret_gate = bg_auth_gate_new(d->auth, (const uint8_t(*)[BG_FINGERPRINT_BYTES])fps, n_fps,
+                                 &bg_auth_gate_limits);
+    if ((r = bg_listen_tcp(cfg->listen_tcp, &fd, d->tcp_address, err)) < 0)
+        return r;
+    struct bg_http_config http = *base;
+    http.tls = tls;
+    http.authenticate = bg_auth_gate_check;
+    http.auth_cls = *ret_gate;
+    if ((r = bg_http_server_start(&http, fd, ret_srv, err)) < 0) {
+        d->tcp_address[0] = '\0';
+        return r;
+    }
+    bg_log_info("serve api over TLS 1.3 on %s (certificate %s%s, SHA-256 fingerprint %s; %zu "
+                "pinned client certificates)",
+                d->tcp_address, d->tls.cert_path, d->tls.created ? ", made now" : "",
+                bg_fingerprint_format(d->tls.fingerprint, hex), n_fps);
+    return 0;
+}
+
 static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg_error *err)
 {
     struct bg_daemon d = {0};
-    struct bg_http_server *srv = NULL;
+    struct bg_http_server *srv = NULL, *tcp = NULL;
+    struct bg_auth_gate *gate = NULL;
+    struct bg_http_tls tls;
     bg_autoclose int lock_fd = -1;
     int listen_fd = -1;
     int r;
@@ -196,17 +271,25 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
         goto done;
     bg_log_info("serve api on '%s' (mode %s, state '%s', pid %d)", cfg->socket,
                 bg_config_mode_name(cfg->mode), cfg->state_dir, (int)getpid());
+    if ((r = serve_tcp(&d, &http, &tls, &gate, &tcp, err)) < 0) {
+        bg_http_server_stop(srv, 0);
+        (void)unlink(cfg->socket);
+        goto done;
+    }
 
     int sig = wait_for_signal(signals);
     int budget_ms = (int)cfg->shutdown_timeout_s * 1000;
     bg_log_info("stop: %s received; draining for up to %d ms", strsignal(sig), budget_ms);
     /* 503 from now on: a client whose stream ends below must not get a fresh answer */
     bg_http_server_quiesce(srv);
+    bg_http_server_quiesce(tcp);
     bg_events_close(d.events);
     /* Exec streams and tunnels hold their connection threads; end them so the server can stop. */
     bg_exec_registry_close(d.execs);
     bg_tunnels_close(d.tunnels);
-    bg_http_server_stop(srv, budget_ms);
+    int64_t stop_at = bg_now_ms() + budget_ms;
+    bg_http_server_stop(tcp, budget_ms);
+    bg_http_server_stop(srv, (int)(stop_at > bg_now_ms() ? stop_at - bg_now_ms() : 0));
     (void)unlink(cfg->socket);
     if (bg_jobs_cancel_wait(d.jobs, budget_ms) > 0) {
         /* A job still uses the store and the runtime: freeing them under it would be a
@@ -218,6 +301,7 @@ static int serve(const struct bg_config *cfg, const sigset_t *signals, struct bg
         return 0;
     }
 done:
+    bg_auth_gate_free(gate);
     daemon_done(&d);
     if (r == 0)
         bg_log_info("stop: done");
@@ -244,7 +328,8 @@ int main(int argc, char **argv)
         printf("bangerd %s\n", BANGER_VERSION);
         return 0;
     case BG_CONFIG_ACTION_PRINT_ROUTES:
-        print_routes();
+    case BG_CONFIG_ACTION_PRINT_SCOPES:
+        print_routes(args.action == BG_CONFIG_ACTION_PRINT_SCOPES);
         return 0;
     case BG_CONFIG_ACTION_RUN:
         break;

@@ -56,6 +56,15 @@ static const struct {
     [BG_PROBLEM_SSH_UNAVAILABLE] = {"ssh_unavailable", 409, "No ssh server in the VM"},
     [BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE] = {"image_build_unavailable", 409,
                                             "This host lacks what the recipe needs"},
+    [BG_PROBLEM_UNAUTHORIZED] = {"unauthorized", 401, "Authentication required"},
+    [BG_PROBLEM_CLIENT_CERTIFICATE_REQUIRED] = {"client_certificate_required", 401,
+                                                "Pinned client certificate required"},
+    [BG_PROBLEM_INSUFFICIENT_SCOPE] = {"insufficient_scope", 403, "Token lacks the scope"},
+    [BG_PROBLEM_LOCAL_ONLY] = {"local_only", 403, "Only on the unix socket"},
+    [BG_PROBLEM_TOO_MANY_AUTH_FAILURES] = {"too_many_auth_failures", 429,
+                                           "Too many failed authentications"},
+    [BG_PROBLEM_TOKEN_NOT_FOUND] = {"token_not_found", 404, "No such token"},
+    [BG_PROBLEM_TOKEN_EXISTS] = {"token_exists", 409, "Token name taken"},
 };
 
 const char *bg_problem_code(enum bg_problem p)

@@ -12,11 +12,13 @@
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "banger/fingerprint.h"
 #include "banger/install.h"
 #include "banger/kvfile.h"
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
+#include "host/listen.h"
 
 /* The config file is in banger's TOML subset (banger/kvfile.h, shared with install.toml). Keys
  * are the names of enum bg_config_key (except config_file), each at most once; every refusal
@@ -34,6 +36,8 @@ enum kind {
     KIND_NAME,      /* bg_name_validate, stored in a char[BG_NAME_MAX + 1] at offset */
     KIND_PACKAGES,  /* Debian package names (bg_package_validate) separated by commas or blanks,
                      * stored space-separated in a char * at offset */
+    KIND_ADDR,      /* bg_listen_tcp_parse; a char * like KIND_PATH */
+    KIND_FPRINTS,   /* comma-separated bg_fingerprint_parse, stored normalised; char * */
 };
 
 #define CHOICE_MAX 16 /* bytes of a KIND_CHOICE value, NUL included */
@@ -105,6 +109,14 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
     [BG_CONFIG_KEY_IMAGE_DEV_PACKAGES] = {"image_dev_packages", "BANGERD_IMAGE_DEV_PACKAGES",
                                           KIND_PACKAGES,
                                           offsetof(struct bg_config, image_dev_packages), 0, 0, 0},
+    [BG_CONFIG_KEY_LISTEN_TCP] = {"listen_tcp", "BANGERD_LISTEN_TCP", KIND_ADDR,
+                                  offsetof(struct bg_config, listen_tcp), 0, 0, 0},
+    PATH_KEY(BG_CONFIG_KEY_TLS_CERT, tls_cert, "BANGERD_TLS_CERT"),
+    PATH_KEY(BG_CONFIG_KEY_TLS_KEY, tls_key, "BANGERD_TLS_KEY"),
+    [BG_CONFIG_KEY_TLS_CLIENT_FINGERPRINTS] = {"tls_client_fingerprints",
+                                               "BANGERD_TLS_CLIENT_FINGERPRINTS", KIND_FPRINTS,
+                                               offsetof(struct bg_config, tls_client_fingerprints),
+                                               0, 0, 0},
 };
 
 #define PACKAGES_MAX 64 /* names in image_dev_packages */
@@ -127,6 +139,7 @@ static const struct flag_desc flags[] = {
     {"--log-level", BG_CONFIG_KEY_LOG_LEVEL, BG_CONFIG_ACTION_RUN},
     {"--shutdown-timeout", BG_CONFIG_KEY_SHUTDOWN_TIMEOUT_S, BG_CONFIG_ACTION_RUN},
     {"--print-routes", NO_KEY, BG_CONFIG_ACTION_PRINT_ROUTES},
+    {"--print-scopes", NO_KEY, BG_CONFIG_ACTION_PRINT_SCOPES},
     {"--version", NO_KEY, BG_CONFIG_ACTION_VERSION},
     {"--help", NO_KEY, BG_CONFIG_ACTION_HELP},
     {"-h", NO_KEY, BG_CONFIG_ACTION_HELP},
@@ -223,6 +236,49 @@ static int packages_parse(const char *text, char **ret, struct bg_error *err)
     return 0;
 }
 
+/* The kinds whose value is a string the struct owns. */
+static bool owns_string(enum kind kind)
+{
+    return kind == KIND_PATH || kind == KIND_PACKAGES || kind == KIND_ADDR || kind == KIND_FPRINTS;
+}
+
+static void string_store(struct bg_config *cfg, enum bg_config_key k, char *take)
+{
+    free(*path_slot(cfg, k));
+    *path_slot(cfg, k) = take;
+}
+
+/* "fp, fp" -> "hex,hex": each entry a fingerprint, at most BG_CONFIG_FINGERPRINTS_MAX. */
+static int fingerprints_parse(const char *text, char **ret, struct bg_error *err)
+{
+    bg_autofree char *out = bg_malloc(BG_CONFIG_FINGERPRINTS_MAX * BG_FINGERPRINT_HEX_MAX + 1);
+    size_t n = 0, count = 0;
+    const char *p = text;
+
+    out[0] = '\0';
+    for (;;) {
+        uint8_t fp[BG_FINGERPRINT_BYTES];
+        char hex[BG_FINGERPRINT_HEX_MAX];
+        p += strspn(p, " ");
+        size_t len = strcspn(p, ", ");
+        if (count == BG_CONFIG_FINGERPRINTS_MAX)
+            return bg_error_set(err, -EINVAL, "at most %d fingerprints",
+                                BG_CONFIG_FINGERPRINTS_MAX);
+        if (bg_fingerprint_parse(p, len, fp, err) < 0)
+            return bg_error_prefix(err, -EINVAL, "fingerprint %zu", count + 1);
+        n += (size_t)sprintf(out + n, "%s%s", count ? "," : "", bg_fingerprint_format(fp, hex));
+        count++;
+        p += len;
+        p += strspn(p, " ");
+        if (*p == '\0')
+            break;
+        if (*p++ != ',')
+            return bg_error_set(err, -EINVAL, "fingerprints are separated by ','");
+    }
+    *ret = bg_steal_ptr(&out);
+    return 0;
+}
+
 /* Parse text as key k's kind and store it; the caller records the source. */
 static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *text,
                      struct bg_error *err)
@@ -269,6 +325,21 @@ static int key_store(struct bg_config *cfg, enum bg_config_key k, const char *te
             return r;
         free(*path_slot(cfg, k));
         *path_slot(cfg, k) = list;
+        return 0;
+    }
+    case KIND_ADDR: {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if ((r = bg_listen_tcp_parse(text, &ss, &len, err)) < 0)
+            return r;
+        string_store(cfg, k, bg_strdup(text));
+        return 0;
+    }
+    case KIND_FPRINTS: {
+        char *list = NULL;
+        if ((r = fingerprints_parse(text, &list, err)) < 0)
+            return r;
+        string_store(cfg, k, list);
         return 0;
     }
     }
@@ -670,6 +741,10 @@ int bg_config_load(struct bg_config *cfg, const struct bg_config_args *args,
         r = late_apply(&ld, err);
     if (r >= 0)
         r = derive_paths(&ld, err);
+    if (r >= 0 && !cfg->tls_cert != !cfg->tls_key)
+        r = bg_error_set(err, -EINVAL,
+                         "tls_cert and tls_key go together: set both (a certificate and its key) "
+                         "or neither (a self-signed pair is made in the state directory)");
     if (r < 0)
         bg_config_done(cfg);
     return r < 0 ? r : 0;
@@ -680,7 +755,7 @@ void bg_config_done(struct bg_config *cfg)
     if (!cfg)
         return;
     for (int k = 0; k < BG_CONFIG_KEY_COUNT; k++) {
-        if (keys[k].kind == KIND_PATH || keys[k].kind == KIND_PACKAGES)
+        if (owns_string(keys[k].kind))
             free(*path_slot(cfg, (enum bg_config_key)k));
         free(cfg->source[k]);
     }
@@ -699,6 +774,8 @@ static json_t *key_value_json(const struct bg_config *cfg, enum bg_config_key k)
     case KIND_LOG_LEVEL:
         return json_string(bg_log_level_name(cfg->log_level));
     case KIND_PATH:
+    case KIND_ADDR:
+    case KIND_FPRINTS:
         memcpy(&s, base, sizeof(s));
         return s ? json_string(s) : json_null();
     case KIND_U64:
@@ -735,7 +812,8 @@ const char *bg_config_usage(void)
 {
     return "usage: bangerd [--system] [--config PATH] [--socket PATH] [--state-dir PATH]\n"
            "               [--runtime-dir PATH] [--cache-dir PATH] [--log-level LEVEL]\n"
-           "               [--shutdown-timeout S] [--print-routes] [--help] [--version]\n"
+           "               [--shutdown-timeout S] [--print-routes] [--print-scopes] [--help]\n"
+           "               [--version]\n"
            "\n"
            "  --system              system mode: /etc/banger, /var/lib/banger, /run/banger,\n"
            "                        /var/cache/banger\n"
@@ -748,6 +826,7 @@ const char *bg_config_usage(void)
            "  --log-level LEVEL     error, warn, info or debug (default: info)\n"
            "  --shutdown-timeout S  seconds to stop gracefully, 1..300 (default: 10)\n"
            "  --print-routes        list the API routes and exit\n"
+           "  --print-scopes        list them with the token scope each needs over TCP\n"
            "  --help, -h            show this help and exit\n"
            "  --version             show the version and exit\n"
            "\n"

@@ -11,6 +11,8 @@
 #include "banger/log.h"
 #include "banger/validate.h"
 
+#define BG_CONFIG_FINGERPRINTS_MAX 16 /* entries of tls_client_fingerprints */
+
 /* Which set of default directories applies. */
 enum bg_config_mode {
     BG_CONFIG_MODE_USER,   /* XDG directories of the invoking user */
@@ -22,6 +24,7 @@ enum bg_config_mode {
 enum bg_config_action {
     BG_CONFIG_ACTION_RUN,          /* serve the API */
     BG_CONFIG_ACTION_PRINT_ROUTES, /* --print-routes: list the routes and exit */
+    BG_CONFIG_ACTION_PRINT_SCOPES, /* --print-scopes: the routes with the scope each needs */
     BG_CONFIG_ACTION_VERSION,      /* --version: print the version and exit */
     BG_CONFIG_ACTION_HELP,         /* --help / -h: print bg_config_usage() and exit */
 };
@@ -55,6 +58,10 @@ enum bg_config_key {
     BG_CONFIG_KEY_INSTALL_FILE,
     BG_CONFIG_KEY_VM_DEFAULT_IMAGE,
     BG_CONFIG_KEY_IMAGE_DEV_PACKAGES,
+    BG_CONFIG_KEY_LISTEN_TCP,
+    BG_CONFIG_KEY_TLS_CERT,
+    BG_CONFIG_KEY_TLS_KEY,
+    BG_CONFIG_KEY_TLS_CLIENT_FINGERPRINTS,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -116,6 +123,13 @@ struct bg_config {
                                              * "default" */
     char *image_dev_packages;          /* packages the dev recipe adds to its own, space-separated
                                         * (the file may separate them with commas too); "" default */
+    char *listen_tcp;                  /* "ADDR:PORT" of the TLS listener; NULL (default): none */
+    char *tls_cert;                    /* its certificate (PEM, leaf first); NULL (default): the
+                                        * one made in <state_dir>/tls/ at the first start */
+    char *tls_key;                     /* its key; set together with tls_cert */
+    char *tls_client_fingerprints;     /* SHA-256 fingerprints of the client certificates the
+                                        * listener takes, normalised ("hex,hex"), at most
+                                        * BG_CONFIG_FINGERPRINTS_MAX; NULL (default): none asked */
     char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
                                         * or "flag:--name"; owned */
 };

@@ -41,6 +41,42 @@ int bg_file_read(const char *path, size_t max, char **ret, size_t *ret_len, stru
     return 0;
 }
 
+static int write_all_fd(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int bg_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         struct bg_error *err)
+{
+    bg_autofree char *tmp = bg_asprintf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    int r;
+
+    if (fd < 0)
+        return bg_error_errno(err, "create '%s'", tmp);
+    if ((r = write_all_fd(fd, data, len)) == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        (void)unlink(tmp);
+        return bg_error_set(err, r, "write '%s': %s", path, strerror(-r));
+    }
+    return 0;
+}
+
 void bg_file_tail_text(const char *path, char *buf, size_t len)
 {
     bg_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -13,6 +13,13 @@
  * not regular or larger than max, -EIO when it shrank while read, else -errno from open/read. */
 int bg_file_read(const char *path, size_t max, char **ret, size_t *ret_len, struct bg_error *err);
 
+/* Write len bytes of data to path as a new file with mode: into a temporary file beside it
+ * (created exclusively, so no one else's file is reused), flushed to disk, then renamed over
+ * path, so a crash leaves the old file or the new one, never half of it. -errno on failure,
+ * with the temporary file removed. */
+int bg_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         struct bg_error *err);
+
 /* The last len - 1 bytes of path into buf, NUL terminated, with every byte that is not
  * printable ASCII or a newline replaced (tab and CR by a space, others by '?'), so the text
  * fits a log line or a JSON string; "" when path cannot be read. */

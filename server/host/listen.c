@@ -3,8 +3,10 @@
  * or of the user's is ever removed. */
 #include "host/listen.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,6 +17,8 @@
 
 #include "banger/alloc.h"
 #include "banger/log.h"
+#include "banger/parse.h"
+#include "banger/utf8.h"
 #include "host/fileio.h"
 #include "host/unixsock.h"
 
@@ -108,6 +112,95 @@ int bg_listen_unix(const char *path, int *ret_fd, struct bg_error *err)
      * flood, its owner's connect still finds a place in the queue. */
     if (chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0)
         return bg_error_errno(err, "listen on '%s'", path);
+    *ret_fd = bg_steal_fd(&fd);
+    return 0;
+}
+
+int bg_listen_tcp_parse(const char *text, struct sockaddr_storage *ret, socklen_t *ret_len,
+                        struct bg_error *err)
+{
+    struct sockaddr_storage ss = {0};
+    const char *colon = strrchr(text, ':');
+    char host[INET6_ADDRSTRLEN + 2];
+    uint64_t port;
+
+    if (!colon || colon == text)
+        return bg_error_set(err, -EINVAL, "'%s' is not ADDR:PORT (e.g. 127.0.0.1:8443)",
+                            BG_QUOTE(text));
+    size_t hlen = (size_t)(colon - text);
+    if (hlen >= sizeof(host))
+        return bg_error_set(err, -EINVAL, "'%s': the address is too long", BG_QUOTE(text));
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    if (bg_parse_u64(colon + 1, 0, 65535, &port, err) < 0)
+        return bg_error_prefix(err, -EINVAL, "'%s': the port", BG_QUOTE(text));
+    if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        host[hlen - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return bg_error_set(err, -EINVAL, "'%s': not an IPv6 address in brackets",
+                                BG_QUOTE(text));
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *ret_len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return bg_error_set(err, -EINVAL,
+                                "'%s': not an IPv4 address or an IPv6 one in brackets (host "
+                                "names are not resolved)",
+                                BG_QUOTE(text));
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *ret_len = sizeof(*a);
+    }
+    *ret = ss;
+    return 0;
+}
+
+/* The address fd is bound to as ADDR:PORT. */
+static void bound_text(int fd, char out[BG_LISTEN_TCP_TEXT_MAX])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN] = "?";
+
+    snprintf(out, BG_LISTEN_TCP_TEXT_MAX, "?");
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        (void)inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+        snprintf(out, BG_LISTEN_TCP_TEXT_MAX, "[%s]:%u", addr, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        (void)inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+        snprintf(out, BG_LISTEN_TCP_TEXT_MAX, "%s:%u", addr, ntohs(a->sin_port));
+    }
+}
+
+int bg_listen_tcp(const char *text, int *ret_fd, char ret_bound[BG_LISTEN_TCP_TEXT_MAX],
+                  struct bg_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1;
+    int r = bg_listen_tcp_parse(text, &ss, &len, err);
+
+    if (r < 0)
+        return r;
+    bg_autoclose int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return bg_error_errno(err, "create a TCP socket for %s", text);
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* [::]:PORT listens on IPv6 only; 0.0.0.0:PORT covers IPv4 */
+    if (ss.ss_family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+        return bg_error_errno(err, "listen on %s", text);
+    if (listen(fd, 128) < 0)
+        return bg_error_errno(err, "listen on %s", text);
+    bound_text(fd, ret_bound);
     *ret_fd = bg_steal_fd(&fd);
     return 0;
 }

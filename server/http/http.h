@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "banger/error.h"
 #include "banger/macro.h"
@@ -13,6 +14,49 @@
 #include "http/router.h"
 
 struct bg_http_server;
+
+#define BG_HTTP_PRINCIPAL_MAX 32 /* "token abcdefghijkl" */
+#define BG_HTTP_AUTH_DETAIL_MAX 384
+
+/* Who a request comes from, as the handler sees it. */
+struct bg_http_principal {
+    bool remote;                      /* came over TCP (TLS) and was authenticated */
+    unsigned scopes;                  /* what it may do (enum bg_scope); all on the socket */
+    char name[BG_HTTP_PRINCIPAL_MAX]; /* "token <id>" over TCP, "" on the unix socket */
+};
+
+/* What the authentication hook of a TLS server is told about one request, before any of
+ * its text is looked at (only its headers have arrived). Borrowed for the call. */
+struct bg_http_credentials {
+    const char *peer;        /* the client's address, its key for bounds and slow-downs */
+    const char *token;       /* the bearer token (NUL-terminated), or NULL */
+    const char *bearer_why;  /* when token is NULL: why there is none (a sentence) */
+    bool has_cert;           /* the client presented a certificate */
+    uint8_t cert_sha256[32]; /* the SHA-256 of its DER, when has_cert */
+};
+
+/* The hook's answer. On a refusal, problem is unauthorized, client_certificate_required or
+ * too_many_auth_failures (then retry_after_s is set), and detail says why to the client. */
+struct bg_http_auth_result {
+    enum bg_problem problem;
+    char detail[BG_HTTP_AUTH_DETAIL_MAX];
+    unsigned retry_after_s;
+    struct bg_http_principal principal; /* on success: scopes and name */
+};
+
+/* Authenticate one request of a TLS server: 0 with ret->principal, or -1 with the refusal in
+ * ret. Runs on the connection's thread, for every request, and must not block for long. */
+typedef int (*bg_http_authenticate_fn)(void *cls, const struct bg_http_credentials *c,
+                                       struct bg_http_auth_result *ret);
+
+/* A TLS listener's identity and its client-certificate request. PEM text, borrowed for the
+ * server's life. */
+struct bg_http_tls {
+    const char *cert_pem;  /* the certificate chain, leaf first */
+    const char *key_pem;   /* the leaf's key */
+    const char *trust_pem; /* NULL: no client certificate is asked for; else one is asked
+                            * for (GnuTLS does not check it: the hook decides) */
+};
 
 /* What a server serves: its routes and limits. Borrowed for the server's life. A limit left
  * 0 takes its default (the config key's). */
@@ -28,6 +72,13 @@ struct bg_http_config {
                                     * body (http_header_timeout_s, 10) */
     unsigned idle_timeout_s;       /* a kept-alive connection between requests
                                     * (http_idle_timeout_s, 60) */
+    /* TCP with TLS: NULL for the unix socket, where every request may do everything. With it,
+     * only TLS 1.3 is spoken, every request is authenticated by authenticate(auth_cls, ...)
+     * before its text, query and body are looked at, and a route serves it only when the
+     * principal holds the route's scope (a route without one is refused: local_only). */
+    const struct bg_http_tls *tls;
+    bg_http_authenticate_fn authenticate;
+    void *auth_cls;
 };
 
 /* One request as a handler sees it. Everything is borrowed for the handler's duration. */
@@ -40,7 +91,8 @@ struct bg_http_request {
     const char *body; /* request body (BG_ROUTE_BODY routes), or NULL (BG_ROUTE_STREAM: see
                        * bg_http_body_stream) */
     size_t body_len;
-    struct bg_http_conn *http_conn; /* the server's per-connection state, opaque */
+    struct bg_http_conn *http_conn;            /* the server's per-connection state, opaque */
+    const struct bg_http_principal *principal; /* who asks; never NULL */
 };
 
 /* Runs on the connection's own thread once "101 Switching Protocols" went out: fd is the raw

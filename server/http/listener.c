@@ -83,7 +83,8 @@ const char *bg_http_peer_key(int fd, char buf[BG_CONNS_PEER_MAX])
  * request is consumed and the close is an orderly one, not a reset. */
 static void refuse(struct bg_http_listener *l, int fd, const char *peer, int64_t now)
 {
-    (void)send(fd, l->busy, l->busy_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (l->busy_len)
+        (void)send(fd, l->busy, l->busy_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)shutdown(fd, SHUT_WR);
     l->busy_count++;
     if (now - l->busy_logged_at >= BUSY_LOG_INTERVAL_MS) {
@@ -227,8 +228,9 @@ int bg_http_listener_start(int listen_fd, struct bg_conns *conns, struct MHD_Dae
     l->listen_fd = listen_fd;
     l->conns = conns;
     l->mhd = mhd;
-    l->busy = bg_malloc(busy_len);
-    memcpy(l->busy, busy, busy_len);
+    l->busy = bg_malloc(busy_len + 1);
+    if (busy_len)
+        memcpy(l->busy, busy, busy_len);
     l->busy_len = busy_len;
     l->busy_logged_at = INT64_MIN / 2;
     /* accept_burst accepts until EAGAIN: accept4 must never block the loop */

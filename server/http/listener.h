@@ -15,8 +15,8 @@ struct bg_http_listener;
 /* Start accepting on listen_fd (a listening stream socket, owned from here: closed by
  * bg_http_listener_stop, or now on failure). Admitted connections go to mhd (started with
  * MHD_USE_NO_LISTEN_SOCKET); refused ones get busy (busy_len bytes, a whole HTTP response,
- * copied). conns and mhd are borrowed and must outlive the listener. Returns 0 or a negative
- * errno with err set. */
+ * copied; none when busy_len is 0, for TLS) and are closed. conns and mhd are borrowed and must
+ * outlive the listener. Returns 0 or a negative errno with err set. */
 int bg_http_listener_start(int listen_fd, struct bg_conns *conns, struct MHD_Daemon *mhd,
                            const char *busy, size_t busy_len, struct bg_http_listener **ret,
                            struct bg_error *err);

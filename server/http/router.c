@@ -9,6 +9,7 @@
 #include "banger/exec.h"
 #include "banger/macro.h"
 #include "banger/operation.h"
+#include "banger/token.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
 
@@ -33,16 +34,23 @@ static int check_operation_id(const char *value, struct bg_error *err)
                         BG_QUOTE(value));
 }
 
+static int check_token_id(const char *value, struct bg_error *err)
+{
+    if (bg_token_id_valid(value))
+        return 0;
+    return bg_error_set(err, -EINVAL, "'%s' is not a token id (%d characters of a-z and 2-7)",
+                        BG_QUOTE(value), BG_TOKEN_ID_LEN);
+}
+
 /* The parameter types a template may name. */
 static const struct param_type {
     const char *name; /* as written after the ':' */
     const char *what; /* for messages */
     int (*check)(const char *value, struct bg_error *err);
 } param_types[] = {
-    {"vm", "VM name", check_name},
-    {"image", "image name", check_name},
-    {"exec", "exec id", check_exec_id},
-    {"operation", "operation id", check_operation_id},
+    {"vm", "VM name", check_name},         {"image", "image name", check_name},
+    {"exec", "exec id", check_exec_id},    {"operation", "operation id", check_operation_id},
+    {"token", "token id", check_token_id},
 };
 
 /* A template parameter segment "{name:type}" of length len, split; false when seg is not a

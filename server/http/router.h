@@ -28,6 +28,7 @@ enum bg_route_flags {
  *   image      an image name (a DNS label, bg_name_validate)
  *   exec       an exec id (bg_exec_id_valid)
  *   operation  an operation id (bg_operation_id_validate)
+ *   token      a token id (bg_token_id_valid)
  * A GET route also serves HEAD (same status and headers, no body). */
 struct bg_route {
     const char *method; /* "GET", "POST", ... */
@@ -35,6 +36,8 @@ struct bg_route {
     bg_http_handler handler;
     unsigned flags;           /* enum bg_route_flags */
     const char *const *query; /* allowed query parameters, NULL-terminated; NULL for none */
+    unsigned scope;           /* what a token needs for it over TCP: one enum bg_scope bit,
+                               * or BG_SCOPE_ANY; 0 (left out): not served over TCP at all */
 };
 
 /* What matching one request found. */

@@ -4,6 +4,8 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,11 +23,14 @@
 #include "banger/log.h"
 #include "banger/parse.h"
 #include "banger/timefmt.h"
+#include "banger/token.h"
 #include "banger/utf8.h"
+#include "http/auth.h"
 #include "http/conns.h"
 #include "http/encode.h"
 #include "http/intake.h"
 #include "http/listener.h"
+#include "http/tlsbridge.h"
 
 #define DEFAULT_CONNECTIONS_MAX 256
 #define DEFAULT_CLIENT_CONNECTIONS_MAX 32
@@ -38,6 +43,10 @@
 #define INSTANCE_MAX 512 /* bytes of the path a problem's instance repeats */
 #define RETRY_AFTER_S 1  /* what the 503 at the connection bound asks clients to wait */
 #define DETAIL_MAX 1024
+/* Only TLS 1.3: GnuTLS's defaults with every other version taken out. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+#define REALM "Bearer realm=\"bangerd\""
+#define STREAM_LINGER_MS 5000 /* for a TLS client to hang up after its stream ended */
 
 struct bg_http_server {
     struct MHD_Daemon *mhd;
@@ -72,6 +81,7 @@ struct bg_http_upgrade {
     bg_http_upgrade_fn fn;
     void *cls;
     void (*free_cls)(void *cls);
+    struct bg_http_server *srv;
 };
 
 struct intake;
@@ -79,6 +89,7 @@ struct intake;
 /* Per-connection state (MHD's socket context): lives from accept to close, so it outlasts
  * both the request and any upgraded stream. */
 struct bg_http_conn {
+    struct bg_http_server *srv;      /* the server */
     struct bg_conns *conns;          /* the server's registry */
     struct bg_conn *slot;            /* its entry in it */
     struct intake *cur;              /* the request being parsed (unescape, streamed bodies) */
@@ -104,9 +115,13 @@ struct intake {
     bool too_large;
     const struct bg_http_body_sink *sink; /* a streamed body's receiver (bg_http_body_stream) */
     void *sink_cls;
-    bool sink_failed; /* its data() failed: the rest of the body is dropped */
-    bool sink_ended;  /* its end() ran */
+    bool sink_failed;                   /* its data() failed: the rest of the body is dropped */
+    bool sink_ended;                    /* its end() ran */
+    struct bg_http_principal principal; /* who asks, once authenticated */
 };
+
+/* The principal of every request on the unix socket: its owner. */
+static const struct bg_http_principal owner = {.remote = false, .scopes = BG_SCOPE_ALL};
 
 static size_t body_max(const struct bg_http_server *srv)
 {
@@ -448,8 +463,76 @@ static bool body_is_nothing(const struct intake *in)
     return empty;
 }
 
+/* A refusal of the authentication hook: 401 with the challenge (RFC 6750: "invalid_token"
+ * only when a token was sent), or 429 with Retry-After. */
+static int reply_auth_refusal(struct bg_http_request *req, const struct bg_http_auth_result *res,
+                              bool had_token)
+{
+    char retry[24];
+
+    if (res->problem == BG_PROBLEM_TOO_MANY_AUTH_FAILURES) {
+        snprintf(retry, sizeof(retry), "%u", res->retry_after_s ? res->retry_after_s : 1);
+        return reply_problem_detail(req, res->problem, NULL, "Retry-After", retry, res->detail);
+    }
+    return reply_problem_detail(req, res->problem, NULL, "WWW-Authenticate",
+                                had_token ? REALM ", error=\"invalid_token\"" : REALM, res->detail);
+}
+
+/* Who asks, on a TLS server, from the headers alone: its address, its bearer token and its
+ * client certificate, judged by the hook. Returns a queued refusal (>= 0), or -1 with
+ * in->principal set. */
+static int intake_authenticate(struct bg_http_server *srv, struct bg_http_request *req,
+                               struct intake *in)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *header = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    struct bg_http_credentials c = {0};
+    struct bg_http_auth_result res = {0};
+    char peer[BG_CONNS_PEER_MAX], token[BG_HTTP_BEARER_MAX + 1];
+    struct bg_error why;
+    const char *tok;
+    size_t len;
+
+    c.peer = ci ? bg_http_peer_key(ci->connect_fd, peer) : "unknown";
+    if (bg_http_bearer_parse(header, &tok, &len, &why) == 0) {
+        memcpy(token, tok, len);
+        token[len] = '\0';
+        c.token = token;
+    } else {
+        c.bearer_why = why.msg;
+    }
+    c.has_cert = bg_http_tls_peer_fingerprint(req->conn, c.cert_sha256);
+    int r = srv->cfg.authenticate(srv->cfg.auth_cls, &c, &res);
+    explicit_bzero(token, sizeof(token));
+    if (r < 0)
+        return reply_auth_refusal(req, &res, c.token != NULL);
+    in->principal = res.principal;
+    in->principal.remote = true;
+    return -1;
+}
+
+/* Whether the route serves this principal: a remote one needs the route's scope. Returns a
+ * queued refusal (>= 0) or -1. */
+static int intake_scope(struct bg_http_request *req, const struct intake *in)
+{
+    enum bg_problem p;
+    struct bg_error err;
+    char www[128];
+
+    if (!in->principal.remote || bg_http_scope_check(in->route->scope, in->principal.scopes,
+                                                     req->method, req->path, &p, &err) == 0)
+        return -1;
+    if (p != BG_PROBLEM_INSUFFICIENT_SCOPE)
+        return reply_problem_detail(req, p, NULL, NULL, NULL, err.msg);
+    snprintf(www, sizeof(www), REALM ", error=\"insufficient_scope\", scope=\"%s\"",
+             bg_scope_name(in->route->scope));
+    return reply_problem_detail(req, p, NULL, "WWW-Authenticate", www, err.msg);
+}
+
 /* The first look at a request, once its headers are in: decide now whether it is refused
- * before its body arrives. Returns a queued reply (>= 0), or -1 to go on. */
+ * before its body arrives. On a TLS server nothing of the request but its headers is looked
+ * at before it is authenticated. Returns a queued reply (>= 0), or -1 to go on. */
 static int intake_first(struct bg_http_server *srv, struct bg_http_request *req, struct intake *in,
                         const char *version)
 {
@@ -460,7 +543,10 @@ static int intake_first(struct bg_http_server *srv, struct bg_http_request *req,
     if (srv->stopping)
         return bg_http_reply_problem(req, BG_PROBLEM_SHUTTING_DOWN, NULL,
                                      "bangerd is shutting down; retry once it is back");
-    if ((r = intake_text(req, in, version, &args)) >= 0 || (r = intake_route(srv, req, in)) >= 0)
+    if (srv->cfg.tls && (r = intake_authenticate(srv, req, in)) >= 0)
+        return r;
+    if ((r = intake_text(req, in, version, &args)) >= 0 || (r = intake_route(srv, req, in)) >= 0 ||
+        (r = intake_scope(req, in)) >= 0)
         return r;
     if (bg_http_check_query_keys(args.args, args.n, in->route->query, &ref) < 0)
         return reply_refusal(req, &ref);
@@ -595,20 +681,71 @@ bool bg_http_wants_upgrade(struct bg_http_request *req, const char *protocol)
     return up && co && !strcasecmp(up, protocol) && strcasestr(co, "upgrade");
 }
 
-/* MHD's upgrade handler: the connection thread runs the stream here (thread-per-connection
- * mode allows blocking), then lets MHD close the socket. */
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
-                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+/* Run the stream of u on sock, then let MHD close the connection. After the close u may be
+ * freed (by the connection's end), so nothing touches it afterwards. */
+static void upgrade_run(struct bg_http_upgrade *u, MHD_socket sock, const char *extra,
+                        size_t extra_len)
 {
-    struct bg_http_upgrade *u = cls;
     int expected = UPGRADE_PENDING;
-    (void)conn;
-    (void)con_cls;
 
     if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_RUNNING)) {
         u->fn(u->cls, sock, extra, extra_len);
         atomic_store(&u->state, UPGRADE_DONE);
     }
+}
+
+/* The stream of an upgrade over TLS, on the bridge's thread. */
+struct tls_stream {
+    struct bg_http_upgrade *u;
+    const char *extra; /* in MHD's read buffer, untouched while the handler runs */
+    size_t extra_len;
+};
+
+static void tls_stream_run(void *cls, int fd)
+{
+    struct tls_stream *t = cls;
+
+    upgrade_run(t->u, fd, t->extra, t->extra_len);
+}
+
+/* An upgrade over TLS: the stream goes through bangerd's own bridge (tlsbridge.h), on this,
+ * the connection's thread; MHD's own forwarding then finds the upgrade closed and ends. */
+static void tls_upgrade(struct bg_http_upgrade *u, struct MHD_Connection *conn, const char *extra,
+                        size_t extra_len)
+{
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *tls =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    struct tls_stream t = {.u = u, .extra = extra, .extra_len = extra_len};
+    int expected = UPGRADE_PENDING, one = 1;
+    struct bg_error err = {.code = -EIO, .msg = "the connection has no TLS session"};
+
+    /* MHD turns Nagle back on for upgrades: small frames (credits, a keystroke) would wait for
+     * the peer's delayed ACK at every turn of the flow control */
+    if (fd)
+        (void)setsockopt(fd->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (fd && tls &&
+        bg_tls_bridge_run(tls->tls_session, fd->connect_fd, tls_stream_run, &t, STREAM_LINGER_MS,
+                          &err) == 0)
+        return;
+    bg_log_error("run a stream over TLS: %s; closing it", err.msg);
+    if (atomic_compare_exchange_strong(&u->state, &expected, UPGRADE_DONE))
+        u->free_cls(u->cls);
+}
+
+/* MHD's upgrade handler, on the connection's own thread (thread-per-connection mode allows
+ * blocking): run the stream, then let MHD close the connection. */
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct bg_http_upgrade *u = cls;
+    (void)con_cls;
+
+    if (u->srv->cfg.tls)
+        tls_upgrade(u, conn, extra, extra_len);
+    else
+        upgrade_run(u, sock, extra, extra_len);
     (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
@@ -628,6 +765,7 @@ int bg_http_reply_upgrade_headers(struct bg_http_request *req, const char *proto
     u->fn = fn;
     u->cls = cls;
     u->free_cls = free_cls;
+    u->srv = req->http_conn ? req->http_conn->srv : NULL;
     atomic_init(&u->state, UPGRADE_PENDING);
     if (!req->http_conn || req->http_conn->upgrade ||
         !(resp = MHD_create_response_for_upgrade(on_upgrade, u))) {
@@ -660,6 +798,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         hc = bg_calloc(1, sizeof(*hc));
+        hc->srv = srv;
         hc->conns = srv->conns;
         hc->slot = bg_conns_started(srv->conns, ci ? ci->connect_fd : -1, bg_now_ms());
         *socket_context = hc;
@@ -733,6 +872,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = in = bg_calloc(1, sizeof(*in));
     if (req.http_conn && !req.http_conn->cur)
         req.http_conn->cur = in;
+    req.principal = srv->cfg.tls ? &in->principal : &owner;
     if (!in->started) {
         in->started = true;
         srv->in_flight++;
@@ -860,20 +1000,38 @@ static struct MHD_Daemon *mhd_start(struct bg_http_server *srv)
      * MHD_add_connection until MHD's close notification; MHD counts one more at most (the
      * one it has notified and not yet subtracted). */
     unsigned mhd_limit = (unsigned)(hard_max(&srv->cfg) + 64);
+    const struct bg_http_tls *tls = srv->cfg.tls;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET;
+    static const char priorities[] = TLS_PRIORITIES;
+    struct MHD_OptionItem opts[8];
+    size_t n = 0;
+
+    /* TLS 1.3 only; the handshake runs on the connection's thread, inside the registry's
+     * header deadline. A trust list only makes GnuTLS ask for a client certificate: a client
+     * without one still completes the handshake, and the authentication hook decides. */
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities};
+        if (tls->trust_pem)
+            opts[n++] =
+                (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)tls->trust_pem};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     /* Thread per connection: event streams and ?wait= block their own thread only. No
      * listening socket: the listener accepts and hands each connection over. No MHD timeout:
      * the registry enforces the header and idle deadlines, and nothing else may end a long
      * request (an event stream, a 2-minute VM start under TCG). */
     return MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-            MHD_USE_POLL | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
         on_request_line, srv, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, 0U, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_MEMORY_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)256 * 1024, MHD_OPTION_END);
+        (size_t)256 * 1024, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 static void server_free(struct bg_http_server *srv)
@@ -894,6 +1052,10 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
         (void)close(listen_fd);
         return r;
     }
+    if (cfg->tls && !cfg->authenticate) {
+        (void)close(listen_fd);
+        return bg_error_set(err, -EINVAL, "a TLS server needs an authentication hook");
+    }
     srv = bg_calloc(1, sizeof(*srv));
     pthread_mutex_init(&srv->closers_lock, NULL);
     pthread_cond_init(&srv->closers_done, NULL);
@@ -911,10 +1073,12 @@ int bg_http_server_start(const struct bg_http_config *cfg, int listen_fd,
     if (!(srv->mhd = mhd_start(srv))) {
         server_free(srv);
         (void)close(listen_fd);
-        return bg_error_set(err, -EIO, "cannot start the HTTP server");
+        return bg_error_set(err, -EIO, "cannot start the HTTP server%s",
+                            cfg->tls ? " (its TLS certificate or key was refused)" : "");
     }
-    size_t busy_len;
-    bg_autofree char *busy = busy_response(&srv->cfg, &busy_len);
+    /* a TLS client cannot read a plain answer: one that cannot be admitted is just closed */
+    size_t busy_len = 0;
+    bg_autofree char *busy = srv->cfg.tls ? NULL : busy_response(&srv->cfg, &busy_len);
     if ((r = bg_http_listener_start(listen_fd, srv->conns, srv->mhd, busy, busy_len, &srv->listener,
                                     err)) < 0) {
         MHD_stop_daemon(srv->mhd);

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth/cert.h"
+#include "auth/tokens.h"
 #include "banger/install.h"
 #include "core/config.h"
 #include "core/events.h"
@@ -33,6 +35,9 @@ struct bg_daemon {
     int64_t started_at;              /* seconds since the epoch */
     struct bg_install install;       /* owned; the system install (zeroed in user mode) */
     struct bg_helper_client *helper; /* owned; the root helper in system mode, else NULL */
+    struct bg_auth *auth;            /* owned; API tokens */
+    struct bg_tls_identity tls;      /* the TCP listener's certificate; zeroed without one */
+    char tcp_address[64];            /* the TCP listener as bound, "" without one */
 };
 
 /* The daemon a request of bangerd's API belongs to. */

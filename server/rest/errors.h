@@ -13,6 +13,7 @@ enum bg_rest_subject {
     BG_REST_VM,        /* the VM named in the path or body */
     BG_REST_IMAGE,     /* the image named in the path or body */
     BG_REST_OPERATION, /* the operation in the path */
+    BG_REST_TOKEN,     /* the token in the path or body */
 };
 
 /* The problem err stands for: a BG_ERR() code is its own problem; an errno is looked up in

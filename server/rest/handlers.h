@@ -36,3 +36,8 @@ int bg_handle_vms_workspace(struct bg_http_request *req);
 int bg_handle_vms_files_put(struct bg_http_request *req);
 int bg_handle_vms_files_get(struct bg_http_request *req);
 int bg_handle_vms_tunnel(struct bg_http_request *req);
+
+int bg_handle_tokens_create(struct bg_http_request *req);
+int bg_handle_tokens_list(struct bg_http_request *req);
+int bg_handle_tokens_get(struct bg_http_request *req);
+int bg_handle_tokens_delete(struct bg_http_request *req);

@@ -2,6 +2,7 @@
 /* GET /v1/system/version and /v1/system/info. */
 #include <unistd.h>
 
+#include "banger/fingerprint.h"
 #include "banger/timefmt.h"
 #include "rest/daemon.h"
 #include "rest/handlers.h"
@@ -13,7 +14,7 @@ static const char *const features[] = {
     "vms.patch",       "vms.lifecycle", "vms.console",  "vms.exec",
     "vms.exec.stream", "vms.workspace", "execs",        "operations",
     "operations.wait", "events",        "events.since", "vms.files",
-    "vms.auto_remove", "vms.tunnel",
+    "vms.auto_remove", "vms.tunnel",    "tokens",       "tls",
 };
 
 int bg_handle_system_version(struct bg_http_request *req)
@@ -24,6 +25,19 @@ int bg_handle_system_version(struct bg_http_request *req)
     return bg_http_reply_json(req, MHD_HTTP_OK,
                               json_pack("{s:s, s:s, s:o}", "api_version", "v1", "version",
                                         BANGER_VERSION, "features", list));
+}
+
+/* The TCP listener, for clients to pin its certificate; null without one. */
+static json_t *tls_json(const struct bg_daemon *d)
+{
+    char hex[BG_FINGERPRINT_HEX_MAX];
+
+    if (!d->tcp_address[0])
+        return json_null();
+    return json_pack("{s:s, s:s, s:s, s:b, s:b}", "address", d->tcp_address, "fingerprint",
+                     bg_fingerprint_format(d->tls.fingerprint, hex), "certificate",
+                     d->tls.cert_path, "generated", d->tls.generated, "client_certificates",
+                     d->cfg->tls_client_fingerprints != NULL);
 }
 
 int bg_handle_system_info(struct bg_http_request *req)
@@ -45,5 +59,6 @@ int bg_handle_system_info(struct bg_http_request *req)
         "counts", "vms", (json_int_t)vms, "images", (json_int_t)images);
     /* set_new steals the new object */
     json_object_set_new(info, "vmm", bg_vm_runtime_vmm_json(d->runtime));
+    json_object_set_new(info, "tls", tls_json(d));
     return bg_http_reply_json(req, MHD_HTTP_OK, info);
 }

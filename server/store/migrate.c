@@ -131,9 +131,13 @@ static const char schema_v6[] = "ALTER TABLE images ADD COLUMN recipe TEXT;"
                                 "ALTER TABLE operations ADD COLUMN step_unit TEXT NOT NULL "
                                 "DEFAULT '';";
 
+/* Version 7: a token holds scopes (a bit set, enum bg_scope); the table was unused before. */
+static const char schema_v7[] = "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 0;";
+
 /* Ordered by version, contiguous from 1 to BG_STORE_SCHEMA_VERSION. */
 static const struct bg_migration migrations[] = {
-    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5}, {6, schema_v6},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4},
+    {5, schema_v5}, {6, schema_v6}, {7, schema_v7},
 };
 
 _Static_assert(BG_ARRAY_SIZE(migrations) == BG_STORE_SCHEMA_VERSION,

@@ -8,10 +8,11 @@
 #include "banger/error.h"
 #include "banger/image.h"
 #include "banger/operation.h"
+#include "banger/token.h"
 #include "banger/vm.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define BG_STORE_SCHEMA_VERSION 6
+#define BG_STORE_SCHEMA_VERSION 7
 /* Events kept by default; older ones are pruned as new ones arrive. */
 #define BG_STORE_EVENT_HISTORY_DEFAULT 10000
 /* Ended operations kept by default; older ones are pruned as new operations start. */
@@ -135,3 +136,27 @@ int bg_store_runtime_get(struct bg_store *s, const char *vm, struct bg_store_run
 int bg_store_runtime_delete(struct bg_store *s, const char *vm, struct bg_error *err);
 /* Free the strings of rt and zero it; accepts a zeroed rt. */
 void bg_store_runtime_done(struct bg_store_runtime *rt);
+
+/* An API token as stored: never its secret, only a keyed hash of it (auth/). No events: the
+ * event stream is readable with the read scope, tokens are the admin's. */
+#define BG_STORE_TOKEN_HASH_BYTES 32
+struct bg_store_token {
+    char id[BG_TOKEN_ID_LEN + 1];            /* public id, the key */
+    char name[BG_NAME_MAX + 1];              /* unique, a DNS label */
+    uint8_t hash[BG_STORE_TOKEN_HASH_BYTES]; /* keyed hash of the whole token */
+    unsigned scopes;                         /* enum bg_scope bits */
+    int64_t created_at;                      /* seconds since the epoch */
+    int64_t last_used_at;                    /* 0: never used */
+    int64_t expires_at;                      /* 0: never expires */
+};
+
+/* Tokens. insert: -EEXIST when the id or the name is taken (the message names the name).
+ * get/delete/touch: -ENOENT "token 'ID' not found". list: sorted by name, *ret a new array
+ * (free()). touch sets last_used_at. */
+int bg_store_token_insert(struct bg_store *s, const struct bg_store_token *t, struct bg_error *err);
+int bg_store_token_get(struct bg_store *s, const char *id, struct bg_store_token *ret,
+                       struct bg_error *err);
+int bg_store_token_list(struct bg_store *s, struct bg_store_token **ret, size_t *ret_n,
+                        struct bg_error *err);
+int bg_store_token_delete(struct bg_store *s, const char *id, struct bg_error *err);
+int bg_store_token_touch(struct bg_store *s, const char *id, int64_t now, struct bg_error *err);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Self-test of the contract tooling against the fixtures in fixtures/:
 # the good records and routes pass, every bad record fails (one failure per line), the bad
-# route table shows its 4 differences, and --require-headers catches missing headers.
+# route table shows its 5 differences, and --require-headers catches missing headers.
 # Needs node_modules (run.sh installs it; so does `npm ci` here).
 set -uo pipefail
 
@@ -42,7 +42,7 @@ expect "missing headers required" 1 "^0 passed, $mh_n failed\$" \
     node validate.mjs --require-headers "$fx/missing-headers.jsonl"
 expect "validate usage" 2 '^usage:' node validate.mjs
 expect "good routes" 0 "^routes match: $routes_n routes\$" node routes.mjs "$fx/routes.good"
-expect "bad routes" 1 '^routes differ: 4 difference' node routes.mjs "$fx/routes.bad"
+expect "bad routes" 1 '^routes differ: 5 difference' node routes.mjs "$fx/routes.bad"
 expect "routes usage" 2 '^usage:' node routes.mjs
 
 if [[ "$failures" -ne 0 ]]; then

@@ -34,12 +34,12 @@ static int h_none(struct bg_http_request *req)
 
 static const char *const allowed[] = {"state", "wait", "since", NULL};
 static const struct bg_route routes[] = {
-    {"GET", "/v1/vms", h_none, 0, allowed},
-    {"GET", "/v1/vms/{name:vm}", h_none, 0, NULL},
-    {"POST", "/v1/vms/{name:vm}/exec", h_none, BG_ROUTE_BODY, NULL},
-    {"GET", "/v1/images/{name:image}", h_none, 0, NULL},
-    {"GET", "/v1/execs/{id:exec}", h_none, 0, NULL},
-    {"GET", "/v1/operations/{id:operation}", h_none, 0, NULL},
+    {"GET", "/v1/vms", h_none, 0, allowed, 0},
+    {"GET", "/v1/vms/{name:vm}", h_none, 0, NULL, 0},
+    {"POST", "/v1/vms/{name:vm}/exec", h_none, BG_ROUTE_BODY, NULL, 0},
+    {"GET", "/v1/images/{name:image}", h_none, 0, NULL, 0},
+    {"GET", "/v1/execs/{id:exec}", h_none, 0, NULL, 0},
+    {"GET", "/v1/operations/{id:operation}", h_none, 0, NULL, 0},
 };
 
 /* text encodes as a problem's detail, and the problem is a JSON object with its code. */

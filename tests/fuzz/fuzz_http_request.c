@@ -74,14 +74,14 @@ static int h_delete(struct bg_http_request *req)
 static const char *const q_state[] = {"state", NULL};
 static const char *const q_wait[] = {"wait", NULL};
 static const struct bg_route routes[] = {
-    {"GET", "/v1/vms", h_list, 0, q_state},
-    {"GET", "/v1/vms/{name:vm}", h_get, 0, NULL},
-    {"PATCH", "/v1/vms/{name:vm}", h_patch, BG_ROUTE_BODY, NULL},
-    {"DELETE", "/v1/vms/{name:vm}", h_delete, 0, NULL},
-    {"POST", "/v1/vms/{name:vm}/exec", h_echo, BG_ROUTE_BODY, NULL},
-    {"GET", "/v1/operations/{id:operation}", h_delete, 0, q_wait},
-    {"GET", "/v1/execs/{id:exec}", h_delete, 0, NULL},
-    {"GET", "/v1/images/{name:image}", h_get, 0, NULL},
+    {"GET", "/v1/vms", h_list, 0, q_state, 0},
+    {"GET", "/v1/vms/{name:vm}", h_get, 0, NULL, 0},
+    {"PATCH", "/v1/vms/{name:vm}", h_patch, BG_ROUTE_BODY, NULL, 0},
+    {"DELETE", "/v1/vms/{name:vm}", h_delete, 0, NULL, 0},
+    {"POST", "/v1/vms/{name:vm}/exec", h_echo, BG_ROUTE_BODY, NULL, 0},
+    {"GET", "/v1/operations/{id:operation}", h_delete, 0, q_wait, 0},
+    {"GET", "/v1/execs/{id:exec}", h_delete, 0, NULL, 0},
+    {"GET", "/v1/images/{name:image}", h_get, 0, NULL, 0},
 };
 
 static char sock_path[128];

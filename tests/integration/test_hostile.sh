@@ -8,26 +8,29 @@
 # alive and answering afterwards. Then the few malformed requests the HTTP library answers
 # itself (docs/decisions.md), and the refusals the contract can describe, recorded.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_tls.sh"
 
 kernel=$T/vmlinuz
 make_file "$kernel" 16
-start_daemon
+tls_start_daemon
 import_image base "$kernel"
 api POST /v1/vms '{"name":"keep","image":"base"}'
 expect_status 201 "create keep"
 "$BANGERD" --print-routes >"$T/routes"
 
-# hostile.py SOCK ROUTES: sends every case to every route, raw over the unix socket (most of
-# these cannot be said with curl), and prints one line per answer that is not a 4xx problem,
-# then "N cases on R routes, F failed".
+# hostile.py SOCK ROUTES [HOST:PORT CERT TOKEN]: sends every case to every route, raw over the
+# unix socket (most of these cannot be said with curl), or over TLS to HOST:PORT with the
+# bearer TOKEN, and prints one line per answer that is not a 4xx problem, then "N cases on R
+# routes, F failed".
 cat >"$T/hostile.py" <<'EOF'
-import json, re, socket, sys
+import json, re, socket, ssl, sys
 
 sock_path, routes_file = sys.argv[1], sys.argv[2]
+tls = sys.argv[3:6] if len(sys.argv) > 3 else None
 # a valid value of each path parameter (by the collection it names), for a resource that does
 # not exist
 FILL = {"vms": "hostile-vm", "images": "hostile-image", "execs": "exec-0000000000000000",
-        "operations": "op-0000000000000000"}
+        "operations": "op-0000000000000000", "tokens": "aaaaaaaaaaaa"}
 DEEP = b"[" * 5000 + b"]" * 5000
 BODIES = {
     "deep JSON": DEEP,
@@ -40,10 +43,20 @@ BODIES = {
 }
 
 
+def connect():
+    if not tls:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(sock_path)
+        return s
+    host, _, port = tls[0].rpartition(":")
+    ctx = ssl.create_default_context(cafile=tls[1])
+    return ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10),
+                           server_hostname=host)
+
+
 def exchange(raw):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock_path)
+    s = connect()
     try:
         s.sendall(raw)
     except (BrokenPipeError, ConnectionResetError):
@@ -55,7 +68,7 @@ def exchange(raw):
             if not d:
                 break
             data += d
-    except ConnectionResetError:
+    except (ConnectionResetError, ssl.SSLError):
         pass
     s.close()
     return data
@@ -63,6 +76,8 @@ def exchange(raw):
 
 def request(method, target, headers=(), body=None, content_length=None):
     lines = [f"{method} ".encode() + target + b" HTTP/1.1", b"Host: hostile", b"Connection: close"]
+    if tls:
+        lines.append(b"Authorization: Bearer " + tls[2].encode())
     lines += list(headers)
     if body is not None:
         lines += [b"Content-Type: application/json", b"Content-Length: %d" % len(body)]
@@ -144,6 +159,19 @@ if [[ "$summary" =~ ^([0-9]+)\ cases\ on\ ([0-9]+)\ routes,\ 0\ failed$ ]] &&
   pass
 else
   fail "hostile requests: $(head -n 40 "$T/hostile.out")"
+fi
+
+# the same over TLS with a token holding every scope: the gate comes first, then the same
+# refusals (403 local_only for the routes that stay on the unix socket)
+full=$(new_token hostile read,write,exec,admin)
+python3 "$T/hostile.py" "$SOCK" "$T/routes" "$TLS_ADDR" "$TLS_CERT" "$full" \
+  >"$T/hostile-tls.out" 2>&1 || true
+summary=$(tail -n1 "$T/hostile-tls.out")
+if [[ "$summary" =~ ^([0-9]+)\ cases\ on\ ([0-9]+)\ routes,\ 0\ failed$ ]] &&
+  ((BASH_REMATCH[2] == n_routes && BASH_REMATCH[1] >= 20 * n_routes)); then
+  pass
+else
+  fail "hostile requests over TLS: $(head -n 40 "$T/hostile-tls.out")"
 fi
 
 # --- the daemon is alive, answers, and nothing acted

@@ -545,6 +545,9 @@ static void test_actions(void **state)
     assert_int_equal(a.action, BG_CONFIG_ACTION_VERSION);
     assert_int_equal(parse(routes, &a, &err), 0);
     assert_int_equal(a.action, BG_CONFIG_ACTION_PRINT_ROUTES);
+    const char *scopes[] = {"--print-routes", "--print-scopes", NULL};
+    assert_int_equal(parse(scopes, &a, &err), 0);
+    assert_int_equal(a.action, BG_CONFIG_ACTION_PRINT_SCOPES);
     assert_int_equal(parse(short_help, &a, &err), 0);
     assert_int_equal(a.action, BG_CONFIG_ACTION_HELP);
     assert_int_equal(parse(NULL, &a, &err), 0);
@@ -723,10 +726,79 @@ static void test_image_keys(void **state)
     assert_non_null(strstr(err.msg, "BANGERD_IMAGE_DEV_PACKAGES: package name may contain only"));
 }
 
+/* The TLS listener's keys: listen_tcp as an address, the certificate and key together, the
+ * pinned client fingerprints normalised; and their refusals. */
+static void test_tls_keys(void **state)
+{
+    (void)state;
+    static const char fp_hex[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    bg_autofree char *file = write_text(
+        "tls.toml", "listen_tcp = \"[::1]:8443\"\n"
+                    "tls_client_fingerprints = \"sha256:00112233445566778899AABBCCDDEEFF"
+                    "00112233445566778899aabbccddeeff, 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:"
+                    "ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\"\n"
+                    "tls_cert = \"/etc/banger/tls.crt\"\ntls_key = \"/etc/banger/tls.key\"\n");
+    const char *args[] = {"--config", file, NULL};
+    struct bg_config cfg;
+    struct bg_error err;
+
+    assert_int_equal(load(&cfg, NULL, home_env, &err), 0);
+    assert_null(cfg.listen_tcp);
+    assert_null(cfg.tls_client_fingerprints);
+    bg_config_done(&cfg);
+    assert_int_equal(load(&cfg, args, home_env, &err), 0);
+    assert_string_equal(cfg.listen_tcp, "[::1]:8443");
+    assert_string_equal(cfg.tls_cert, "/etc/banger/tls.crt");
+    bg_autofree char *both = bg_asprintf("%s,%s", fp_hex, fp_hex);
+    assert_string_equal(cfg.tls_client_fingerprints, both);
+    json_t *j = bg_config_to_json(&cfg);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "listen_tcp"), "value")),
+        "[::1]:8443");
+    json_decref(j);
+    bg_config_done(&cfg);
+
+    static const struct {
+        const char *var;
+        const char *msg;
+    } bad[] = {
+        {"BANGERD_LISTEN_TCP=localhost:8443", "host names are not resolved"},
+        {"BANGERD_LISTEN_TCP=127.0.0.1", "is not ADDR:PORT"},
+        {"BANGERD_LISTEN_TCP=127.0.0.1:65536", "the port"},
+        {"BANGERD_LISTEN_TCP=127.0.0.1:", "the port"},
+        {"BANGERD_LISTEN_TCP=::1:8443", "not an IPv4 address or an IPv6 one in brackets"},
+        {"BANGERD_LISTEN_TCP=[::g]:8443", "not an IPv6 address in brackets"},
+        {"BANGERD_LISTEN_TCP=:8443", "is not ADDR:PORT"},
+        {"BANGERD_TLS_CLIENT_FINGERPRINTS=abc", "fingerprint 1: a SHA-256 fingerprint is 64"},
+        {"BANGERD_TLS_CLIENT_FINGERPRINTS=00112233445566778899aabbccddeeff00112233445566778899aab"
+         "bccddeeff,,",
+         "fingerprint 2"},
+        {"BANGERD_TLS_CLIENT_FINGERPRINTS=00112233445566778899aabbccddeeff00112233445566778899aab"
+         "bccddeeff;x",
+         "fingerprint 1"},
+        {"BANGERD_TLS_CERT=/etc/banger/tls.crt", "tls_cert and tls_key go together"},
+        {"BANGERD_TLS_KEY=/etc/banger/tls.key", "tls_cert and tls_key go together"},
+    };
+    for (size_t i = 0; i < BG_ARRAY_SIZE(bad); i++) {
+        char *const envp[] = {(char *)bad[i].var, (char *)"HOME=/home/u", NULL};
+        int r = load(&cfg, NULL, envp, &err);
+        if (r != -EINVAL || !strstr(err.msg, bad[i].msg))
+            fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, bad[i].msg);
+    }
+    /* at most 16 fingerprints */
+    char many[20 * 66] = "BANGERD_TLS_CLIENT_FINGERPRINTS=";
+    for (int i = 0; i < 17; i++)
+        strcat(strcat(many, i ? "," : ""), fp_hex);
+    char *const envp[] = {many, (char *)"HOME=/home/u", NULL};
+    assert_int_equal(load(&cfg, NULL, envp, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "at most 16 fingerprints"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_image_keys),
+        cmocka_unit_test(test_tls_keys),
         cmocka_unit_test(test_config_not_regular),
         cmocka_unit_test(test_bool_key),
         cmocka_unit_test(test_defaults_user),

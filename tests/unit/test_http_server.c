@@ -142,13 +142,13 @@ static int h_hold(struct bg_http_request *req)
 static const char *const q_state[] = {"state", NULL};
 static const char *const q_blob[] = {"fail", "block", NULL};
 static const struct bg_route routes[] = {
-    {"GET", "/v1/vms", h_list, 0, q_state},
-    {"DELETE", "/v1/vms/{name:vm}", h_vm, 0, NULL},
-    {"PATCH", "/v1/vms/{name:vm}", h_vm, BG_ROUTE_BODY, NULL},
-    {"POST", "/v1/vms/{name:vm}/start", h_vm, 0, NULL},
-    {"GET", "/v1/bad", h_bad_body, 0, NULL},
-    {"PUT", "/v1/blob", h_blob, BG_ROUTE_STREAM, q_blob},
-    {"POST", "/v1/hold", h_hold, 0, NULL},
+    {"GET", "/v1/vms", h_list, 0, q_state, 0},
+    {"DELETE", "/v1/vms/{name:vm}", h_vm, 0, NULL, 0},
+    {"PATCH", "/v1/vms/{name:vm}", h_vm, BG_ROUTE_BODY, NULL, 0},
+    {"POST", "/v1/vms/{name:vm}/start", h_vm, 0, NULL, 0},
+    {"GET", "/v1/bad", h_bad_body, 0, NULL, 0},
+    {"PUT", "/v1/blob", h_blob, BG_ROUTE_STREAM, q_blob, 0},
+    {"POST", "/v1/hold", h_hold, 0, NULL, 0},
 };
 
 static struct bg_http_server *srv;

@@ -105,6 +105,13 @@ static void test_known_mappings(void **state)
         {BG_PROBLEM_TUNNEL_FAILED, "tunnel_failed", 502},
         {BG_PROBLEM_SSH_UNAVAILABLE, "ssh_unavailable", 409},
         {BG_PROBLEM_IMAGE_BUILD_UNAVAILABLE, "image_build_unavailable", 409},
+        {BG_PROBLEM_UNAUTHORIZED, "unauthorized", 401},
+        {BG_PROBLEM_CLIENT_CERTIFICATE_REQUIRED, "client_certificate_required", 401},
+        {BG_PROBLEM_INSUFFICIENT_SCOPE, "insufficient_scope", 403},
+        {BG_PROBLEM_LOCAL_ONLY, "local_only", 403},
+        {BG_PROBLEM_TOO_MANY_AUTH_FAILURES, "too_many_auth_failures", 429},
+        {BG_PROBLEM_TOKEN_NOT_FOUND, "token_not_found", 404},
+        {BG_PROBLEM_TOKEN_EXISTS, "token_exists", 409},
     };
 
     /* every enum value is listed here, so a new code needs a decision on its status */

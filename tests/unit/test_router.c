@@ -29,18 +29,18 @@ static int h_other(struct bg_http_request *req)
 }
 
 static const struct bg_route table[] = {
-    {"GET", "/v1/vms", h_list, 0, NULL},
-    {"POST", "/v1/vms", h_other, BG_ROUTE_BODY, NULL},
-    {"GET", "/v1/vms/{name:vm}", h_other, 0, NULL},
-    {"PATCH", "/v1/vms/{name:vm}", h_other, BG_ROUTE_BODY, NULL},
-    {"POST", "/v1/vms/{name:vm}/start", h_other, 0, NULL},
-    {"GET", "/v1/images/{name:image}", h_other, 0, NULL},
-    {"DELETE", "/v1/images/{name:image}", h_other, 0, NULL},
-    {"GET", "/v1/system/version", h_other, 0, NULL},
-    {"GET", "/v1/execs/{id:exec}", h_other, 0, NULL},
-    {"GET", "/v1/operations/{id:operation}", h_other, 0, NULL},
-    {"GET", "/p/{a:vm}/{b:vm}/{c:vm}/{d:vm}", h_other, 0, NULL},
-    {"GET", "/s/2/3/4/5/6/7/8", h_other, 0, NULL},
+    {"GET", "/v1/vms", h_list, 0, NULL, 0},
+    {"POST", "/v1/vms", h_other, BG_ROUTE_BODY, NULL, 0},
+    {"GET", "/v1/vms/{name:vm}", h_other, 0, NULL, 0},
+    {"PATCH", "/v1/vms/{name:vm}", h_other, BG_ROUTE_BODY, NULL, 0},
+    {"POST", "/v1/vms/{name:vm}/start", h_other, 0, NULL, 0},
+    {"GET", "/v1/images/{name:image}", h_other, 0, NULL, 0},
+    {"DELETE", "/v1/images/{name:image}", h_other, 0, NULL, 0},
+    {"GET", "/v1/system/version", h_other, 0, NULL, 0},
+    {"GET", "/v1/execs/{id:exec}", h_other, 0, NULL, 0},
+    {"GET", "/v1/operations/{id:operation}", h_other, 0, NULL, 0},
+    {"GET", "/p/{a:vm}/{b:vm}/{c:vm}/{d:vm}", h_other, 0, NULL, 0},
+    {"GET", "/s/2/3/4/5/6/7/8", h_other, 0, NULL, 0},
 };
 
 struct match {
@@ -300,27 +300,27 @@ static void test_check_table(void **state)
 
     assert_int_equal(bg_router_check(table, BG_ARRAY_SIZE(table), &err), 0);
 
-    static const struct bg_route untyped[] = {{"GET", "/v1/vms/{name}", h_other, 0, NULL}};
+    static const struct bg_route untyped[] = {{"GET", "/v1/vms/{name}", h_other, 0, NULL, 0}};
     expect_bad_table(untyped, 1, "segment 3 is not {name:type}");
-    static const struct bg_route unknown[] = {{"GET", "/v1/x/{id:uuid}", h_other, 0, NULL}};
+    static const struct bg_route unknown[] = {{"GET", "/v1/x/{id:uuid}", h_other, 0, NULL, 0}};
     expect_bad_table(unknown, 1, "a known type");
-    static const struct bg_route unnamed[] = {{"GET", "/v1/x/{:vm}", h_other, 0, NULL}};
+    static const struct bg_route unnamed[] = {{"GET", "/v1/x/{:vm}", h_other, 0, NULL, 0}};
     expect_bad_table(unnamed, 1, "segment 3");
-    static const struct bg_route empty[] = {{"GET", "/v1//x", h_other, 0, NULL}};
+    static const struct bg_route empty[] = {{"GET", "/v1//x", h_other, 0, NULL, 0}};
     expect_bad_table(empty, 1, "empty segment");
     static const struct bg_route both[] = {
-        {"PUT", "/v1/x", h_other, BG_ROUTE_STREAM | BG_ROUTE_BODY, NULL}};
+        {"PUT", "/v1/x", h_other, BG_ROUTE_STREAM | BG_ROUTE_BODY, NULL, 0}};
     expect_bad_table(both, 1, "a streamed body is not a JSON body");
-    static const struct bg_route relative[] = {{"GET", "v1/x", h_other, 0, NULL}};
+    static const struct bg_route relative[] = {{"GET", "v1/x", h_other, 0, NULL, 0}};
     expect_bad_table(relative, 1, "incomplete");
-    static const struct bg_route head[] = {{"HEAD", "/v1/x", h_other, 0, NULL}};
+    static const struct bg_route head[] = {{"HEAD", "/v1/x", h_other, 0, NULL, 0}};
     expect_bad_table(head, 1, "HEAD is served by the GET route");
     static const struct bg_route many[] = {
-        {"GET", "/{a:vm}/{b:vm}/{c:vm}/{d:vm}/{e:vm}", h_other, 0, NULL}};
+        {"GET", "/{a:vm}/{b:vm}/{c:vm}/{d:vm}/{e:vm}", h_other, 0, NULL, 0}};
     expect_bad_table(many, 1, "more than 8 segments or 4 parameters");
     static const struct bg_route twice[] = {
-        {"GET", "/v1/vms/{name:vm}", h_other, 0, NULL},
-        {"GET", "/v1/vms/{other:image}", h_other, 0, NULL},
+        {"GET", "/v1/vms/{name:vm}", h_other, 0, NULL, 0},
+        {"GET", "/v1/vms/{other:image}", h_other, 0, NULL, 0},
     };
     expect_bad_table(twice, 2, "the same as /v1/vms/{name:vm}");
 }

@@ -235,7 +235,8 @@ static void test_migrate_v3_images(void **state)
     bg_store_close(f->s);
     f->s = NULL;
     /* back to a version 3 file holding one built and one imported image */
-    raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove;"
+    raw_exec(f->path, "ALTER TABLE tokens DROP COLUMN scopes;"
+                      "ALTER TABLE vms DROP COLUMN auto_remove;"
                       "ALTER TABLE images DROP COLUMN recipe;"
                       "ALTER TABLE images DROP COLUMN packages;"
                       "ALTER TABLE operations DROP COLUMN step_done;"
@@ -278,7 +279,8 @@ static void test_migrate_v4_vms(void **state)
     assert_int_equal(bg_store_vm_insert(f->s, &vm, NULL, &err), 0);
     bg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path, "ALTER TABLE vms DROP COLUMN auto_remove;"
+    raw_exec(f->path, "ALTER TABLE tokens DROP COLUMN scopes;"
+                      "ALTER TABLE vms DROP COLUMN auto_remove;"
                       "ALTER TABLE images DROP COLUMN recipe;"
                       "ALTER TABLE images DROP COLUMN packages;"
                       "ALTER TABLE operations DROP COLUMN step_done;"
