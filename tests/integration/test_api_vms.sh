@@ -65,7 +65,10 @@ refuse '{"name":"a_b","image":"base"}' 400 invalid_name name
 refuse '{"name":"","image":"base"}' 400 invalid_name name
 refuse '{"name":5,"image":"base"}' 400 invalid_field name
 refuse '{"image":"base"}' 400 missing_field name
-refuse '{"name":"x"}' 400 missing_field image
+# without an image the daemon's vm_default_image ("default") is asked for; it is not there
+refuse '{"name":"x"}' 404 image_not_found image
+expect_contains "$(jq -r .detail <<<"$BODY")" "make it with 'banger image build'" \
+  "a missing default image names the command that makes it"
 refuse '{"name":"x","image":"base","cpus":2}' 400 unknown_field cpus
 refuse '{"name":"x","image":"nosuch"}' 404 image_not_found image
 refuse '{"name":"web","image":"base"}' 409 vm_exists
