@@ -425,7 +425,9 @@ static int perform(const char *socket, const char *method, const char *path, jso
         return bg_error_set(err, -EMSGSIZE, "the answer from bangerd is too large");
     if (rc != CURLE_OK)
         return bg_cli_http_transport_error(c, rc, socket, errbuf, &seen, err);
-    if (current && current->pinned && !seen.any)
+    long connects = 0; /* 0: the pinned handle's kept-alive connection, checked when made */
+    (void)curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    if (current && current->pinned && connects > 0 && !seen.any)
         return bg_error_set(err, -EPROTO, "%s showed no certificate to check", socket);
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
     return 0;

@@ -108,7 +108,9 @@ static int connect_raw(struct bg_cli_upgrade *u, const char *socket, char **ret_
     bg_autofree char *url = NULL;
     curl_socket_t fd = CURL_SOCKET_BAD;
     char errbuf[CURL_ERROR_SIZE] = "";
-    int pinned = bg_cli_http_pinned_fd(socket);
+    /* a remote's pinned connection is TLS inside its own handle: upgrade a new one (the
+     * pinned one stays open beside it, which is what ties an auto-remove VM to this CLI) */
+    int pinned = bg_cli_http_remote() ? -1 : bg_cli_http_pinned_fd(socket);
     int r;
 
     if (pinned >= 0) {
