@@ -12,6 +12,7 @@
 #include "banger/parse.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
+#include "cmd_ci.h"
 #include "cmd_forward.h"
 
 struct bg_cli_command {
@@ -95,6 +96,8 @@ static const struct bg_cli_command commands[] = {
      "Take banger's Include out of ~/.ssh/config", false, 0, 0},
     {BG_CLI_CMD_SSH_CONFIG_PROXY, "ssh-config", "proxy",
      "The ssh ProxyCommand: stdin and stdout to a VM's sshd (NAME or NAME.vm)", true, 0, 0},
+    {BG_CLI_CMD_CI_GITLAB, "ci", "gitlab", "A GitLab Runner custom executor driver (docs/ci.md)",
+     false, BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -146,6 +149,7 @@ static const struct group_spec groups[] = {
     {"image", "Manage images"},
     {"vm", "Manage VMs"},
     {"ssh-config", "Make 'ssh NAME.vm' (scp, rsync, editors) reach VMs"},
+    {"ci", "Run CI jobs in VMs for a CI engine's runner"},
 };
 
 static const char *const vm_states[] = {"created",  "starting", "running",
@@ -511,6 +515,13 @@ static int parse_positional(int i, char *const argv[], struct bg_cli_args *a,
         a->target = arg;
         return 0;
     }
+    if (id == BG_CLI_CMD_CI_GITLAB && !a->ci_substage) {
+        const char **slot = !a->ci_stage    ? &a->ci_stage
+                            : !a->ci_script ? &a->ci_script
+                                            : &a->ci_substage;
+        *slot = arg;
+        return 0;
+    }
     if (id == BG_CLI_CMD_VM_RUN)
         return bg_error_set(err, -EINVAL, "unexpected argument '%s'; put the command after '--'",
                             arg);
@@ -568,6 +579,11 @@ static int check_exec_args(const struct bg_cli_args *a, struct bg_error *err)
         if (a->mode && !a->repo)
             return bg_error_set(err, -EINVAL, "flag '--mode' needs a REPO");
         return 0;
+    case BG_CLI_CMD_CI_GITLAB: {
+        enum bg_cli_ci_stage stage;
+        return bg_cli_ci_args_check(a->ci_stage, a->ci_script, a->ci_substage,
+                                    a->given & a->cmd->flags, &stage, err);
+    }
     case BG_CLI_CMD_VM_CP:
         if (!a->dst)
             return bg_error_set(err, -EINVAL,
@@ -718,6 +734,8 @@ static void print_synopsis(FILE *f, const struct bg_cli_command *c)
         fputs(" REPO", f);
     else if (c->id == BG_CLI_CMD_VM_CP)
         fputs(" SRC NAME:DST | NAME:SRC DST", f);
+    else if (c->id == BG_CLI_CMD_CI_GITLAB)
+        fputs(" config | prepare | run SCRIPT STAGE | cleanup", f);
 }
 
 static void print_command_usage(FILE *f, const struct bg_cli_command *c)

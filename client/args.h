@@ -36,6 +36,7 @@ enum bg_cli_cmd {
     BG_CLI_CMD_SSH_CONFIG_INSTALL,
     BG_CLI_CMD_SSH_CONFIG_UNINSTALL,
     BG_CLI_CMD_SSH_CONFIG_PROXY,
+    BG_CLI_CMD_CI_GITLAB,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given. */
@@ -126,6 +127,10 @@ struct bg_cli_args {
     uint64_t port;        /* vm tunnel, ssh-config proxy: the guest port (default 22) */
     char *const *command; /* vm exec/run/ssh: the command after NAME or '--' */
     int n_command;        /* its length; 0 when none */
+
+    /* ci gitlab: STAGE (config, prepare, run, cleanup); for run SCRIPT (the runner's script
+     * on the host) and SUBSTAGE (the runner's sub-stage: step_script...) */
+    const char *ci_stage, *ci_script, *ci_substage;
 };
 
 /* Parse argv (argv[0] is the program) into *ret. On a usage error returns -EINVAL with a

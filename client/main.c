@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "banger/macro.h"
+#include "cmd_ci.h"
 #include "cmd_cp.h"
 #include "cmd_events.h"
 #include "cmd_exec.h"
@@ -52,6 +53,8 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
         return bg_cli_ssh_cmd(socket, a, err);
     case BG_CLI_CMD_VM_FORWARD:
         return bg_cli_forward_cmd(socket, a, err);
+    case BG_CLI_CMD_CI_GITLAB:
+        return bg_cli_ci_cmd(socket, a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }
