@@ -49,6 +49,17 @@ expect_contains "$ERR" "only hold letters"
 ci 2 cleanup --image default
 expect_contains "$ERR" "only go with 'prepare'"
 
+# bash completion knows the stages and prepare's flags
+completion=$(cd "$(dirname "$0")/../../client" && pwd)/banger.bash-completion
+complete_words() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1));
+    _banger 2>/dev/null; printf "%s\n" "${COMPREPLY[@]}"' _ "$completion" "$@"
+}
+expect_eq "$(complete_words banger ci "")" $'gitlab\n--help' "'banger ci ' completion"
+expect_eq "$(complete_words banger ci gitlab "" | tr '\n' ' ')" "config prepare run cleanup " \
+  "'banger ci gitlab ' completion"
+expect_eq "$(complete_words banger ci gitlab prepare --im)" --image "'--im' completion"
+
 export CUSTOM_ENV_CI_RUNNER_ID=7 CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID=0 CUSTOM_ENV_CI_JOB_ID=1001
 ci 0 config
 expect_json_text() { expect_eq "$(jq -r "$1" <<<"$OUT")" "$2" "config $1"; }
