@@ -14,6 +14,7 @@
 #include "banger/token.h"
 #include "banger/utf8.h"
 #include "banger/validate.h"
+#include "cmd_ci.h"
 #include "cmd_forward.h"
 
 struct bg_cli_command {
@@ -111,6 +112,8 @@ static const struct bg_cli_command commands[] = {
      BG_CLI_FLAG_TOKEN_FILE},
     {BG_CLI_CMD_REMOTE_LS, "remote", "ls", "List the remote daemons this CLI knows", false, 0, 0},
     {BG_CLI_CMD_REMOTE_RM, "remote", "rm", "Forget a remote daemon", true, 0, 0},
+    {BG_CLI_CMD_CI_GITLAB, "ci", "gitlab", "A GitLab Runner custom executor driver (docs/ci.md)",
+     false, BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -178,6 +181,7 @@ static const struct group_spec groups[] = {
     {"ssh-config", "Make 'ssh NAME.vm' (scp, rsync, editors) reach VMs"},
     {"token", "Manage API tokens for remote clients"},
     {"remote", "Manage the remote daemons this CLI talks to"},
+    {"ci", "Run CI jobs in VMs for a CI engine's runner"},
 };
 
 static const char *const vm_states[] = {"created",  "starting", "running",
@@ -640,6 +644,13 @@ static int parse_positional(int i, char *const argv[], struct bg_cli_args *a,
         a->target = arg;
         return 0;
     }
+    if (id == BG_CLI_CMD_CI_GITLAB && !a->ci_substage) {
+        const char **slot = !a->ci_stage    ? &a->ci_stage
+                            : !a->ci_script ? &a->ci_script
+                                            : &a->ci_substage;
+        *slot = arg;
+        return 0;
+    }
     if (id == BG_CLI_CMD_VM_RUN)
         return bg_error_set(err, -EINVAL, "unexpected argument '%s'; put the command after '--'",
                             arg);
@@ -697,6 +708,11 @@ static int check_exec_args(const struct bg_cli_args *a, struct bg_error *err)
         if (a->mode && !a->repo)
             return bg_error_set(err, -EINVAL, "flag '--mode' needs a REPO");
         return 0;
+    case BG_CLI_CMD_CI_GITLAB: {
+        enum bg_cli_ci_stage stage;
+        return bg_cli_ci_args_check(a->ci_stage, a->ci_script, a->ci_substage,
+                                    a->given & a->cmd->flags, &stage, err);
+    }
     case BG_CLI_CMD_VM_CP:
         if (!a->dst)
             return bg_error_set(err, -EINVAL,
@@ -858,6 +874,8 @@ static void print_synopsis(FILE *f, const struct bg_cli_command *c)
         fputs(" SRC NAME:DST | NAME:SRC DST", f);
     else if (c->id == BG_CLI_CMD_REMOTE_ADD)
         fputs(" https://HOST:PORT", f);
+    else if (c->id == BG_CLI_CMD_CI_GITLAB)
+        fputs(" config | prepare | run SCRIPT STAGE | cleanup", f);
 }
 
 static void print_command_usage(FILE *f, const struct bg_cli_command *c)

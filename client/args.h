@@ -42,6 +42,7 @@ enum bg_cli_cmd {
     BG_CLI_CMD_REMOTE_ADD,
     BG_CLI_CMD_REMOTE_LS,
     BG_CLI_CMD_REMOTE_RM,
+    BG_CLI_CMD_CI_GITLAB,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given (64 bits: the enum's type is 64-bit
@@ -149,6 +150,10 @@ struct bg_cli_args {
     const char *client_cert; /* --client-cert */
     const char *client_key;  /* --client-key */
     const char *url;         /* remote add: the URL positional */
+
+    /* ci gitlab: STAGE (config, prepare, run, cleanup); for run SCRIPT (the runner's script
+     * on the host) and SUBSTAGE (the runner's sub-stage: step_script...) */
+    const char *ci_stage, *ci_script, *ci_substage;
 };
 
 /* A duration as people write it: a number and a unit, s, m, h, d or w ("90m", "30d"), or

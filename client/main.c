@@ -5,6 +5,7 @@
 #include "args.h"
 #include "banger/alloc.h"
 #include "banger/macro.h"
+#include "cmd_ci.h"
 #include "cmd_cp.h"
 #include "cmd_events.h"
 #include "cmd_exec.h"
@@ -65,6 +66,8 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
     case BG_CLI_CMD_REMOTE_LS:
     case BG_CLI_CMD_REMOTE_RM:
         return bg_cli_remote_run(a, err);
+    case BG_CLI_CMD_CI_GITLAB:
+        return bg_cli_ci_cmd(socket, a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }
