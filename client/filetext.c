@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banger/agentio.h"
 #include "banger/alloc.h"
 
 int bg_cli_file_read(const char *path, size_t max, char **ret, size_t *ret_len,
@@ -44,20 +45,6 @@ int bg_cli_file_read(const char *path, size_t max, char **ret, size_t *ret_len,
     return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int bg_cli_file_replace(const char *path, const char *data, size_t len, mode_t mode,
                         struct bg_error *err)
 {
@@ -75,7 +62,7 @@ int bg_cli_file_replace(const char *path, const char *data, size_t len, mode_t m
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return bg_error_errno(err, "write %s", tmp);
-    int r = write_all(fd, data, len);
+    int r = bg_write_all(fd, data, len);
     if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
         r = -errno;
     if (close(fd) < 0 && r == 0)

@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "banger/agentio.h"
 #include "banger/agentproto.h"
 #include "banger/alloc.h"
 #include "banger/exec.h"
@@ -41,22 +42,6 @@ void bg_cli_stream_free(struct bg_cli_stream *s)
 static int send_all(struct bg_cli_stream *s, const void *buf, size_t len)
 {
     return bg_cli_upgrade_send(s->up, buf, len);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 int bg_cli_stream_open(const char *socket, const char *path, json_t *body,
@@ -177,7 +162,7 @@ static int take_data(struct loop *l, uint8_t flags, const uint8_t *p, size_t len
 {
     int fd = flags == BG_AGENT_F_STDERR ? l->o->err_fd : l->o->out_fd;
 
-    if (write_all(fd, p, len) < 0) {
+    if (bg_write_all(fd, p, len) < 0) {
         l->result = bg_error_errno(l->err, "write the command's output");
         l->done = true;
         return l->result;

@@ -68,22 +68,6 @@ int bg_cli_tunnel_open(const char *socket, const struct bg_cli_tunnel_opts *o,
     return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* The input side's state, shared with its thread; the last of the two to let go frees it. */
 struct relay_in {
     int in_fd, tunnel_fd;
@@ -137,7 +121,7 @@ static bool is_socket(int fd)
 static int output(struct bg_cli_upgrade *u, int out_fd)
 {
     bg_autofree char *buf = bg_malloc(RELAY_BUF);
-    int r = write_all(out_fd, u->extra, u->extra_len);
+    int r = bg_write_all(out_fd, u->extra, u->extra_len);
 
     while (r == 0) {
         ssize_t n = recv(u->fd, buf, RELAY_BUF, 0);
@@ -148,7 +132,7 @@ static int output(struct bg_cli_upgrade *u, int out_fd)
         else if (n == 0)
             break;
         else
-            r = write_all(out_fd, buf, (size_t)n);
+            r = bg_write_all(out_fd, buf, (size_t)n);
     }
     return r;
 }

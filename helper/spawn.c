@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "banger/agentio.h"
 #include "banger/alloc.h"
 #include "banger/parse.h"
 #include "banger/proc.h"
@@ -38,20 +39,6 @@ static void child_setup(int in, int out, int errfd, int keep)
     for (int fd = 3; fd < 1024; fd++)
         if (fd != keep)
             (void)close(fd);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Read what fd gives until it closes or the deadline; keep the first max-1 bytes (nft says
@@ -125,7 +112,7 @@ int bg_spawn_run(const char *const *argv, const char *input, size_t len, int tim
         return bg_error_errno(err, "fork for %s", argv[0]);
     }
     /* small inputs (a ruleset) fit the pipe; a program that stops reading gets EPIPE */
-    int wr = write_all(in[1], input, len);
+    int wr = bg_write_all(in[1], input, len);
     (void)close(in[1]);
     read_head(ep[0], tail, sizeof(tail), deadline);
     (void)close(ep[0]);

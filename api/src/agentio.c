@@ -1,11 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* Whole-frame writes of agent frames on blocking sockets. */
+/* Whole writes: to any blocking fd, and agent frames on blocking sockets. */
 #include "banger/agentio.h"
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "banger/agentproto.h"
+
+int bg_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
 
 int bg_agentio_send_all(int fd, const void *buf, size_t len)
 {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banger/agentio.h"
 #include "banger/alloc.h"
 
 int bg_file_read(const char *path, size_t max, char **ret, size_t *ret_len, struct bg_error *err)
@@ -41,20 +42,6 @@ int bg_file_read(const char *path, size_t max, char **ret, size_t *ret_len, stru
     return 0;
 }
 
-static int write_all_fd(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int bg_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          struct bg_error *err)
 {
@@ -64,7 +51,7 @@ int bg_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 
     if (fd < 0)
         return bg_error_errno(err, "create '%s'", tmp);
-    if ((r = write_all_fd(fd, data, len)) == 0 && fsync(fd) < 0)
+    if ((r = bg_write_all(fd, data, len)) == 0 && fsync(fd) < 0)
         r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Agent frames on a blocking socket: whole writes of header plus payload with the codec of
- * agentproto.h, shared by the CLI's exec stream and bangerd's end of it. */
+/* Whole writes: any blocking fd, and agent frames on a blocking socket (header plus payload with
+ * the codec of agentproto.h), shared by the CLI, the root helper and bangerd. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "banger/macro.h"
+
+/* write(2) all len bytes of buf to the blocking fd (a file, pipe or terminal), EINTR retried.
+ * Returns 0 or -errno. */
+BG_PUBLIC int bg_write_all(int fd, const void *buf, size_t len);
 
 /* Send all len bytes of buf on the blocking socket fd: MSG_NOSIGNAL (a closed peer is an
  * error, never SIGPIPE), EINTR retried. Returns 0 or -errno (errno is left set). */
