@@ -5,69 +5,36 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "banger/alloc.h"
+#include "git.h"
 #include "http.h"
 #include "output.h"
 #include "upload.h"
 
-extern char **environ;
-
-/* Run git -C dir rev-parse --show-toplevel; its first output line into buf. */
-static int git_toplevel(const char *dir, char *buf, size_t len, int *ret_status,
-                        struct bg_error *err)
-{
-    const char *argv[] = {"git", "-C", dir, "rev-parse", "--show-toplevel", NULL};
-    posix_spawn_file_actions_t fa;
-    int p[2], st = 0;
-    size_t have = 0;
-    pid_t pid;
-
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bg_error_errno(err, "pipe");
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    /* posix_spawn takes char *const[] for historical reasons; it does not write to it. */
-    int r = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    (void)close(p[1]);
-    if (r != 0) {
-        (void)close(p[0]);
-        return bg_error_set(err, -r, "cannot run git: %s", strerror(r));
-    }
-    for (ssize_t n; have + 1 < len && (n = read(p[0], buf + have, len - 1 - have)) > 0;)
-        have += (size_t)n;
-    buf[have] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    (void)close(p[0]);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    return 0;
-}
-
 int bg_cli_workspace_check(const char *repo, char **ret, struct bg_error *err)
 {
-    char abs[PATH_MAX], top[PATH_MAX];
+    static const char *const args[] = {"rev-parse", "--show-toplevel", NULL};
+    bg_autofree char *top = NULL;
+    char abs[PATH_MAX];
+    size_t len = 0;
     int status = 0;
     int r;
 
     if (!realpath(repo, abs))
         return bg_error_errno(err, "repository '%s'", repo);
-    if ((r = git_toplevel(abs, top, sizeof(top), &status, err)) < 0)
+    if ((r = bg_cli_git(abs, args, PATH_MAX, &top, &len, &status, err)) < 0)
         return r;
+    top[strcspn(top, "\n")] = '\0';
     if (status != 0 || !top[0])
         return bg_error_set(err, -ENOTDIR,
                             "'%s' is not a git work tree; give the path of a git repository "
                             "(or leave REPO out)",
                             repo);
-    *ret = bg_strdup(top);
+    *ret = bg_steal_ptr(&top);
     return 0;
 }
 

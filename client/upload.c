@@ -7,64 +7,34 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "banger/alloc.h"
 #include "banger/timefmt.h"
+#include "git.h"
 #include "http.h"
-
-extern char **environ;
 
 #define CHUNK (64 * 1024)
 
 /* `git -C top ls-files -z`: NUL-separated paths into *ret (*ret_len bytes). */
 static int list_files(const char *top, char **ret, size_t *ret_len, struct bg_error *err)
 {
-    const char *argv[] = {"git", "-C", top, "ls-files", "-z", "--cached", NULL};
-    posix_spawn_file_actions_t fa;
-    bg_autofree char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int p[2], st = 0;
-    pid_t pid;
+    static const char *const args[] = {"ls-files", "-z", "--cached", NULL};
+    int status = 0;
+    int r = bg_cli_git(top, args, BG_CLI_UPLOAD_LIST_MAX, ret, ret_len, &status, err);
 
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bg_error_errno(err, "pipe");
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    /* posix_spawn takes char *const[] for historical reasons; it does not write to it. */
-    int r = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    (void)close(p[1]);
-    if (r != 0) {
-        (void)close(p[0]);
-        return bg_error_set(err, -r, "cannot run git: %s", strerror(r));
-    }
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 65536;
-            buf = bg_realloc(buf, cap);
-        }
-        ssize_t n = read(p[0], buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (len += (size_t)n) > BG_CLI_UPLOAD_LIST_MAX)
-            break;
-    }
-    (void)close(p[0]);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (len > BG_CLI_UPLOAD_LIST_MAX)
-        return bg_error_set(err, -E2BIG, "the list of tracked files of %s is over %u bytes", top,
+    if (r == -E2BIG)
+        return bg_error_set(err, r, "the list of tracked files of %s is over %u bytes", top,
                             BG_CLI_UPLOAD_LIST_MAX);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    if (r < 0)
+        return r;
+    if (status != 0) {
+        free(*ret);
+        *ret = NULL;
         return bg_error_set(err, -EIO, "git ls-files failed in %s", top);
-    *ret = bg_steal_ptr(&buf);
-    *ret_len = len;
+    }
     return 0;
 }
 

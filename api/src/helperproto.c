@@ -135,7 +135,7 @@ static int get_int(const char *what, const json_t *v, json_int_t max, json_int_t
 static int member_get(const struct member *m, const json_t *v, char *base, struct bg_error *err)
 {
     char *slot = base + m->offset;
-    json_int_t n;
+    json_int_t n = 0;
     int r;
 
     switch (m->type) {
