@@ -13,8 +13,7 @@ requests=${1:-20000}
 connections=${2:-300}
 
 scripts/bootstrap --bench
-# WERROR off: GCC 12 -O3 sees a false -Wmaybe-uninitialized in api/src/helperproto.c.
-cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DBANGER_TESTS=OFF -DBANGER_WERROR=OFF >/dev/null
+cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DBANGER_TESTS=OFF >/dev/null
 cmake --build build/bench -j"$(nproc)" --target bangerd >/dev/null
 
 T=$(mktemp -d /tmp/banger-bench.XXXXXX)
