@@ -37,6 +37,8 @@ else
   finish
   exit 1
 fi
+flock -u 9
+exec 9>&-
 
 export BANGER_AGENT=$AGENT
 printf '#!/bin/sh\nexec %q --fake-agent %q --fake-mode none "$@"\n' "$FAKE" "$AGENT" >"$T/fc"
