@@ -19,25 +19,7 @@ routes="${2:-}"
 
 cd "$here"
 
-install_deps() {
-    local stamp=node_modules/.package-lock.json # written by npm on every install
-    if [[ -f "$stamp" && ! package-lock.json -nt "$stamp" && ! package.json -nt "$stamp" ]]; then
-        return 0
-    fi
-    echo "run.sh: installing node packages (npm ci)" >&2
-    npm ci --no-audit --no-fund --loglevel=error
-}
-
-# Tests may run this in parallel: serialise installs.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"${TMPDIR:-/tmp}/banger-contract-npm-$(id -u).lock"
-    flock 9
-    install_deps
-    flock -u 9
-    exec 9>&-
-else
-    install_deps
-fi
+"$here/npm-ci.sh"
 
 rc=0
 echo "== lint openapi.yaml" >&2

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Self-test of the contract tooling against the fixtures in fixtures/:
 # the good records and routes pass, every bad record fails (one failure per line), the bad
-# route table shows its 5 differences, and --require-headers catches missing headers.
+# route table shows its 5 differences, --require-headers catches missing headers, and the API
+# reference check (api-docs.mjs) finds missing routes and network use.
 # Needs node_modules (run.sh installs it; so does `npm ci` here).
 set -uo pipefail
 
@@ -44,6 +45,17 @@ expect "validate usage" 2 '^usage:' node validate.mjs
 expect "good routes" 0 "^routes match: $routes_n routes\$" node routes.mjs "$fx/routes.good"
 expect "bad routes" 1 '^routes differ: 5 difference' node routes.mjs "$fx/routes.bad"
 expect "routes usage" 2 '^usage:' node routes.mjs
+ad="$fx/api-docs"
+expect "api docs: all routes, no network" 0 'all 3 routes of openapi.yaml rendered, no network use$' \
+    env BANGER_OPENAPI="$ad/openapi.yaml" \
+    node api-docs.mjs check "$ad/good.html" "$ad/good.netlog.json" "$ad/good.console.txt"
+# bad.html: POST and DELETE missing, PATCH not in the spec; bad.netlog: a font; bad.console: a stylesheet.
+expect "api docs: routes differ, network used" 1 ': 1 of the spec.s 3 routes shown; 5 problem\(s\)$' \
+    env BANGER_OPENAPI="$ad/openapi.yaml" \
+    node api-docs.mjs check "$ad/bad.html" "$ad/bad.netlog.json" "$ad/bad.console.txt"
+expect "api docs: bare needs build-docs output" 2 'no <div id="redoc">' \
+    node api-docs.mjs bare "$ad/good.netlog.json" /dev/null
+expect "api docs usage" 2 '^usage:' node api-docs.mjs
 
 if [[ "$failures" -ne 0 ]]; then
     echo "selftest: $failures check(s) failed"
