@@ -43,8 +43,9 @@ for other in banger.1 bangerd.1 bangerd-root.8; do
 done >>"$work/include"
 printf '.PP\nThe documentation in /usr/share/doc/banger.\n' >>"$work/include"
 
+version=$("$prog" --version | awk '{print $NF}')
 "$help2man" --no-info --no-discard-stderr --section "$section" --name "$what" \
-  --source banger --include "$work/include" --output "$work/page" "$prog"
+  --source "banger $version" --include "$work/include" --output "$work/page" "$prog"
 mkdir -p "$(dirname "$out")"
 gzip -9nc "$work/page" >"$out.tmp"
 mv "$out.tmp" "$out"
