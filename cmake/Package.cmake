@@ -52,14 +52,14 @@ set(CPACK_PACKAGE_NAME banger)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "The banger authors <maintainers@users.noreply.r-seed-e951df55.example>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "throwaway Linux microVMs for development work")
-set(CPACK_PACKAGE_DESCRIPTION
-  "banger boots throwaway Linux microVMs (QEMU microvm, or Firecracker on a KVM host) to run\n"
-  "a repository's commands in, from one host. bangerd keeps the state and serves a JSON REST\n"
-  "API on a unix socket, banger is its CLI, banger-agent is the guest's PID 1 and\n"
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+  "banger boots throwaway Linux microVMs (QEMU microvm, or Firecracker on a KVM host) to\n"
+  "run a repository's commands in, on one host. bangerd keeps the state and serves a JSON\n"
+  "REST API on a unix socket, banger is its CLI, banger-agent is the guest's PID 1 and\n"
   "bangerd-root the root helper of a system install.\n"
   "\n"
-  "Nothing runs after installing the package: `banger system install --owner USER` (as root)\n"
-  "writes and enables the units; bangerd also runs unprivileged in user mode.")
+  "Nothing runs after installing the package: `banger system install --owner USER` (as\n"
+  "root) writes and enables the units; bangerd also runs unprivileged in user mode.")
 set(CPACK_RESOURCE_FILE_LICENSE ${CMAKE_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)

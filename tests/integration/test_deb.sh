@@ -87,7 +87,9 @@ recommends=$(field Recommends)
 for d in mmdebstrap openssh-client; do
   [[ "$recommends" == *$d* ]] && pass || fail "Recommends lacks $d: $recommends"
 done
-[[ -n "$(field Maintainer)" && -n "$(field Description)" ]] && pass || fail "no Maintainer or Description"
+[[ -n "$(field Maintainer)" ]] && pass || fail "no Maintainer"
+[[ "$(field Description)" == *"banger system install --owner USER"* &&
+  "$(field Description)" != *$'\n;'* ]] && pass || fail "Description: $(field Description)"
 
 # 3. Install, with the dependencies resolved by apt
 attempted=1
