@@ -6,10 +6,15 @@
 # its files behind (it has no conffiles and no maintainer scripts). As root (dpkg);
 # skipped otherwise.
 #
-# Environment (set by ctest): BUILD_DIR (the build tree with CPackConfig.cmake).
+# Environment (set by ctest): BUILD_DIR (the build tree with CPackConfig.cmake),
+# BANGER_SANITIZED (1 in a sanitizer or fuzz build: skipped).
 set -euo pipefail
 : "${BUILD_DIR:?the build tree}"
 
+if [[ "${BANGER_SANITIZED:-0}" == 1 ]]; then
+  echo "skip: a sanitizer build packs a dynamic agent; the package is the plain build's" >&2
+  exit 77
+fi
 if [[ $(id -u) -ne 0 ]]; then echo "skip: needs root (apt-get install)" >&2; exit 77; fi
 for p in apt-get dpkg-deb dpkg-query cpack man readelf; do
   command -v "$p" >/dev/null || { echo "skip: needs $p (scripts/bootstrap)" >&2; exit 77; }
