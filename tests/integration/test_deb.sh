@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The Debian package: cpack packs this build (the calling build's binaries, no rebuild) into a
 # temporary directory; the package holds the expected files and dependencies; apt-get
