@@ -78,8 +78,7 @@ grep -qx "ExecStart=$P/bin/bangerd --system" "$R/etc/systemd/system/bangerd.serv
   fail "bangerd ExecStart"
 grep -qx "ExecStart=$P/sbin/bangerd-root --install /etc/banger/install.toml" \
   "$R/etc/systemd/system/bangerd-root.service" || fail "bangerd-root ExecStart"
-# install.toml round-trips through the helper's own parser (bangerd-root refuses a bad one
-# before it needs any privilege; --help does not read it, so parse it via a wrong owner check)
+# (that api/src/install.c reads install.toml back is tests/unit/test_cli_sysplan.c's)
 grep -qx "owner_uid = $UID_" "$R/etc/banger/install.toml" || fail "owner_uid"
 grep -qx "owner_gid = $GID_" "$R/etc/banger/install.toml" || fail "owner_gid"
 
