@@ -114,6 +114,13 @@ static const struct bg_cli_command commands[] = {
     {BG_CLI_CMD_REMOTE_RM, "remote", "rm", "Forget a remote daemon", true, 0, 0},
     {BG_CLI_CMD_CI_GITLAB, "ci", "gitlab", "A GitLab Runner custom executor driver (docs/ci.md)",
      false, BG_CLI_FLAG_IMAGE | VM_SIZE_FLAGS | BG_CLI_FLAG_NAT, 0},
+    {BG_CLI_CMD_SYSTEM_INSTALL, "system", "install",
+     "Make this host a banger host: install.toml, hardened units, directories, drop-ins (root)",
+     false, BG_CLI_FLAG_OWNER | BG_CLI_FLAG_DRY_RUN | BG_CLI_FLAG_ROOT | BG_CLI_FLAG_PREFIX,
+     BG_CLI_FLAG_OWNER},
+    {BG_CLI_CMD_SYSTEM_UNINSTALL, "system", "uninstall",
+     "Undo 'system install' (state and cache stay unless --purge)", false,
+     BG_CLI_FLAG_DRY_RUN | BG_CLI_FLAG_ROOT | BG_CLI_FLAG_PURGE, 0},
 };
 
 static const struct flag_spec flags[] = {
@@ -172,10 +179,17 @@ static const struct flag_spec flags[] = {
     {BG_CLI_FLAG_CLIENT_CERT, "--client-cert", "FILE", 0, 0,
      "a client certificate (PEM) for a daemon that pins them"},
     {BG_CLI_FLAG_CLIENT_KEY, "--client-key", "FILE", 0, 0, "the client certificate's key (PEM)"},
+    {BG_CLI_FLAG_OWNER, "--owner", "USER", 0, 0, "the user bangerd runs as (not root)"},
+    {BG_CLI_FLAG_DRY_RUN, "--dry-run", NULL, 0, 0, "print every file and command; change nothing"},
+    {BG_CLI_FLAG_ROOT, "--root", "DIR", 0, 0,
+     "install into the tree at DIR instead of / (packaging, tests); runs no command"},
+    {BG_CLI_FLAG_PURGE, "--purge", NULL, 0, 0, "also delete the state and cache (images, disks)"},
+    {BG_CLI_FLAG_PREFIX, "--prefix", "DIR", 0, 0,
+     "where bin/bangerd and sbin/bangerd-root are (default: above this banger's bin/)"},
 };
 
 static const struct group_spec groups[] = {
-    {"system", "Inspect the daemon"},
+    {"system", "Inspect the daemon; install banger on this host"},
     {"image", "Manage images"},
     {"vm", "Manage VMs"},
     {"ssh-config", "Make 'ssh NAME.vm' (scp, rsync, editors) reach VMs"},
@@ -544,6 +558,15 @@ static int store_flag(const struct flag_spec *f, const char *v, struct bg_cli_ar
         break;
     case BG_CLI_FLAG_BRANCH:
         a->branch = v;
+        break;
+    case BG_CLI_FLAG_OWNER:
+        a->owner = v;
+        break;
+    case BG_CLI_FLAG_ROOT:
+        a->root = v;
+        break;
+    case BG_CLI_FLAG_PREFIX:
+        a->prefix = v;
         break;
     case BG_CLI_FLAG_SCOPE:
     case BG_CLI_FLAG_EXPIRES:

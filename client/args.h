@@ -43,6 +43,8 @@ enum bg_cli_cmd {
     BG_CLI_CMD_REMOTE_LS,
     BG_CLI_CMD_REMOTE_RM,
     BG_CLI_CMD_CI_GITLAB,
+    BG_CLI_CMD_SYSTEM_INSTALL,
+    BG_CLI_CMD_SYSTEM_UNINSTALL,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given (64 bits: the enum's type is 64-bit
@@ -88,6 +90,12 @@ enum bg_cli_flag {
     BG_CLI_FLAG_ACCEPT_CERT = 1ull << 36,
     BG_CLI_FLAG_CLIENT_CERT = 1ull << 37,
     BG_CLI_FLAG_CLIENT_KEY = 1ull << 38,
+    /* system install and uninstall */
+    BG_CLI_FLAG_OWNER = 1ull << 39,
+    BG_CLI_FLAG_DRY_RUN = 1ull << 40,
+    BG_CLI_FLAG_ROOT = 1ull << 41,
+    BG_CLI_FLAG_PURGE = 1ull << 42,
+    BG_CLI_FLAG_PREFIX = 1ull << 43,
 };
 
 #define BG_CLI_VCPUS_MIN 1
@@ -150,6 +158,9 @@ struct bg_cli_args {
     const char *client_cert; /* --client-cert */
     const char *client_key;  /* --client-key */
     const char *url;         /* remote add: the URL positional */
+    const char *owner;       /* system install --owner USER */
+    const char *root;        /* system install/uninstall --root DIR */
+    const char *prefix;      /* system install --prefix DIR */
 
     /* ci gitlab: STAGE (config, prepare, run, cleanup); for run SCRIPT (the runner's script
      * on the host) and SUBSTAGE (the runner's sub-stage: step_script...) */

@@ -14,6 +14,7 @@
 #include "cmd_remote.h"
 #include "cmd_run.h"
 #include "cmd_ssh.h"
+#include "cmd_sysinstall.h"
 #include "cmd_system.h"
 #include "cmd_token.h"
 #include "cmd_vm.h"
@@ -68,6 +69,10 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
         return bg_cli_remote_run(a, err);
     case BG_CLI_CMD_CI_GITLAB:
         return bg_cli_ci_cmd(socket, a, err);
+    case BG_CLI_CMD_SYSTEM_INSTALL:
+        return bg_cli_system_install(a, err);
+    case BG_CLI_CMD_SYSTEM_UNINSTALL:
+        return bg_cli_system_uninstall(a, err);
     default:
         return bg_cli_vm_run(socket, a, err);
     }
