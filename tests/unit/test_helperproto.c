@@ -128,8 +128,8 @@ static void test_reply_refused(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int rc = bg_helper_reply_decode(BG_HELPER_OP_BRIDGE_ENSURE, bad[i], strlen(bad[i]), &r,
-                                        &err);
+        int rc =
+            bg_helper_reply_decode(BG_HELPER_OP_BRIDGE_ENSURE, bad[i], strlen(bad[i]), &r, &err);
         if (rc != -EINVAL)
             fail_msg("reply case %zu (%s) accepted", i, bad[i]);
     }
