@@ -143,6 +143,17 @@ static void first_line(const char *text, char *buf, size_t len)
     bg_utf8_clip(buf, len, raw);
 }
 
+/* `firecracker --version` or `jailer --version` ("Jailer v1.16.1", the same format under
+ * another name) into *v. */
+static int fc_version(const char *text, struct bg_fc_version *v, struct bg_error *err)
+{
+    static const char jailer[] = "Jailer ";
+    if (strncmp(text, jailer, sizeof(jailer) - 1) != 0)
+        return bg_fc_version_parse(text, v, err);
+    bg_autofree char *as_fc = bg_asprintf("Firecracker %s", text + sizeof(jailer) - 1);
+    return bg_fc_version_parse(as_fc, v, err);
+}
+
 /* The version of a Firecracker-style program (firecracker, jailer) into *v; 0, or -1 with a row
  * added. severity_missing applies when it is not installed. */
 static int fc_style_version(struct ctx *c, const char *name, const char *bin, enum bg_os_program p,
@@ -165,7 +176,7 @@ static int fc_style_version(struct ctx *c, const char *name, const char *bin, en
     } else if (r > 0) {
         k = add(c, name, BG_DOCTOR_FAIL, "%s --version exits %d: %s", bin, r, line);
         fix(k, "reinstall it: %s", bg_os_install_hint(c->family, p));
-    } else if (bg_fc_version_parse(out, v, &err) < 0) {
+    } else if (fc_version(out, v, &err) < 0) {
         k = add(c, name, BG_DOCTOR_FAIL, "%s --version says %s, not a version", bin,
                 BG_QUOTE(line));
         fix(k, "reinstall it: %s", bg_os_install_hint(c->family, p));
@@ -316,9 +327,12 @@ static void check_chardev(struct ctx *c, const char *name, const char *path, con
     struct bg_doctor_check *k;
 
     at(c, path, p, sizeof(p));
-    if (stat(p, &st) < 0 || !S_ISCHR(st.st_mode)) {
+    int r = stat(p, &st) < 0 ? -errno : 0;
+    if (r < 0 || !S_ISCHR(st.st_mode)) {
         k = add(c, name, bad, "%s is %s", path,
-                errno == ENOENT ? "missing" : "not a character device");
+                r == -ENOENT ? "missing"
+                : r < 0      ? strerror(-r)
+                             : "not a character device");
         fix(k,
             "sudo modprobe %s, and make it load at boot: echo %s | sudo tee "
             "/etc/modules-load.d/banger-%s.conf",
