@@ -709,6 +709,36 @@ static void check_vmm_binaries(struct ctx *c)
     }
 }
 
+static void check_services(struct ctx *c)
+{
+    static const char *const units[] = {"bangerd-root.service", "bangerd.service"};
+    char down[BG_DOCTOR_TEXT_MAX] = "";
+
+    for (size_t i = 0; i < BG_ARRAY_SIZE(units); i++) {
+        const char *argv[] = {"systemctl", "is-active", "--quiet", units[i], NULL};
+        char *out = NULL;
+        int r = run(c, argv, &out);
+        free(out);
+        if (r == -ENOENT) {
+            struct bg_doctor_check *k =
+                add(c, "services", BG_DOCTOR_WARN,
+                    "no systemctl: cannot tell whether %s and %s run", units[0], units[1]);
+            fix(k, "check that bangerd-root and bangerd run under your service manager");
+            return;
+        }
+        if (r != 0) {
+            size_t n = strlen(down);
+            snprintf(down + n, sizeof(down) - n, "%s%s", n ? " " : "", units[i]);
+        }
+    }
+    if (down[0]) {
+        struct bg_doctor_check *k = add(c, "services", BG_DOCTOR_FAIL, "not active: %s", down);
+        fix(k, "sudo systemctl enable --now %s", down);
+    } else {
+        add(c, "services", BG_DOCTOR_PASS, "%s and %s are active", units[0], units[1]);
+    }
+}
+
 static void check_mode(struct ctx *c)
 {
     if (!system_mode(c)) {
@@ -719,6 +749,7 @@ static void check_mode(struct ctx *c)
         fix(k, "for a host that runs VMs for others: sudo banger system install --owner USER");
         return;
     }
+    check_services(c);
     check_socket(c, "socket", c->env->cfg->socket);
     check_socket(c, "helper_socket", c->env->helper_socket);
     check_unit(c, "bangerd-root.service", false);

@@ -33,7 +33,7 @@ struct answer {
 };
 
 struct fake {
-    struct answer fc, jailer, qemu, nft, ruleset;
+    struct answer fc, jailer, qemu, nft, ruleset, systemctl;
     int image; /* what the image callback answers */
 };
 
@@ -43,6 +43,7 @@ static int fake_run(void *cls, const char *const *argv, char **ret_out)
     const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     const struct answer *a = !strcmp(base, "firecracker") ? &f->fc
                              : !strcmp(base, "jailer")    ? &f->jailer
+                             : !strcmp(base, "systemctl") ? &f->systemctl
                              : !strcmp(base, "nft")
                                  ? (!strcmp(argv[1], "-j") ? &f->ruleset : &f->nft)
                                  : &f->qemu;
@@ -635,6 +636,7 @@ static void test_user_mode(void **state)
     assert_false(has(&w->report, "socket"));
     assert_false(has(&w->report, "bangerd.service"));
     assert_false(has(&w->report, "vmm_binaries"));
+    assert_false(has(&w->report, "services"));
     free(w);
 }
 
@@ -661,6 +663,12 @@ static void test_system_mode(void **state)
     assert_int_equal(chmod(path_in(w, "/usr/bin/qemu-system-x86_64", p, sizeof(p)), 0755), 0);
 
     assert_false(has(run(w), "privileges"));
+    expect(w, "services", BG_DOCTOR_PASS, "bangerd-root.service and bangerd.service are active");
+    w->fake.systemctl = (struct answer){3, ""};
+    k = expect(w, "services", BG_DOCTOR_FAIL, "not active: bangerd-root.service bangerd.service");
+    expect_fix(k, "sudo systemctl enable --now bangerd-root.service bangerd.service");
+    w->fake.systemctl = (struct answer){-ENOENT, NULL};
+    expect(w, "services", BG_DOCTOR_WARN, "no systemctl");
     expect(w, "socket", BG_DOCTOR_PASS, "/run/banger/bangerd.sock: mode 0600");
     expect(w, "helper_socket", BG_DOCTOR_PASS, "/run/banger/helper.sock: mode 0600");
     expect(w, "bangerd-root.service", BG_DOCTOR_PASS,
