@@ -44,6 +44,8 @@ struct group_spec {
 
 static const struct bg_cli_command commands[] = {
     {BG_CLI_CMD_VERSION, NULL, "version", "Show the client and daemon versions", false, 0, 0},
+    {BG_CLI_CMD_DOCTOR, NULL, "doctor",
+     "Check this host: PASS, WARN or FAIL per check, what to do for each FAIL", false, 0, 0},
     {BG_CLI_CMD_SYSTEM_INFO, "system", "info", "Show the daemon's paths, counts and configuration",
      false, 0, 0},
     {BG_CLI_CMD_IMAGE_LS, "image", "ls", "List images", false, 0, 0},

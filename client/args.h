@@ -45,6 +45,7 @@ enum bg_cli_cmd {
     BG_CLI_CMD_CI_GITLAB,
     BG_CLI_CMD_SYSTEM_INSTALL,
     BG_CLI_CMD_SYSTEM_UNINSTALL,
+    BG_CLI_CMD_DOCTOR,
 };
 
 /* Command flags; each is one bit in bg_cli_args.given (64 bits: the enum's type is 64-bit

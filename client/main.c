@@ -7,6 +7,7 @@
 #include "banger/macro.h"
 #include "cmd_ci.h"
 #include "cmd_cp.h"
+#include "cmd_doctor.h"
 #include "cmd_events.h"
 #include "cmd_exec.h"
 #include "cmd_forward.h"
@@ -37,6 +38,8 @@ static int dispatch(const char *socket, const struct bg_cli_args *a, struct bg_e
         return bg_cli_system_info(socket, a, err);
     case BG_CLI_CMD_EVENTS:
         return bg_cli_events_run(socket, a, err);
+    case BG_CLI_CMD_DOCTOR:
+        return bg_cli_doctor_cmd(socket, a, err);
     case BG_CLI_CMD_IMAGE_LS:
     case BG_CLI_CMD_IMAGE_SHOW:
     case BG_CLI_CMD_IMAGE_IMPORT:

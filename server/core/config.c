@@ -117,6 +117,7 @@ static const struct key_desc keys[BG_CONFIG_KEY_COUNT] = {
                                                "BANGERD_TLS_CLIENT_FINGERPRINTS", KIND_FPRINTS,
                                                offsetof(struct bg_config, tls_client_fingerprints),
                                                0, 0, 0},
+    PATH_KEY(BG_CONFIG_KEY_DOCTOR_ROOT, doctor_root, "BANGERD_DOCTOR_ROOT"),
 };
 
 #define PACKAGES_MAX 64 /* names in image_dev_packages */

@@ -62,6 +62,7 @@ enum bg_config_key {
     BG_CONFIG_KEY_TLS_CERT,
     BG_CONFIG_KEY_TLS_KEY,
     BG_CONFIG_KEY_TLS_CLIENT_FINGERPRINTS,
+    BG_CONFIG_KEY_DOCTOR_ROOT,
     BG_CONFIG_KEY_COUNT,
 };
 
@@ -130,6 +131,8 @@ struct bg_config {
     char *tls_client_fingerprints;     /* SHA-256 fingerprints of the client certificates the
                                         * listener takes, normalised ("hex,hex"), at most
                                         * BG_CONFIG_FINGERPRINTS_MAX; NULL (default): none asked */
+    char *doctor_root;                 /* the directory doctor reads the host under; NULL
+                                        * (default): "/" (tests point it at a fake tree) */
     char *source[BG_CONFIG_KEY_COUNT]; /* per key: "default", "file:PATH:LINE", "env:NAME"
                                         * or "flag:--name"; owned */
 };

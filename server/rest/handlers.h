@@ -9,6 +9,7 @@ void bg_rest_routes(const struct bg_route **ret_table, size_t *ret_n);
 
 int bg_handle_system_version(struct bg_http_request *req);
 int bg_handle_system_info(struct bg_http_request *req);
+int bg_handle_system_doctor(struct bg_http_request *req);
 
 int bg_handle_images_list(struct bg_http_request *req);
 int bg_handle_images_get(struct bg_http_request *req);

@@ -22,6 +22,7 @@ static const char *const q_path[] = {"path", NULL};
 static const struct bg_route routes[] = {
     {"GET", "/v1/system/version", bg_handle_system_version, 0, NULL, BG_SCOPE_ANY},
     {"GET", "/v1/system/info", bg_handle_system_info, 0, NULL, BG_SCOPE_READ},
+    {"GET", "/v1/system/doctor", bg_handle_system_doctor, 0, NULL, BG_SCOPE_READ},
     {"GET", "/v1/images", bg_handle_images_list, 0, NULL, BG_SCOPE_READ},
     {"POST", "/v1/images", bg_handle_images_create, BG_ROUTE_BODY, NULL, 0},
     {"POST", "/v1/images/build", bg_handle_images_build, BG_ROUTE_BODY, NULL, BG_SCOPE_WRITE},

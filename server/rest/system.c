@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* GET /v1/system/version and /v1/system/info. */
+/* GET /v1/system/version, /v1/system/info and /v1/system/doctor. */
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "banger/alloc.h"
 #include "banger/fingerprint.h"
 #include "banger/timefmt.h"
+#include "doctor/doctor.h"
 #include "rest/daemon.h"
 #include "rest/handlers.h"
 
@@ -61,4 +64,47 @@ int bg_handle_system_info(struct bg_http_request *req)
     json_object_set_new(info, "vmm", bg_vm_runtime_vmm_json(d->runtime));
     json_object_set_new(info, "tls", tls_json(d));
     return bg_http_reply_json(req, MHD_HTTP_OK, info);
+}
+
+/* The default image for doctor: 1 ready, 0 not (its state in buf), -ENOENT. */
+static int doctor_image(void *cls, const char *name, char *buf, size_t len)
+{
+    struct bg_image img = {0};
+    struct bg_error err;
+    int r = bg_store_image_get(cls, name, &img, &err);
+
+    if (r < 0)
+        return r;
+    snprintf(buf, len, "%s", bg_image_state_name(img.state));
+    r = img.state == BG_IMAGE_STATE_READY;
+    bg_image_done(&img);
+    return r;
+}
+
+int bg_handle_system_doctor(struct bg_http_request *req)
+{
+    struct bg_daemon *d = bg_rest_daemon(req);
+    const struct bg_install *in = &d->install;
+    bool sys = d->cfg->mode == BG_CONFIG_MODE_SYSTEM;
+    struct bg_doctor_env env = {
+        .root = d->cfg->doctor_root ? d->cfg->doctor_root : "/",
+        .image = doctor_image,
+        .image_cls = d->store,
+        .cfg = d->cfg,
+        .db_path = d->db_path,
+        .helper_socket = sys ? in->helper_socket : NULL,
+        .firecracker = sys ? in->firecracker : NULL,
+        .jailer = sys ? in->jailer : NULL,
+        .bridge = sys && in->bridge[0] ? in->bridge : NULL,
+        .owner = getuid(),
+        .vmm_owner = 0,
+        .disk_warn_bytes = BG_DOCTOR_DISK_WARN_BYTES,
+        .disk_fail_bytes = BG_DOCTOR_DISK_FAIL_BYTES,
+    };
+    struct bg_doctor_report *r = bg_malloc(sizeof(*r));
+
+    bg_doctor_run(&env, r);
+    json_t *j = bg_doctor_to_json(r);
+    free(r);
+    return bg_http_reply_json(req, MHD_HTTP_OK, j);
 }
