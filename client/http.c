@@ -134,8 +134,6 @@ static void curl_cleanupp(CURL **c)
         curl_easy_cleanup(*c);
 }
 
-static CURL *easy_for(const char *socket, bool *ret_owned);
-
 static void slist_freep(struct curl_slist **l)
 {
     curl_slist_free_all(*l);
@@ -239,12 +237,12 @@ void bg_cli_http_unpin(void)
 }
 
 /* The easy handle for a request to socket: the pinned one (reset, its connection kept), or a
- * new one; *ret_owned says whether the caller cleans it up. */
-static CURL *easy_for(const char *socket, bool *ret_owned)
+ * new one, which *ret_owned gets too: the caller cleans that one up. */
+static CURL *easy_for(const char *socket, CURL **ret_owned)
 {
-    *ret_owned = !pin.easy || strcmp(pin.socket, socket);
-    if (*ret_owned)
-        return curl_easy_init();
+    *ret_owned = NULL;
+    if (!pin.easy || strcmp(pin.socket, socket))
+        return *ret_owned = curl_easy_init();
     curl_easy_reset(pin.easy);
     return pin.easy;
 }
@@ -382,9 +380,8 @@ int bg_cli_http_probe(const struct bg_cli_remote *r, struct bg_cli_tls_seen *ret
 static int perform(const char *socket, const char *method, const char *path, json_t *body,
                    struct transfer *t, long *ret_status, struct bg_error *err)
 {
-    bool owned;
+    bg_auto(curl_cleanupp) CURL *owned = NULL;
     CURL *c = easy_for(socket, &owned);
-    bg_auto(curl_cleanupp) CURL *cleanup = owned ? c : NULL;
     bg_auto(slist_freep) struct curl_slist *hdrs = NULL;
     bg_autofree char *url = NULL;
     bg_autofree char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
