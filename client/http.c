@@ -414,6 +414,8 @@ static int perform(const char *socket, const char *method, const char *path, jso
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 
     CURLcode rc = bg_cli_http_perform(c);
+    if (!owned) /* the pinned handle outlives errbuf: curl must not write there later */
+        (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     if (rc == CURLE_OK && streaming_now(t))
         (void)deliver_lines(t, true);
     if (t->line_result < 0)

@@ -107,7 +107,6 @@ static int connect_raw(struct bg_cli_upgrade *u, const char *socket, char **ret_
     bg_auto(slist_freep) struct curl_slist *hdrs = NULL;
     bg_autofree char *url = NULL;
     curl_socket_t fd = CURL_SOCKET_BAD;
-    char errbuf[CURL_ERROR_SIZE] = "";
     /* a remote's pinned connection is TLS inside its own handle: upgrade a new one (the
      * pinned one stays open beside it, which is what ties an auto-remove VM to this CLI) */
     int pinned = bg_cli_http_remote() ? -1 : bg_cli_http_pinned_fd(socket);
@@ -123,11 +122,11 @@ static int connect_raw(struct bg_cli_upgrade *u, const char *socket, char **ret_
         return bg_error_set(err, -ENOMEM, "cannot prepare the request to bangerd");
     if ((r = bg_cli_http_target(u->curl, socket, "/", &u->seen, &hdrs, &url, err)) < 0)
         return r;
-    bg_cli_http_setup(u->curl, errbuf);
+    bg_cli_http_setup(u->curl, u->errbuf);
     (void)curl_easy_setopt(u->curl, CURLOPT_CONNECT_ONLY, 1L);
     CURLcode rc = bg_cli_http_perform(u->curl);
     if (rc != CURLE_OK)
-        return bg_cli_http_transport_error(u->curl, rc, socket, errbuf, &u->seen, err);
+        return bg_cli_http_transport_error(u->curl, rc, socket, u->errbuf, &u->seen, err);
     if (u->seen.pin && !u->seen.any)
         return bg_error_set(err, -EPROTO, "%s showed no certificate to check", socket);
     if (curl_easy_getinfo(u->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)

@@ -5,6 +5,7 @@
  * raw bytes). */
 #pragma once
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,13 +17,14 @@
 
 /* A connection after "101 Switching Protocols". */
 struct bg_cli_upgrade {
-    void *curl;                  /* the CURL handle that owns fd; NULL: the pinned connection */
-    int fd;                      /* the socket, non-blocking: poll it, move bytes with the two
-                                  * calls below (TLS lives inside curl) */
-    struct bg_cli_tls_seen seen; /* the pin check of a remote's connection */
-    char *head;                  /* the 101 answer's head, NUL-terminated */
-    uint8_t *extra;              /* bytes that came after the head: the stream's first bytes */
-    size_t extra_len;            /* bytes in extra */
+    void *curl;                   /* the CURL handle that owns fd; NULL: the pinned connection */
+    int fd;                       /* the socket, non-blocking: poll it, move bytes with the two
+                                   * calls below (TLS lives inside curl) */
+    struct bg_cli_tls_seen seen;  /* the pin check of a remote's connection */
+    char errbuf[CURL_ERROR_SIZE]; /* curl's messages: it writes here as long as it lives */
+    char *head;                   /* the 101 answer's head, NUL-terminated */
+    uint8_t *extra;               /* bytes that came after the head: the stream's first bytes */
+    size_t extra_len;             /* bytes in extra */
 };
 
 /* POST path with body (borrowed) and "Upgrade: protocol" to the daemon at socket. On 101
