@@ -235,21 +235,15 @@ static void test_migrate_v3_images(void **state)
     bg_store_close(f->s);
     f->s = NULL;
     /* back to a version 3 file holding one built and one imported image */
-    raw_exec(f->path, "ALTER TABLE tokens DROP COLUMN scopes;"
-                      "ALTER TABLE vms DROP COLUMN auto_remove;"
-                      "ALTER TABLE images DROP COLUMN recipe;"
-                      "ALTER TABLE images DROP COLUMN packages;"
-                      "ALTER TABLE operations DROP COLUMN step_done;"
-                      "ALTER TABLE operations DROP COLUMN step_total;"
-                      "ALTER TABLE operations DROP COLUMN step_unit;"
-                      "ALTER TABLE images DROP COLUMN vmlinux_path;"
-                      "ALTER TABLE images DROP COLUMN vmlinux_size;"
-                      "ALTER TABLE images DROP COLUMN vmlinux_sha256;"
-                      "INSERT INTO images VALUES ('default', 'ready', 'x86_64', 3, '/i/vmlinuz', "
-                      "1, '', NULL, 0, '', '/i/initrd.img', 1, '', 'build:debian', NULL, 1);"
-                      "INSERT INTO images VALUES ('fc', 'ready', 'x86_64', 3, '/f/vmlinux', 1, '', "
-                      "NULL, 0, '', NULL, 0, '', 'import', NULL, 1);"
-                      "PRAGMA user_version = 3");
+    raw_exec(f->path, BG_TEST_SCHEMA_BACK_TO_V4
+             "ALTER TABLE images DROP COLUMN vmlinux_path;"
+             "ALTER TABLE images DROP COLUMN vmlinux_size;"
+             "ALTER TABLE images DROP COLUMN vmlinux_sha256;"
+             "INSERT INTO images VALUES ('default', 'ready', 'x86_64', 3, '/i/vmlinuz', "
+             "1, '', NULL, 0, '', '/i/initrd.img', 1, '', 'build:debian', NULL, 1);"
+             "INSERT INTO images VALUES ('fc', 'ready', 'x86_64', 3, '/f/vmlinux', 1, '', "
+             "NULL, 0, '', NULL, 0, '', 'import', NULL, 1);"
+             "PRAGMA user_version = 3");
     assert_int_equal(bg_store_open(f->path, BG_STORE_READ_WRITE, &f->s, &err), 0);
     assert_int_equal(bg_store_schema_version(f->s), BG_STORE_SCHEMA_VERSION);
     assert_int_equal(bg_store_image_get(f->s, "default", &got, &err), 0);
@@ -279,14 +273,7 @@ static void test_migrate_v4_vms(void **state)
     assert_int_equal(bg_store_vm_insert(f->s, &vm, NULL, &err), 0);
     bg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path, "ALTER TABLE tokens DROP COLUMN scopes;"
-                      "ALTER TABLE vms DROP COLUMN auto_remove;"
-                      "ALTER TABLE images DROP COLUMN recipe;"
-                      "ALTER TABLE images DROP COLUMN packages;"
-                      "ALTER TABLE operations DROP COLUMN step_done;"
-                      "ALTER TABLE operations DROP COLUMN step_total;"
-                      "ALTER TABLE operations DROP COLUMN step_unit;"
-                      "PRAGMA user_version = 4");
+    raw_exec(f->path, BG_TEST_SCHEMA_BACK_TO_V4 "PRAGMA user_version = 4");
     assert_int_equal(bg_store_open(f->path, BG_STORE_READ_WRITE, &f->s, &err), 0);
     assert_int_equal(bg_store_schema_version(f->s), BG_STORE_SCHEMA_VERSION);
     assert_int_equal(bg_store_vm_get(f->s, "old", &got, &err), 0);

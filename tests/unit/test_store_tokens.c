@@ -135,14 +135,7 @@ static void test_migrate_v4(void **state)
 
     bg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path, "ALTER TABLE tokens DROP COLUMN scopes;"
-                      "ALTER TABLE vms DROP COLUMN auto_remove;"
-                      "ALTER TABLE images DROP COLUMN recipe;"
-                      "ALTER TABLE images DROP COLUMN packages;"
-                      "ALTER TABLE operations DROP COLUMN step_done;"
-                      "ALTER TABLE operations DROP COLUMN step_total;"
-                      "ALTER TABLE operations DROP COLUMN step_unit;"
-                      "PRAGMA user_version = 4");
+    raw_exec(f->path, BG_TEST_SCHEMA_BACK_TO_V4 "PRAGMA user_version = 4");
     assert_int_equal(bg_store_open(f->path, BG_STORE_READ_WRITE, &f->s, &err), 0);
     assert_int_equal(bg_store_schema_version(f->s), BG_STORE_SCHEMA_VERSION);
     t.scopes = BG_SCOPE_EXEC;

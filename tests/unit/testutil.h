@@ -27,3 +27,15 @@ void *bg_test_slurp(const char *path, size_t *ret_len);
 
 /* Write len bytes of content to path (asserting it works); returns a copy of path; free(). */
 char *bg_test_write_file(const char *path, const void *content, size_t len);
+
+/* SQL that takes a store at BG_STORE_SCHEMA_VERSION back to the columns of version 4: each
+ * migration after 4 adds its undo here, so the migration tests need not follow. A test
+ * appends what takes it further back and its PRAGMA user_version. */
+#define BG_TEST_SCHEMA_BACK_TO_V4                                                                  \
+    "ALTER TABLE tokens DROP COLUMN scopes;"                                                       \
+    "ALTER TABLE vms DROP COLUMN auto_remove;"                                                     \
+    "ALTER TABLE images DROP COLUMN recipe;"                                                       \
+    "ALTER TABLE images DROP COLUMN packages;"                                                     \
+    "ALTER TABLE operations DROP COLUMN step_done;"                                                \
+    "ALTER TABLE operations DROP COLUMN step_total;"                                               \
+    "ALTER TABLE operations DROP COLUMN step_unit;"
